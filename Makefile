@@ -1,0 +1,42 @@
+# Every target forwards to the Python command line (python -m harness ...), which is the engine.
+#   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..."]
+#   make list | make test | make lint
+
+PYTHON_BOOTSTRAP ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+REPORTS ?= reports
+export REPORTS
+
+RUN_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $(DATASET)) \
+	$(if $(SEED),--seed $(SEED)) $(foreach setting,$(SET),--set $(setting))
+
+.PHONY: help setup experiment list test lint clean
+
+help:
+	@sed -n '2,3p' Makefile
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	touch $@
+
+experiment:
+	@test -n "$(NAME)" || { echo "error: give an experiment, e.g. make experiment NAME=adam_lr (make list shows them)" >&2; exit 2; }
+	$(PYTHON) -m harness run $(NAME) $(RUN_OPTIONS)
+
+list:
+	@$(PYTHON) -m harness list
+
+test:
+	$(PYTHON) -m pytest
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+clean:
+	rm -rf $(REPORTS)

@@ -1,0 +1,156 @@
+"""Datasets as flat float32 pixels in [0, 1] with integer labels, split into train / validation / test.
+
+    python -m harness run adam --dataset digits
+
+``mnist`` comes from the Keras loader and its cache, ``fashion_mnist`` from Debian's
+``dataset-fashion-mnist`` files when present (else the Keras loader), ``digits`` from scikit-learn.
+Validation is a stratified split of the training set; the test set is only used for the final evaluation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from harness.config import DatasetConfig
+from harness.errors import UserError
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
+OFFLINE_DATASETS = "digits (bundled with scikit-learn) and fashion_mnist (apt-get install dataset-fashion-mnist)"
+# Validation examples taken from the training set when the experiment does not say.
+DEFAULT_VAL_SIZE_LARGE = 5000
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, int]
+
+    @property
+    def input_dim(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def keras_cache_dir() -> Path:
+    """Where the Keras loaders look for and keep downloaded datasets."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+
+
+def _from_keras_loader(loader, filename: str, dataset: str):
+    try:
+        return loader()
+    except Exception:  # the loader raises whatever the network stack raised
+        raise UserError(
+            f"{dataset} is not in the Keras cache and could not be downloaded (no network?): "
+            f"put {filename} in {keras_cache_dir()}/, or use a dataset that works offline: {OFFLINE_DATASETS}"
+        ) from None
+
+
+def _mnist():
+    import keras
+
+    cached = keras_cache_dir() / "mnist.npz"
+    if cached.is_file():
+        with np.load(cached) as data:
+            return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
+    return _from_keras_loader(keras.datasets.mnist.load_data, "mnist.npz", "mnist")
+
+
+def _read_idx(path: Path, header_bytes: int) -> np.ndarray:
+    with gzip.open(path, "rb") as file:
+        return np.frombuffer(file.read(), dtype=np.uint8, offset=header_bytes)
+
+
+def _fashion_mnist():
+    if (DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
+        parts = []
+        for prefix in ("train", "t10k"):
+            images = _read_idx(DEBIAN_FASHION_MNIST / f"{prefix}-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
+            labels = _read_idx(DEBIAN_FASHION_MNIST / f"{prefix}-labels-idx1-ubyte.gz", 8)
+            parts.append((images, labels))
+        return tuple(parts)
+    import keras
+
+    return _from_keras_loader(keras.datasets.fashion_mnist.load_data, "the fashion-mnist files", "fashion_mnist")
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    # scikit-learn ships no test split: hold out a fixed, stratified 20% as the test set.
+    x_train, x_test, y_train, y_test = train_test_split(
+        digits.images, digits.target, test_size=0.2, stratify=digits.target, random_state=0
+    )
+    return (x_train, y_train), (x_test, y_test)
+
+
+# name -> (loader, brightest pixel value, class names)
+SOURCES = {
+    "mnist": (_mnist, 255.0, DIGIT_CLASSES),
+    "fashion_mnist": (_fashion_mnist, 255.0, FASHION_MNIST_CLASSES),
+    "digits": (_digits, 16.0, DIGIT_CLASSES),
+}
+
+
+def _flatten(images: np.ndarray, scale: float) -> np.ndarray:
+    return (images.reshape(len(images), -1) / scale).astype(np.float32)
+
+
+def split_train_val(x, y, config: DatasetConfig):
+    """Stratified validation split, then an optional stratified sample of the rest for training."""
+    available = len(y)
+    val_size = config.val_size or (DEFAULT_VAL_SIZE_LARGE if available >= 50_000 else max(available // 10, 10))
+    train_size = config.train_size or available - val_size
+    if train_size + val_size > available:
+        raise UserError(
+            f"dataset {config.name} has {available} training examples, fewer than train_size {train_size} + "
+            f"val_size {val_size}: lower them, or leave them out to use the defaults"
+        )
+    x_rest, x_val, y_rest, y_val = train_test_split(
+        x, y, test_size=val_size, stratify=y, random_state=config.split_seed
+    )
+    if train_size < len(y_rest):
+        x_rest, _, y_rest, _ = train_test_split(
+            x_rest, y_rest, train_size=train_size, stratify=y_rest, random_state=config.split_seed
+        )
+    return x_rest, y_rest, x_val, y_val
+
+
+def load_dataset(config: DatasetConfig) -> Dataset:
+    loader, scale, class_names = SOURCES[config.name]
+    (train_images, train_labels), (test_images, test_labels) = loader()
+    x_train, y_train, x_val, y_val = split_train_val(
+        _flatten(train_images, scale), train_labels.astype(np.int32), config
+    )
+    return Dataset(
+        name=config.name,
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        x_test=_flatten(test_images, scale),
+        y_test=test_labels.astype(np.int32),
+        class_names=class_names,
+        image_shape=tuple(train_images.shape[1:]),
+    )

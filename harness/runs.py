@@ -1,0 +1,122 @@
+"""Run directories: ``reports/<NAME>/<run-id>/``, the ``latest`` link, atomic file writes, env.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from harness.errors import UserError
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def new_run_dir(reports_dir: Path, experiment: str) -> Path:
+    """A fresh directory named by time and a random suffix, so concurrent runs never share one."""
+    parent = reports_dir / experiment
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(10):
+            run_dir = parent / f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+            try:
+                run_dir.mkdir()
+                return run_dir
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise UserError(f"cannot create a run directory under {parent}: {error.strerror}; check REPORTS") from None
+    raise RuntimeError(f"could not find a free run directory name under {parent}")
+
+
+def point_latest(run_dir: Path) -> None:
+    """Make ``<experiment>/latest`` point at run_dir, replacing the old link in one step."""
+    link = run_dir.parent / "latest"
+    temporary = run_dir.parent / f".latest-{secrets.token_hex(4)}"
+    temporary.symlink_to(run_dir.name)
+    os.replace(temporary, link)
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(handle)
+    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes files private; reports are ordinary files
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def write_json(path: Path, data: dict) -> None:
+    write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_with(path: Path, writer: Callable[[Path], None]) -> None:
+    """Atomically write a file produced by writer(temporary_path), e.g. DataFrame.to_csv or savefig."""
+    with atomic_path(path) as temporary:
+        writer(temporary)
+
+
+def _git(*args: str) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def environment(seed: int) -> dict:
+    """What produced the run: versions, hardware, code version and command line."""
+    import keras
+    import numpy
+
+    backend = keras.backend.backend()
+    versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": numpy.__version__}
+    devices = []
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+        devices = [device.name for device in tf.config.list_logical_devices()]
+    elif backend == "jax":
+        import jax
+
+        versions["jax"] = jax.__version__
+        devices = [str(device) for device in jax.devices()]
+    status = _git("status", "--porcelain")
+    return {
+        "versions": versions,
+        "backend": backend,
+        "devices": devices,
+        "gpu": any("GPU" in device.upper() or "CUDA" in device.upper() for device in devices),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else bool(status),
+        "seed": seed,
+        "command": [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]],
+    }
