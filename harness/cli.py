@@ -19,12 +19,13 @@ USAGE_ERROR = 2
 
 
 def _parser() -> argparse.ArgumentParser:
+    folders = argparse.ArgumentParser(add_help=False)
+    folders.add_argument("--experiments-dir", type=Path, default=Path(os.environ.get("EXPERIMENTS", "experiments")))
+    folders.add_argument("--reports-dir", type=Path, default=Path(os.environ.get("REPORTS", "reports")))
     parser = argparse.ArgumentParser(prog="python -m harness", description="Run and inspect Keras experiments.")
-    parser.add_argument("--experiments-dir", type=Path, default=Path(os.environ.get("EXPERIMENTS", "experiments")))
-    parser.add_argument("--reports-dir", type=Path, default=Path(os.environ.get("REPORTS", "reports")))
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="train, evaluate and write the reports of one experiment")
+    run = commands.add_parser("run", parents=[folders], help="train, evaluate and write the reports of one experiment")
     run.add_argument("name", help="experiment name: the stem of a file in experiments/")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. optimizer.learning_rate=0.01 (repeatable)")  # fmt: skip
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="shortcut for --set training.seed=N")
     run.add_argument("--dataset", help="run on another dataset (mnist, fashion_mnist, digits) with its default split")
 
-    commands.add_parser("list", help="list the experiments")
+    commands.add_parser("list", parents=[folders], help="list the experiments")
     return parser
 
 

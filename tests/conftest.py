@@ -1,0 +1,48 @@
+"""Shared helpers: run the command line as a user would, in temporary report directories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS = ROOT / "experiments"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run_harness(*args: str, reports: Path, experiments: Path = EXPERIMENTS, env: dict | None = None):
+    """`python -m harness ARGS` in a subprocess, as the Makefile runs it."""
+    command, *rest = args
+    folders = ["--experiments-dir", str(experiments), "--reports-dir", str(reports)]
+    return subprocess.run(
+        [sys.executable, "-m", "harness", command, *folders, *rest],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | (env or {}),
+        timeout=600,
+    )
+
+
+def run_dirs(reports: Path) -> list[Path]:
+    """Every run directory under a reports folder."""
+    return sorted(path.parent for path in reports.glob("*/*/config.yaml") if not path.parent.is_symlink())
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    return tmp_path / "reports"
+
+
+@pytest.fixture
+def experiments(tmp_path: Path) -> Path:
+    """A private copy of experiments/ that a test may add broken files to."""
+    copy = tmp_path / "experiments"
+    shutil.copytree(EXPERIMENTS, copy)
+    return copy

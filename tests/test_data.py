@@ -1,0 +1,76 @@
+"""Datasets load as flat pixels in [0, 1], split into stratified train / validation / test sets."""
+
+import numpy as np
+import pytest
+
+from harness.config import DatasetConfig
+from harness.data import DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, load_dataset
+from harness.errors import UserError
+
+
+def test_digits_is_bundled_and_split_three_ways():
+    data = load_dataset(DatasetConfig(name="digits"))
+    assert data.input_dim == 64 and data.image_shape == (8, 8)
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (1294, 143, 360)
+    assert data.x_train.dtype == np.float32
+    assert data.x_train.min() == 0.0 and data.x_train.max() == 1.0
+    assert data.class_names == tuple("0123456789")
+
+
+def test_validation_is_stratified_and_disjoint_from_training():
+    data = load_dataset(DatasetConfig(name="digits", val_size=500))
+    counts = np.bincount(data.y_val, minlength=10)
+    assert counts.min() >= 48 and counts.max() <= 52
+    train_rows = {row.tobytes() for row in data.x_train}
+    assert sum(row.tobytes() in train_rows for row in data.x_val) <= 5  # digits has a few duplicate images
+
+
+def test_train_size_takes_a_stratified_sample():
+    data = load_dataset(DatasetConfig(name="digits", train_size=300, val_size=100))
+    assert (len(data.y_train), len(data.y_val)) == (300, 100)
+    assert np.bincount(data.y_train, minlength=10).min() >= 28
+
+
+def test_the_split_does_not_depend_on_anything_but_split_seed():
+    first = load_dataset(DatasetConfig(name="digits"))
+    again = load_dataset(DatasetConfig(name="digits"))
+    other = load_dataset(DatasetConfig(name="digits", split_seed=1))
+    assert np.array_equal(first.y_val, again.y_val)
+    assert not np.array_equal(first.x_val, other.x_val)
+
+
+def test_sizes_larger_than_the_dataset_are_refused():
+    with pytest.raises(UserError, match="digits has 1437 training examples, fewer than train_size 10000"):
+        load_dataset(DatasetConfig(name="digits", train_size=10_000, val_size=2_000))
+
+
+def test_mnist_is_read_from_the_keras_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "datasets"
+    cache.mkdir()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(700, 28, 28), dtype=np.uint8)
+    labels = np.tile(np.arange(10, dtype=np.uint8), 70)
+    np.savez(cache / "mnist.npz", x_train=images, y_train=labels, x_test=images[:100], y_test=labels[:100])
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    data = load_dataset(DatasetConfig(name="mnist", val_size=100))
+    assert data.input_dim == 784 and (len(data.y_train), len(data.y_val), len(data.y_test)) == (600, 100, 100)
+    assert data.x_test[0] == pytest.approx(images[0].reshape(-1) / 255.0)
+
+
+def test_missing_mnist_offline_says_where_the_file_goes(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # no network, whatever this machine has
+    with pytest.raises(UserError) as error:
+        load_dataset(DatasetConfig(name="mnist"))
+    message = str(error.value)
+    assert f"put mnist.npz in {tmp_path}/datasets/" in message
+    assert "digits" in message and "fashion_mnist" in message
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_fashion_mnist_from_the_debian_package():
+    data = load_dataset(DatasetConfig(name="fashion_mnist"))
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (55_000, 5_000, 10_000)
+    assert data.input_dim == 784 and data.image_shape == (28, 28)
+    assert data.class_names == FASHION_MNIST_CLASSES
+    assert np.bincount(data.y_test).tolist() == [1000] * 10

@@ -1,0 +1,207 @@
+"""The README's promises, run as a user runs them: `make experiment NAME=adam_lr` writes a full report."""
+
+import json
+import os
+import subprocess
+
+import keras
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from harness.cli import main
+from harness.data import DEBIAN_FASHION_MNIST
+from tests.conftest import ROOT, run_dirs, run_harness
+
+HISTORY_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
+METRICS_KEYS = {
+    "status", "test_loss", "test_accuracy", "macro_f1", "best_val_accuracy", "best_epoch", "final_val_accuracy",
+    "epochs_run", "stopped_early", "parameters", "train_seconds", "examples",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def made_run(tmp_path_factory):
+    """`make experiment NAME=adam_lr DATASET=digits EPOCHS=2` into a temporary reports folder."""
+    reports = tmp_path_factory.mktemp("made") / "reports"
+    command = ["make", "--no-print-directory", "experiment", "NAME=adam_lr", "DATASET=digits", "EPOCHS=2",
+               f"REPORTS={reports}", "PYTHON_BOOTSTRAP=python3"]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (run_dir,) = run_dirs(reports)
+    return result, run_dir
+
+
+def test_make_experiment_prints_a_summary_and_the_report_path(made_run):
+    result, run_dir = made_run
+    assert "Epoch 2/2" in result.stdout
+    assert "adam_lr: test accuracy 0." in result.stdout
+    assert f"report: {run_dir}" in result.stdout
+
+
+def test_the_run_lives_under_the_experiment_name_with_a_latest_link(made_run):
+    _, run_dir = made_run
+    assert run_dir.parent.name == "adam_lr"
+    assert (run_dir.parent / "latest").resolve() == run_dir.resolve()
+
+
+def test_config_yaml_is_the_resolved_config_after_overrides(made_run):
+    _, run_dir = made_run
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["name"] == "adam_lr" and config["extends"] == "adam"
+    assert config["dataset"] == {"name": "digits", "split_seed": 0}
+    assert config["training"]["epochs"] == 2
+    assert config["schedule"] == {"name": "step", "boundaries": [5, 8], "factors": [1.0, 0.5, 0.1]}
+    assert config["model"]["hidden_units"] == [256, 128]
+
+
+def test_history_csv_has_one_row_per_epoch_with_the_learning_rate(made_run):
+    _, run_dir = made_run
+    history = pd.read_csv(run_dir / "history.csv")
+    assert set(history.columns) == HISTORY_COLUMNS
+    assert history["epoch"].tolist() == [0, 1]
+    assert history["learning_rate"].tolist() == pytest.approx([0.001, 0.001])
+    assert (history["seconds"] > 0).all()
+    assert history["val_accuracy"].between(0, 1).all()
+
+
+def test_metrics_json_agrees_with_history_and_predictions(made_run):
+    _, run_dir = made_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics) == METRICS_KEYS
+    assert metrics["status"] == "finished" and metrics["epochs_run"] == 2
+    assert metrics["parameters"] == 64 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+    history = pd.read_csv(run_dir / "history.csv")
+    assert metrics["best_val_accuracy"] == pytest.approx(history["val_accuracy"].max())
+    assert history.loc[metrics["best_epoch"], "val_accuracy"] == pytest.approx(metrics["best_val_accuracy"])
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    correct = (predictions["true_label"] == predictions["predicted_label"]).mean()
+    assert metrics["test_accuracy"] == pytest.approx(correct, abs=1e-6)
+    assert metrics["test_accuracy"] > 0.5  # two epochs on digits learn far more than chance (0.1)
+
+
+def test_predictions_csv_pairs_every_test_example(made_run):
+    _, run_dir = made_run
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    assert list(predictions.columns) == ["index", "true_label", "predicted_label", "confidence"]
+    assert predictions["index"].tolist() == list(range(360))
+    assert predictions["confidence"].between(0.1, 1.0).all()
+
+
+def test_classification_report_has_ten_classes_and_averages(made_run):
+    _, run_dir = made_run
+    table = pd.read_csv(run_dir / "classification_report.csv", index_col="class")
+    assert [str(label) for label in table.index[:10]] == list("0123456789")
+    assert {"macro avg", "weighted avg", "accuracy"} <= set(table.index)
+    assert list(table.columns) == ["precision", "recall", "f1-score", "support"]
+    assert table.loc[[str(d) for d in range(10)], "support"].sum() == 360
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert table.loc["macro avg", "f1-score"] == pytest.approx(metrics["macro_f1"])
+    text = (run_dir / "classification_report.txt").read_text()
+    assert "macro avg" in text and all(f"\n           {digit} " in text for digit in range(10))
+
+
+@pytest.mark.parametrize("name", ["learning_curves.png", "confusion_matrix.png"])
+def test_plots_are_real_images(made_run, name):
+    _, run_dir = made_run
+    image = matplotlib.image.imread(run_dir / name)
+    height, width = image.shape[:2]
+    assert height > 300 and width > 500
+    assert image.std() > 0.05  # not a blank canvas
+
+
+def test_model_keras_reloads_and_reproduces_the_predictions(made_run):
+    _, run_dir = made_run
+    from harness.config import DatasetConfig
+    from harness.data import load_dataset
+
+    model = keras.saving.load_model(run_dir / "model.keras")
+    data = load_dataset(DatasetConfig(name="digits"))
+    predicted = model.predict(data.x_test, verbose=0).argmax(axis=1)
+    saved = pd.read_csv(run_dir / "predictions.csv")["predicted_label"].to_numpy()
+    assert np.array_equal(predicted, saved)
+    assert "dense_1" in (run_dir / "model_summary.txt").read_text()
+
+
+def test_env_json_records_what_produced_the_run(made_run):
+    _, run_dir = made_run
+    env = json.loads((run_dir / "env.json").read_text())
+    assert env["versions"]["tensorflow"] == "2.21.0"
+    assert {"python", "keras", "numpy"} <= set(env["versions"])
+    assert env["backend"] == "tensorflow" and env["devices"] and env["seed"] == 0
+    assert {"git_commit", "git_dirty", "cpu_count", "processor"} <= set(env)
+    assert env["command"][-5:] == ["run", "adam_lr", "--epochs", "2", "--dataset", "digits"][-5:]
+
+
+def test_make_experiment_without_a_name_explains_itself():
+    result = subprocess.run(["make", "--no-print-directory", "experiment"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "give an experiment, e.g. make experiment NAME=adam_lr" in result.stderr
+
+
+def test_list_shows_every_experiment(reports):
+    result = run_harness("list", reports=reports)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["experiment", "model", "optimizer", "dataset", "epochs"]
+    assert any(line.split()[:2] == ["adam_lr", "simple"] and "step schedule" in line for line in lines)
+    assert len(lines) == 11
+
+
+def _history_without_time(run_dir):
+    return pd.read_csv(run_dir / "history.csv").drop(columns="seconds")
+
+
+def test_two_deterministic_runs_with_one_seed_are_identical(reports):
+    args = ["run", "sgd", "--dataset", "digits", "--epochs", "3", "--set", "training.deterministic=true",
+            "--reports-dir", str(reports)]  # fmt: skip
+    assert main(args) == 0
+    assert main(args) == 0
+    assert main(args + ["--seed", "1"]) == 0
+    first, second, other_seed = run_dirs(reports)
+    pd.testing.assert_frame_equal(_history_without_time(first), _history_without_time(second))
+    assert (first / "predictions.csv").read_text() == (second / "predictions.csv").read_text()
+    assert not _history_without_time(first).equals(_history_without_time(other_seed))
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_one_epoch_on_a_slice_of_real_fashion_mnist(reports):
+    result = run_harness(
+        "run", "basic_dnn", "--dataset", "fashion_mnist", "--epochs", "1",
+        "--set", "dataset.train_size=3000", "--set", "dataset.val_size=1000", reports=reports,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = run_dirs(reports)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["examples"] == {"train": 3000, "val": 1000, "test": 10000}
+    assert metrics["parameters"] == 575_050
+    assert metrics["test_accuracy"] > 0.6
+    report = pd.read_csv(run_dir / "classification_report.csv", index_col="class")
+    assert "Ankle boot" in report.index
+
+
+BAD_INPUT = [
+    (["run", "adamm"], "unknown experiment 'adamm' (did you mean 'adam'?)"),
+    (["run", "adam", "--set", "optimizer.learnig_rate=0.1"], "did you mean 'learning_rate'?"),
+    (["run", "adam", "--set", "model.dropout=1.5"], "model.dropout.0: must be less than 1"),
+    (["run", "adam", "--epochs", "0"], "training.epochs: must be greater than or equal to 1"),
+    (["run", "broken"], "broken.yaml line 2, column 1: YAML syntax error"),
+    (["run", "adam", "--dataset", "digits", "--set", "dataset.train_size=5000"], "fewer than train_size 5000"),
+    (["run", "adam", "--dataset", "mnist"], "put mnist.npz in"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), BAD_INPUT, ids=[" ".join(args) for args, _ in BAD_INPUT])
+def test_bad_input_gives_one_line_exit_2_and_no_run_directory(experiments, reports, tmp_path, args, expected):
+    (experiments / "broken.yaml").write_text("description: [unclosed\n")
+    offline = {"KERAS_HOME": str(tmp_path / "keras"), "HTTPS_PROXY": "http://127.0.0.1:9"}
+    result = run_harness(*args, reports=reports, experiments=experiments, env=offline)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr
+    assert not reports.exists() or run_dirs(reports) == []
+    assert "\n" not in errors[0]
+    assert os.path.isdir(experiments)
