@@ -1,0 +1,63 @@
+"""Training records the learning rate it used, stops early when told, and trains the configured model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from harness.experiments import resolve
+from harness.optimizers import learning_rates
+from harness.runner import run_experiment
+from tests.conftest import EXPERIMENTS, ROOT, run_dirs
+
+
+def test_history_records_the_scheduled_learning_rate_of_every_epoch(reports):
+    config = resolve("adam_lr", EXPERIMENTS, dataset="digits")
+    run_dir = run_experiment(config, reports, verbose=0)
+    history = pd.read_csv(run_dir / "history.csv")
+    assert history["learning_rate"].tolist() == pytest.approx(learning_rates(config), rel=1e-6)
+    assert history["learning_rate"].iloc[-1] == pytest.approx(0.0001)
+
+
+def test_early_stopping_stops_and_says_when(reports):
+    # Demanding a 50-point gain in validation accuracy per epoch stops at the second epoch.
+    stop = "training.early_stopping={monitor: val_accuracy, patience: 0, min_delta: 0.5}"
+    config = resolve("adam", EXPERIMENTS, [stop], dataset="digits", epochs=6)
+    run_dir = run_experiment(config, reports, verbose=0)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (metrics["epochs_run"], metrics["stopped_early"]) == (2, True)
+    assert len(pd.read_csv(run_dir / "history.csv")) == 2
+
+
+def test_a_run_without_early_stopping_runs_every_epoch(reports):
+    run_dir = run_experiment(resolve("sgd", EXPERIMENTS, dataset="digits", epochs=3), reports, verbose=0)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (metrics["epochs_run"], metrics["stopped_early"]) == (3, False)
+
+
+def test_regularised_and_dropout_models_train_end_to_end(reports):
+    for name in ("l1", "combined"):
+        run_experiment(resolve(name, EXPERIMENTS, dataset="digits", epochs=1), reports, verbose=0)
+    summaries = {path.parent.name: (path / "model_summary.txt").read_text() for path in run_dirs(reports)}
+    assert "dropout_4" in summaries["combined"] and "dropout" not in summaries["l1"]
+
+
+def _has_jax() -> bool:
+    return subprocess.run([sys.executable, "-c", "import jax"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _has_jax(), reason="pip install jax")
+def test_the_same_experiment_runs_on_the_jax_backend(reports):
+    command = [sys.executable, "-m", "harness", "run", "adam_lr", "--dataset", "digits", "--epochs", "2",
+               "--reports-dir", str(reports)]  # fmt: skip
+    result = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, env=os.environ | {"KERAS_BACKEND": "jax"}, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = run_dirs(reports)
+    env = json.loads((run_dir / "env.json").read_text())
+    assert env["backend"] == "jax" and "jax" in env["versions"]
+    assert json.loads((run_dir / "metrics.json").read_text())["test_accuracy"] > 0.5
