@@ -1,6 +1,6 @@
 # Every target forwards to the Python command line (python -m harness ...), which is the engine.
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..."]
-#   make list | make test | make lint
+#   make list | make bench [BENCH_MODEL=simple] | make test | make lint
 
 PYTHON_BOOTSTRAP ?= python3
 VENV ?= .venv
@@ -11,7 +11,10 @@ export REPORTS
 RUN_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $(DATASET)) \
 	$(if $(SEED),--seed $(SEED)) $(foreach setting,$(SET),--set $(setting))
 
-.PHONY: help setup experiment list test lint clean
+BENCH_MODEL ?= basic_dnn
+BENCH_EPOCHS ?= 3
+
+.PHONY: help setup experiment list bench test lint clean
 
 help:
 	@sed -n '2,3p' Makefile
@@ -30,6 +33,9 @@ experiment:
 
 list:
 	@$(PYTHON) -m harness list
+
+bench:
+	$(PYTHON) -m harness bench --model $(BENCH_MODEL) --epochs $(BENCH_EPOCHS)
 
 test:
 	$(PYTHON) -m pytest

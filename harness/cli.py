@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset", help="run on another dataset (mnist, fashion_mnist, digits) with its default split")
 
     commands.add_parser("list", parents=[folders], help="list the experiments")
+
+    bench = commands.add_parser("bench", parents=[folders], help="time the harness's training against the seed's way")
+    bench.add_argument("--model", default=os.environ.get("BENCH_MODEL", "basic_dnn"),
+                       help="a model factory (basic_dnn, simple, ...) or an experiment name")  # fmt: skip
+    bench.add_argument("--epochs", type=int, default=3, help="timed epochs, after one warm-up epoch")
+    bench.add_argument("--samples", type=int, default=60_000, help="training images per epoch")
     return parser
 
 
@@ -67,10 +73,21 @@ def command_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_bench(args: argparse.Namespace) -> int:
+    if args.epochs < 1 or args.samples < 1:
+        raise UserError("--epochs and --samples must be at least 1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from harness.bench import run_bench
+
+    out = run_bench(args.model, args.epochs, args.samples, args.experiments_dir, args.reports_dir)
+    print((out / "bench.md").read_text() + f"\nwritten to {out}/bench.json and bench.md")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": command_run, "list": command_list}[args.command](args)
+        return {"run": command_run, "list": command_list, "bench": command_bench}[args.command](args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR

@@ -66,13 +66,19 @@ def _from_keras_loader(loader, filename: str, dataset: str):
         ) from None
 
 
-def _mnist():
+def _not_here(dataset: str, filename: str) -> UserError:
+    return UserError(f"{dataset} is not on this machine: put {filename} in {keras_cache_dir()}/")
+
+
+def _mnist(download: bool = True):
     import keras
 
     cached = keras_cache_dir() / "mnist.npz"
     if cached.is_file():
         with np.load(cached) as data:
             return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
+    if not download:
+        raise _not_here("mnist", "mnist.npz")
     return _from_keras_loader(keras.datasets.mnist.load_data, "mnist.npz", "mnist")
 
 
@@ -81,7 +87,7 @@ def _read_idx(path: Path, header_bytes: int) -> np.ndarray:
         return np.frombuffer(file.read(), dtype=np.uint8, offset=header_bytes)
 
 
-def _fashion_mnist():
+def _fashion_mnist(download: bool = True):
     if (DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
         parts = []
         for prefix in ("train", "t10k"):
@@ -89,12 +95,14 @@ def _fashion_mnist():
             labels = _read_idx(DEBIAN_FASHION_MNIST / f"{prefix}-labels-idx1-ubyte.gz", 8)
             parts.append((images, labels))
         return tuple(parts)
+    if not download:
+        raise _not_here("fashion_mnist", "the fashion-mnist files")
     import keras
 
     return _from_keras_loader(keras.datasets.fashion_mnist.load_data, "the fashion-mnist files", "fashion_mnist")
 
 
-def _digits():
+def _digits(download: bool = True):  # bundled: never downloads
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -113,7 +121,7 @@ SOURCES = {
 }
 
 
-def _flatten(images: np.ndarray, scale: float) -> np.ndarray:
+def flatten(images: np.ndarray, scale: float) -> np.ndarray:
     return (images.reshape(len(images), -1) / scale).astype(np.float32)
 
 
@@ -141,7 +149,7 @@ def load_dataset(config: DatasetConfig) -> Dataset:
     loader, scale, class_names = SOURCES[config.name]
     (train_images, train_labels), (test_images, test_labels) = loader()
     x_train, y_train, x_val, y_val = split_train_val(
-        _flatten(train_images, scale), train_labels.astype(np.int32), config
+        flatten(train_images, scale), train_labels.astype(np.int32), config
     )
     return Dataset(
         name=config.name,
@@ -149,7 +157,7 @@ def load_dataset(config: DatasetConfig) -> Dataset:
         y_train=y_train,
         x_val=x_val,
         y_val=y_val,
-        x_test=_flatten(test_images, scale),
+        x_test=flatten(test_images, scale),
         y_test=test_labels.astype(np.int32),
         class_names=class_names,
         image_shape=tuple(train_images.shape[1:]),

@@ -51,7 +51,7 @@ def run_experiment(config: ExperimentConfig, reports_dir: Path, verbose: int | s
     """Train and evaluate `config`, write its run directory, and return that directory."""
     dataset = load_dataset(config.dataset)
     seed_everything(config.training.seed, config.training.deterministic)
-    model = build_compiled_model(config, dataset)
+    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes)
 
     run_dir = new_run_dir(reports_dir, config.name)
     write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
@@ -60,7 +60,8 @@ def run_experiment(config: ExperimentConfig, reports_dir: Path, verbose: int | s
 
     history_logger = keras.callbacks.CSVLogger(str(run_dir / "history.csv"))
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
-    result = fit(config, dataset, model, [history_logger], verbose=verbose)
+    validation = (dataset.x_val, dataset.y_val)
+    result = fit(config, model, dataset.x_train, dataset.y_train, validation, [history_logger], verbose=verbose)
     evaluation = evaluate(result.model, dataset, config.training.batch_size)
 
     write_with(run_dir / "model.keras", lambda path: result.model.save(path))

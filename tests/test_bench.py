@@ -1,0 +1,66 @@
+"""`make bench` runs end to end, and the harness's fast path computes the same loss as plain Keras."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from harness.bench import seed_style_model, training_gflop_per_epoch
+from harness.experiments import resolve
+from harness.train import build_compiled_model, fit
+from models.registry import FACTORIES
+from tests.conftest import EXPERIMENTS, run_harness
+
+WAY_FIELDS = {
+    "epoch_seconds", "median_epoch_seconds", "images_per_second", "training_gflops_per_second",
+    "peak_memory_mb", "test_accuracy",
+}  # fmt: skip
+
+
+def test_bench_runs_end_to_end_and_writes_every_field(reports):
+    result = run_harness("bench", "--model", "simple", "--epochs", "1", "--samples", "1024", reports=reports)
+    assert result.returncode == 0, result.stderr
+    (bench_json,) = reports.glob("bench/*/bench.json")
+    results = json.loads(bench_json.read_text())
+    assert results["model"] == "simple" and results["samples"] == 1024 and results["timed_epochs"] == 1
+    for way in ("seed_way", "harness_way", "harness_one_step_per_call"):
+        assert set(results[way]) == WAY_FIELDS
+        assert len(results[way]["epoch_seconds"]) == 1
+        assert results[way]["median_epoch_seconds"] > 0 and results[way]["peak_memory_mb"] > 100
+        assert 0 <= results[way]["test_accuracy"] <= 1
+    assert results["ratio_harness_over_seed"] == pytest.approx(
+        results["harness_way"]["median_epoch_seconds"] / results["seed_way"]["median_epoch_seconds"], abs=1e-3
+    )
+    assert set(results["ratios_by_measure"]) == {"sparse_labels", "steps_per_execution"}
+    assert results["matmul_peak_gflops"] > 0 and results["harness_fraction_of_peak"] > 0
+    assert results["environment"]["backend"] == keras.backend.backend()
+    assert "ratio harness / seed way" in (bench_json.parent / "bench.md").read_text()
+    assert "ratio harness / seed way" in result.stdout
+
+
+def test_bench_refuses_an_unknown_model(reports):
+    result = run_harness("bench", "--model", "resnet", reports=reports)
+    assert result.returncode == 2
+    assert "unknown benchmark model 'resnet'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_training_work_of_the_basic_dnn_is_about_160_gflop_per_epoch():
+    spec = FACTORIES["basic_dnn"]
+    assert training_gflop_per_epoch(spec, 784, 10, 60_000) == pytest.approx(158.5, abs=0.1)
+
+
+def test_fast_path_and_plain_keras_give_the_same_first_batch_loss():
+    config = resolve("basic_dnn", EXPERIMENTS, epochs=1)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((128, 784), dtype=np.float32), rng.integers(0, 10, 128)
+
+    fast = build_compiled_model(config, 784, 10)
+    plain = seed_style_model(FACTORIES["basic_dnn"], 784, 10)
+    plain.set_weights(fast.get_weights())
+    plain.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+
+    fast_loss = fit(config, fast, x, y, verbose=0).history["loss"].iloc[0]
+    plain_loss = plain.fit(x, keras.utils.to_categorical(y, 10), batch_size=128, epochs=1, verbose=0)
+    assert fast_loss == pytest.approx(plain_loss.history["loss"][0], rel=1e-5)
+    assert fast_loss > 1.0  # an untrained 10-class model: about ln(10)
