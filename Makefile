@@ -1,5 +1,6 @@
 # Every target forwards to the Python command line (python -m harness ...), which is the engine.
-#   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..."]
+#   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
+#   make report
 #   make list | make bench [BENCH_MODEL=simple] | make test | make lint
 
 PYTHON_BOOTSTRAP ?= python3
@@ -9,15 +10,15 @@ REPORTS ?= reports
 export REPORTS
 
 RUN_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $(DATASET)) \
-	$(if $(SEED),--seed $(SEED)) $(foreach setting,$(SET),--set $(setting))
+	$(if $(SEED),--seed $(SEED)) $(foreach setting,$(SET),--set $(setting)) $(if $(RESUME),--resume $(RESUME))
 
 BENCH_MODEL ?= basic_dnn
 BENCH_EPOCHS ?= 3
 
-.PHONY: help setup experiment list bench test lint clean
+.PHONY: help setup experiment report list bench test lint clean
 
 help:
-	@sed -n '2,3p' Makefile
+	@sed -n '2,4p' Makefile
 
 setup: $(VENV)/.installed
 
@@ -30,6 +31,9 @@ $(VENV)/.installed: requirements.txt
 experiment:
 	@test -n "$(NAME)" || { echo "error: give an experiment, e.g. make experiment NAME=adam_lr (make list shows them)" >&2; exit 2; }
 	$(PYTHON) -m harness run $(NAME) $(RUN_OPTIONS)
+
+report:
+	$(PYTHON) -m harness report
 
 list:
 	@$(PYTHON) -m harness list

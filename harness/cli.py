@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, help="shortcut for --set training.epochs=N")
     run.add_argument("--seed", type=int, help="shortcut for --set training.seed=N")
     run.add_argument("--dataset", help="run on another dataset (mnist, fashion_mnist, digits) with its default split")
+    run.add_argument("--resume", metavar="RUN", help="continue an interrupted run: its run id, path, or latest")
+
+    commands.add_parser("report", parents=[folders], help="make every run's report again from its files")
 
     commands.add_parser("list", parents=[folders], help="list the experiments")
 
@@ -44,19 +47,59 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    if args.resume:
+        return _resume(args)
     config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset, args.epochs, args.seed)
-    # TensorFlow loads only once the config is known to be good; its C++ start-up chatter is not for users.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from harness.runner import run_experiment
+    return _report_outcome(args, _runner().run_experiment(config, args.reports_dir))
 
-    run_dir = run_experiment(config, args.reports_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    print(
-        f"\n{config.name}: test accuracy {metrics['test_accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
-        f"best val accuracy {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch']}), "
-        f"trained in {metrics['train_seconds']:.1f} s\nreport: {run_dir}"
-    )
-    return 0
+
+def _runner():
+    # TensorFlow loads only once the input is known to be good; its C++ start-up chatter is not for users.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from harness import runner
+
+    return runner
+
+
+def _resume(args: argparse.Namespace) -> int:
+    if args.overrides or args.dataset or args.epochs or args.seed is not None:
+        raise UserError("a resumed run keeps the config it started with: drop --set, --epochs, --dataset and --seed")
+    from harness.runs import find_run
+
+    run_dir = find_run(args.reports_dir, args.name, args.resume)
+    return _report_outcome(args, _runner().resume_experiment(run_dir))
+
+
+def _report_outcome(args: argparse.Namespace, outcome) -> int:
+    run_dir, name = outcome.run_dir, args.name
+    if outcome.status == "finished":
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        print(
+            f"\n{name}: test accuracy {metrics['test_accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
+            f"best val accuracy {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch']}), "
+            f"trained in {metrics['train_seconds']:.1f} s\nreport: {run_dir}"
+        )
+    elif outcome.status == "interrupted":
+        print(f"\n{name}: interrupted ({outcome.reason}). Resume with: make experiment NAME={name} "
+              f"RESUME={run_dir.name}\nreport so far: {run_dir}", file=sys.stderr)  # fmt: skip
+    else:
+        print(f"\n{name}: {outcome.status}: {outcome.reason}\nreport: {run_dir}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from harness.report import write_report
+
+    runs = sorted(path.parent for path in args.reports_dir.glob("*/*/config.yaml") if not path.parent.is_symlink())
+    failures = 0
+    for run_dir in runs:
+        try:
+            write_report(run_dir)
+        except Exception as error:  # one unreadable run must not stop the others
+            failures += 1
+            print(f"warning: {run_dir}: {type(error).__name__}: {error}", file=sys.stderr)
+    print(f"reports made again for {len(runs) - failures} of {len(runs)} runs under {args.reports_dir}")
+    return 1 if failures else 0
 
 
 def command_list(args: argparse.Namespace) -> int:
@@ -87,10 +130,16 @@ def command_bench(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": command_run, "list": command_list, "bench": command_bench}[args.command](args)
+        return {"run": command_run, "list": command_list, "bench": command_bench, "report": command_report}[
+            args.command
+        ](args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except OSError as error:  # a full disk or an unwritable folder: say which file, not a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error} (check free disk space and permissions)", file=sys.stderr)
+        return 1

@@ -10,7 +10,9 @@ Validation is a stratified split of the training set; the test set is only used 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,18 @@ from sklearn.model_selection import train_test_split
 from harness.config import DatasetConfig
 from harness.errors import UserError
 
+# Debian's dataset-fashion-mnist; FASHION_MNIST_DIR points elsewhere (a folder with the same four files).
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+# Published digests: mnist.npz as Keras downloads it; Fashion-MNIST's four IDX files after decompression,
+# which are the same whoever compressed them (Debian's .gz differ from Zalando's, their contents do not).
+MNIST_NPZ = (11_490_434, "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
+FASHION_MNIST_IDX = {
+    "train-images-idx3-ubyte.gz": (47_040_016, "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    "train-labels-idx1-ubyte.gz": (60_008, "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    "t10k-images-idx3-ubyte.gz": (7_840_016, "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    "t10k-labels-idx1-ubyte.gz": (10_008, "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+}
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
@@ -70,11 +83,27 @@ def _not_here(dataset: str, filename: str) -> UserError:
     return UserError(f"{dataset} is not on this machine: put {filename} in {keras_cache_dir()}/")
 
 
+def fashion_mnist_dir() -> Path:
+    return Path(os.environ.get("FASHION_MNIST_DIR", DEBIAN_FASHION_MNIST))
+
+
+def verified(path: Path, content: bytes, expected: tuple[int, str]) -> bytes:
+    """The content, if its size and SHA-256 are the published ones; else a UserError naming the file."""
+    size, digest = expected
+    fix = "delete it and fetch it again (or reinstall the package it came from)"
+    if len(content) != size:
+        raise UserError(f"{path} is {len(content):,} bytes, not the published {size:,}: truncated or wrong; {fix}")
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise UserError(f"{path} does not match its published SHA-256: corrupt; {fix}")
+    return content
+
+
 def _mnist(download: bool = True):
     import keras
 
     cached = keras_cache_dir() / "mnist.npz"
     if cached.is_file():
+        verified(cached, cached.read_bytes(), MNIST_NPZ)
         with np.load(cached) as data:
             return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
     if not download:
@@ -83,23 +112,34 @@ def _mnist(download: bool = True):
 
 
 def _read_idx(path: Path, header_bytes: int) -> np.ndarray:
-    with gzip.open(path, "rb") as file:
-        return np.frombuffer(file.read(), dtype=np.uint8, offset=header_bytes)
+    try:
+        with gzip.open(path, "rb") as file:
+            content = file.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise UserError(f"{path} cannot be decompressed ({error}): truncated or corrupt; fetch it again") from None
+    content = verified(path, content, FASHION_MNIST_IDX[path.name])
+    return np.frombuffer(content, dtype=np.uint8, offset=header_bytes)
+
+
+def _read_fashion_mnist(folder: Path):
+    parts = []
+    for prefix in ("train", "t10k"):
+        images = _read_idx(folder / f"{prefix}-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
+        labels = _read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", 8)
+        parts.append((images, labels))
+    return tuple(parts)
 
 
 def _fashion_mnist(download: bool = True):
-    if (DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
-        parts = []
-        for prefix in ("train", "t10k"):
-            images = _read_idx(DEBIAN_FASHION_MNIST / f"{prefix}-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
-            labels = _read_idx(DEBIAN_FASHION_MNIST / f"{prefix}-labels-idx1-ubyte.gz", 8)
-            parts.append((images, labels))
-        return tuple(parts)
+    for folder in (fashion_mnist_dir(), keras_cache_dir() / "fashion-mnist"):
+        if all((folder / name).is_file() for name in FASHION_MNIST_IDX):
+            return _read_fashion_mnist(folder)
     if not download:
         raise _not_here("fashion_mnist", "the fashion-mnist files")
     import keras
 
-    return _from_keras_loader(keras.datasets.fashion_mnist.load_data, "the fashion-mnist files", "fashion_mnist")
+    _from_keras_loader(keras.datasets.fashion_mnist.load_data, "the fashion-mnist files", "fashion_mnist")
+    return _read_fashion_mnist(keras_cache_dir() / "fashion-mnist")  # downloaded: verify like any other copy
 
 
 def _digits(download: bool = True):  # bundled: never downloads
@@ -119,6 +159,9 @@ SOURCES = {
     "fashion_mnist": (_fashion_mnist, 255.0, FASHION_MNIST_CLASSES),
     "digits": (_digits, 16.0, DIGIT_CLASSES),
 }
+
+
+CLASS_NAMES = {name: class_names for name, (_, _, class_names) in SOURCES.items()}
 
 
 def flatten(images: np.ndarray, scale: float) -> np.ndarray:

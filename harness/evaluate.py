@@ -1,4 +1,4 @@
-"""Evaluate a trained model on the test set with scikit-learn's metrics."""
+"""Evaluate a trained model on the test set: loss, accuracy, macro F1 and one prediction per example."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 import pandas as pd
-from sklearn.metrics import classification_report, confusion_matrix, f1_score
+from sklearn.metrics import f1_score
 
 from harness.data import Dataset
 
@@ -18,9 +18,6 @@ class Evaluation:
     test_accuracy: float
     macro_f1: float
     predictions: pd.DataFrame  # index, true_label, predicted_label, confidence
-    confusion: np.ndarray  # rows: true class, columns: predicted class
-    report_text: str
-    report_table: pd.DataFrame  # per class and averages: precision, recall, f1-score, support
 
 
 def evaluate(model: keras.Model, dataset: Dataset, batch_size: int) -> Evaluation:
@@ -28,10 +25,6 @@ def evaluate(model: keras.Model, dataset: Dataset, batch_size: int) -> Evaluatio
     probabilities = model.predict(dataset.x_test, batch_size=batch_size, verbose=0)
     predicted = probabilities.argmax(axis=1)
     labels = list(range(dataset.num_classes))
-    names = list(dataset.class_names)
-    report = classification_report(
-        dataset.y_test, predicted, labels=labels, target_names=names, output_dict=True, zero_division=0
-    )
     return Evaluation(
         test_loss=float(test_loss),
         test_accuracy=float(test_accuracy),
@@ -44,18 +37,4 @@ def evaluate(model: keras.Model, dataset: Dataset, batch_size: int) -> Evaluatio
                 "confidence": probabilities.max(axis=1),
             }
         ),
-        confusion=confusion_matrix(dataset.y_test, predicted, labels=labels),
-        report_text=classification_report(
-            dataset.y_test, predicted, labels=labels, target_names=names, digits=4, zero_division=0
-        ),
-        report_table=_report_table(report),
     )
-
-
-def _report_table(report: dict) -> pd.DataFrame:
-    accuracy = report.pop("accuracy")
-    table = pd.DataFrame(report).T
-    table.loc["accuracy"] = [np.nan, np.nan, accuracy, table.loc["macro avg", "support"]]
-    table["support"] = table["support"].astype(int)
-    table.index.name = "class"
-    return table

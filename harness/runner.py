@@ -1,25 +1,81 @@
-"""Run one experiment end to end: data, model, training, evaluation, and every file of the run.
+"""Run one experiment end to end, or resume one: data, model, training, evaluation, the run's files.
 
-    python -m harness run adam_lr
+    python -m harness run adam_lr                  python -m harness run adam_lr --resume latest
 
 Everything that can fail because of user input (config, dataset) fails before the run directory
-exists, so bad input never leaves a half-made run behind.
+exists. Training checkpoints every epoch; Ctrl-C or SIGTERM stops at once as `interrupted`, a NaN loss
+as `diverged`. The report (plots, pages) is made from the run's files afterwards, so a crash there never
+touches the training results, and `python -m harness report` makes it again.
 """
 
 from __future__ import annotations
 
+import math
+import shutil
+import signal
 import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import pandas as pd
 import yaml
 
+from harness.checkpoint import EpochCheckpoint, completed_epochs, restore
 from harness.config import ExperimentConfig
 from harness.data import Dataset, load_dataset
-from harness.evaluate import Evaluation, evaluate
-from harness.report import plot_learning_curves, write_evaluation
-from harness.runs import environment, new_run_dir, point_latest, write_json, write_text, write_with
-from harness.train import TrainingResult, build_compiled_model, fit, seed_everything
+from harness.errors import UserError
+from harness.evaluate import evaluate
+from harness.report import write_report
+from harness.runs import (
+    environment,
+    new_run_dir,
+    point_latest,
+    read_status,
+    write_json,
+    write_status,
+    write_text,
+    write_with,
+)
+from harness.train import STEPS_PER_EXECUTION, DivergenceGuard, build_compiled_model, fit, seed_everything
+
+CHECKPOINT_DIR = "checkpoint"
+EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM during training."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    status: str
+    reason: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+
+@contextmanager
+def signals_interrupt():
+    """Turn SIGINT and SIGTERM into Interrupted while training runs."""
+
+    def handler(number, frame):
+        raise Interrupted(signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def model_summary(model: keras.Model) -> str:
@@ -28,47 +84,110 @@ def model_summary(model: keras.Model) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_metrics(dataset: Dataset, result: TrainingResult, evaluation: Evaluation) -> dict:
-    history = result.history
+def read_history(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / "history.csv"
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame()
+
+
+def run_experiment(config: ExperimentConfig, reports_dir: Path, verbose: int | str | None = None) -> RunOutcome:
+    """Train and evaluate `config` in a new run directory."""
+    dataset = load_dataset(config.dataset)
+    run_dir = new_run_dir(reports_dir, config.name)
+    write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+    write_json(run_dir / "env.json", environment(config.training.seed))
+    write_status(run_dir, "running")
+    point_latest(run_dir)
+    return train_in(run_dir, config, dataset, verbose)
+
+
+def resume_experiment(run_dir: Path, verbose: int | str | None = None) -> RunOutcome:
+    """Continue an interrupted or failed run from its last completed epoch, in the same directory."""
+    status = read_status(run_dir)
+    if status["status"] not in ("interrupted", "failed"):
+        detail = f" (pid {status.get('pid')})" if status["status"] == "running" else ""
+        raise UserError(f"run {run_dir} is {status['status']}{detail}; only interrupted or failed runs resume")
+    completed = completed_epochs(run_dir / CHECKPOINT_DIR)
+    if completed is None:
+        raise UserError(f"run {run_dir} has no checkpoint (it stopped before its first epoch ended); start a new run")
+    config = ExperimentConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    dataset = load_dataset(config.dataset)
+    history = read_history(run_dir)
+    # Epochs logged after the last checkpoint are trained again; keep each epoch once.
+    write_text(run_dir / "history.csv", history[history["epoch"] < completed].to_csv(index=False))
+    write_status(run_dir, "running", resumed_from_epoch=completed)
+    return train_in(run_dir, config, dataset, verbose, initial_epoch=completed)
+
+
+def train_in(
+    run_dir: Path, config: ExperimentConfig, dataset: Dataset, verbose: int | str | None, initial_epoch: int = 0
+) -> RunOutcome:
+    seed_everything(config.training.seed, config.training.deterministic)
+    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes, _steps_per_execution(config, dataset))
+    write_text(run_dir / "model_summary.txt", model_summary(model))
+    if initial_epoch:
+        restore(model, run_dir / CHECKPOINT_DIR)
+    guard = DivergenceGuard()
+    # The CSV row of an epoch is written before its checkpoint: a kill between them repeats the epoch,
+    # and resume_experiment drops the repeated row.
+    callbacks = [
+        guard,
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        EpochCheckpoint(run_dir / CHECKPOINT_DIR),
+    ]
+    verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
+    try:
+        with signals_interrupt():
+            result = fit(config, model, dataset.x_train, dataset.y_train, (dataset.x_val, dataset.y_val),
+                         callbacks, verbose=verbose, initial_epoch=initial_epoch)  # fmt: skip
+    except Interrupted as stop:
+        return finish(run_dir, "interrupted", f"stopped by {stop.signal_name} after epoch {_last_epoch(run_dir)}")
+    except Exception as error:
+        finish(run_dir, "failed", f"{type(error).__name__}: {error}".splitlines()[0])
+        raise
+    if guard.diverged_at is not None:
+        epoch, batch = guard.diverged_at
+        shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)  # its weights are NaN: nothing to resume
+        return finish(run_dir, "diverged", f"the loss became NaN or infinite in epoch {epoch}, by batch {batch}")
+    evaluation = evaluate(result.model, dataset, config.training.batch_size)
+    write_with(run_dir / "model.keras", lambda path: result.model.save(path))
+    write_text(run_dir / "predictions.csv", evaluation.predictions.to_csv(index=False))
+    history = read_history(run_dir)
     best = history["val_accuracy"].idxmax()
-    return {
-        "status": "finished",
+    metrics = {
         "test_loss": evaluation.test_loss,
         "test_accuracy": evaluation.test_accuracy,
         "macro_f1": evaluation.macro_f1,
         "best_val_accuracy": float(history.loc[best, "val_accuracy"]),
         "best_epoch": int(history.loc[best, "epoch"]),  # counted from 0, as in history.csv
         "final_val_accuracy": float(history["val_accuracy"].iloc[-1]),
-        "epochs_run": len(history),
-        "stopped_early": result.stopped_early,
+        "stopped_early": len(history) < config.training.epochs,
         "parameters": result.model.count_params(),
-        "train_seconds": round(result.train_seconds, 3),
         "examples": {"train": len(dataset.y_train), "val": len(dataset.y_val), "test": len(dataset.y_test)},
     }
+    shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
+    return finish(run_dir, "finished", None, metrics)
 
 
-def run_experiment(config: ExperimentConfig, reports_dir: Path, verbose: int | str | None = None) -> Path:
-    """Train and evaluate `config`, write its run directory, and return that directory."""
-    dataset = load_dataset(config.dataset)
-    seed_everything(config.training.seed, config.training.deterministic)
-    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes)
+def _steps_per_execution(config: ExperimentConfig, dataset: Dataset) -> int:
+    """No more steps per call than an epoch has, so callbacks see true batch numbers."""
+    return min(STEPS_PER_EXECUTION, math.ceil(len(dataset.y_train) / config.training.batch_size))
 
-    run_dir = new_run_dir(reports_dir, config.name)
-    write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
-    write_json(run_dir / "env.json", environment(config.training.seed))
-    write_text(run_dir / "model_summary.txt", model_summary(model))
 
-    history_logger = keras.callbacks.CSVLogger(str(run_dir / "history.csv"))
-    verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
-    validation = (dataset.x_val, dataset.y_val)
-    result = fit(config, model, dataset.x_train, dataset.y_train, validation, [history_logger], verbose=verbose)
-    evaluation = evaluate(result.model, dataset, config.training.batch_size)
+def _last_epoch(run_dir: Path) -> str:
+    history = read_history(run_dir)
+    return str(int(history["epoch"].iloc[-1])) if len(history) else "none (no epoch completed)"
 
-    write_with(run_dir / "model.keras", lambda path: result.model.save(path))
-    title = f"{config.name} ({dataset.name})"
-    plot_learning_curves(result.history, f"{title}: learning curves", run_dir / "learning_curves.png")
-    write_evaluation(evaluation, dataset.class_names, title, run_dir)
-    # Written last: a run directory with metrics.json is a finished run.
-    write_json(run_dir / "metrics.json", run_metrics(dataset, result, evaluation))
-    point_latest(run_dir)
-    return run_dir
+
+def finish(run_dir: Path, status: str, reason: str | None, results: dict | None = None) -> RunOutcome:
+    """Write metrics.json and the final status, then the report; a report failure leaves both intact."""
+    history = read_history(run_dir)
+    metrics = {"status": status, "reason": reason, "epochs_run": len(history)}
+    metrics["train_seconds"] = round(float(history["seconds"].sum()), 3) if len(history) else 0.0
+    write_json(run_dir / "metrics.json", metrics | (results or {}))
+    write_status(run_dir, status, reason)
+    try:
+        write_report(run_dir)
+    except Exception as error:  # the results are safe on disk; say how to make the report again
+        print(f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); "
+              "`make report` makes it again from the run's files", file=sys.stderr)  # fmt: skip
+    return RunOutcome(run_dir, status, reason)

@@ -54,7 +54,8 @@ def point_latest(run_dir: Path) -> None:
 @contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    # The full suffix (".weights.h5", ".keras"): Keras picks the format by it.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix="".join(path.suffixes))
     os.close(handle)
     os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes files private; reports are ordinary files
     try:
@@ -120,3 +121,49 @@ def environment(seed: int) -> dict:
         "seed": seed,
         "command": [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]],
     }
+
+
+# A run's life: running -> finished | failed | diverged | interrupted. Anything but finished has a reason.
+STATUSES = ("running", "finished", "failed", "diverged", "interrupted")
+
+
+def write_status(run_dir: Path, status: str, reason: str | None = None, **details) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    record = {"status": status, "reason": reason, "pid": os.getpid(), "host": platform.node()}
+    write_json(run_dir / "status.json", record | {"updated": datetime.now().isoformat(timespec="seconds")} | details)
+
+
+def read_status(run_dir: Path) -> dict:
+    """The run's status; a 'running' run whose process is gone is reported as interrupted."""
+    try:
+        record = json.loads((run_dir / "status.json").read_text())
+    except (OSError, ValueError):
+        return {"status": "incomplete", "reason": "status.json is missing or unreadable"}
+    if record.get("status") == "running" and record.get("host") == platform.node() and not _alive(record.get("pid")):
+        return record | {"status": "interrupted", "reason": "the process stopped without a word (killed?)"}
+    return record
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find_run(reports_dir: Path, experiment: str, run: str) -> Path:
+    """A run named by 'latest', its run id, or its path."""
+    candidates = [reports_dir / experiment / run, Path(run)]
+    for candidate in candidates:
+        if (candidate / "config.yaml").is_file():
+            return candidate.resolve()
+    runs = sorted(path.parent.name for path in (reports_dir / experiment).glob("*/config.yaml"))
+    runs = [name for name in runs if name != "latest"]
+    known = ", ".join(runs[-5:]) if runs else "none yet"
+    raise UserError(f"no run {run!r} of {experiment} under {reports_dir}; recent runs: {known} (or use latest)")

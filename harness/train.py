@@ -5,10 +5,12 @@ The caller (``harness.runner``) passes the callbacks that write files, such as t
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 import pandas as pd
 
 from harness.config import ExperimentConfig
@@ -27,6 +29,80 @@ class EpochStats(keras.callbacks.Callback):
             return
         logs.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
         logs["seconds"] = round(time.perf_counter() - self._started, 4)
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training as soon as the loss is NaN or infinite, and remembers where.
+
+    Keras's TerminateOnNaN stops too but does not say in which epoch; with steps_per_execution the batch
+    reported is the last of the group of steps in which the loss went bad.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_at: tuple[int, int] | None = None  # (epoch, batch)
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)) and self.diverged_at is None:
+            last_batch = (self.params.get("steps") or batch + 1) - 1  # Keras reports the group's nominal end
+            self.diverged_at = (self._epoch, min(batch, last_batch))
+            self.model.stop_training = True
+
+
+class ShuffledBatches(keras.utils.PyDataset):
+    """Batches in an order that depends only on (seed, epoch), so a resumed run sees the same data order.
+
+    Keras's own shuffle draws from a generator that restarts with the process; this costs about 15% per epoch,
+    so it is used for `training.deterministic: true` runs only.
+    """
+
+    def __init__(self, x, y, batch_size: int, seed: int, epoch: int = 0):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.y))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.y) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows], self.y[rows]
+
+    def on_epoch_end(self) -> None:
+        self.set_epoch(self.epoch + 1)
+
+
+class EpochSeededRandomness(keras.callbacks.Callback):
+    """Dropout masks that depend only on (seed, epoch, step), so a resumed run draws the same ones.
+
+    A layer's SeedGenerator state is [seed, counter] and is not saved with the weights; setting the
+    counter from the epoch at each epoch's start makes it a function of where training is.
+    """
+
+    STEPS_PER_EPOCH_BOUND = 1_000_000
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for generator in _seed_generators(self.model):
+            seed = keras.ops.convert_to_numpy(generator.state)[0]
+            generator.state.assign(np.array([seed, epoch * self.STEPS_PER_EPOCH_BOUND], dtype=generator.state.dtype))
+
+
+def _seed_generators(model: keras.Model) -> list:
+    return [
+        value
+        for layer in model.layers
+        for value in vars(layer).values()
+        if isinstance(value, keras.random.SeedGenerator)
+    ]
 
 
 @dataclass
@@ -90,13 +166,19 @@ def fit(
     Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default).
     """
     started = time.perf_counter()
+    training = config.training
+    if training.deterministic:
+        batches = ShuffledBatches(x, y, training.batch_size, training.seed, epoch=initial_epoch)
+        data = {"x": batches, "shuffle": False}
+        extra_callbacks = [EpochSeededRandomness(), *extra_callbacks]
+    else:
+        data = {"x": x, "y": y, "batch_size": training.batch_size}
     history = model.fit(
-        x,
-        y,
+        **data,
         validation_data=validation,
+        validation_batch_size=training.batch_size,
         initial_epoch=initial_epoch,
-        epochs=epochs or config.training.epochs,
-        batch_size=config.training.batch_size,
+        epochs=epochs or training.epochs,
         callbacks=training_callbacks(config) + list(extra_callbacks),
         verbose=verbose,
     )

@@ -1,10 +1,15 @@
 """Datasets load as flat pixels in [0, 1], split into stratified train / validation / test sets."""
 
+import gzip
+import hashlib
+import shutil
+
 import numpy as np
 import pytest
 
+from harness import data as data_module
 from harness.config import DatasetConfig
-from harness.data import DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, load_dataset
+from harness.data import DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, FASHION_MNIST_IDX, load_dataset
 from harness.errors import UserError
 
 
@@ -44,17 +49,58 @@ def test_sizes_larger_than_the_dataset_are_refused():
         load_dataset(DatasetConfig(name="digits", train_size=10_000, val_size=2_000))
 
 
-def test_mnist_is_read_from_the_keras_cache(tmp_path, monkeypatch):
-    cache = tmp_path / "datasets"
-    cache.mkdir()
+def _fake_mnist(folder):
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(700, 28, 28), dtype=np.uint8)
     labels = np.tile(np.arange(10, dtype=np.uint8), 70)
-    np.savez(cache / "mnist.npz", x_train=images, y_train=labels, x_test=images[:100], y_test=labels[:100])
+    np.savez(folder / "mnist.npz", x_train=images, y_train=labels, x_test=images[:100], y_test=labels[:100])
+    return folder / "mnist.npz", images
+
+
+def test_mnist_is_read_from_the_keras_cache_once_verified(tmp_path, monkeypatch):
+    path, images = _fake_mnist(tmp_path / "datasets")
+    content = path.read_bytes()
+    monkeypatch.setattr(data_module, "MNIST_NPZ", (len(content), hashlib.sha256(content).hexdigest()))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     data = load_dataset(DatasetConfig(name="mnist", val_size=100))
     assert data.input_dim == 784 and (len(data.y_train), len(data.y_val), len(data.y_test)) == (600, 100, 100)
     assert data.x_test[0] == pytest.approx(images[0].reshape(-1) / 255.0)
+
+
+def test_a_truncated_mnist_file_is_refused(tmp_path, monkeypatch):
+    path, _ = _fake_mnist(tmp_path / "datasets")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(UserError, match=r"mnist.npz is 629,002 bytes, not the published 11,490,434: truncated"):
+        load_dataset(DatasetConfig(name="mnist"))
+
+
+def test_an_mnist_file_of_the_right_size_but_wrong_content_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "mnist.npz").write_bytes(bytes(11_490_434))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(UserError, match="mnist.npz does not match its published SHA-256: corrupt"):
+        load_dataset(DatasetConfig(name="mnist"))
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_a_truncated_fashion_mnist_file_is_refused_by_name(tmp_path, monkeypatch):
+    for name in FASHION_MNIST_IDX:
+        shutil.copy(DEBIAN_FASHION_MNIST / name, tmp_path / name)
+    broken = tmp_path / "train-images-idx3-ubyte.gz"
+    broken.write_bytes(broken.read_bytes()[:1_000_000])
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path))
+    with pytest.raises(UserError, match=f"{broken} cannot be decompressed"):
+        load_dataset(DatasetConfig(name="fashion_mnist"))
+
+
+def test_a_fashion_mnist_file_with_other_content_is_refused_by_name(tmp_path, monkeypatch):
+    for name in FASHION_MNIST_IDX:
+        with gzip.open(tmp_path / name, "wb") as file:
+            file.write(bytes(100))
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path))
+    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz is 100 bytes, not the published 47,040,016"):
+        load_dataset(DatasetConfig(name="fashion_mnist"))
 
 
 def test_missing_mnist_offline_says_where_the_file_goes(tmp_path, monkeypatch):

@@ -17,8 +17,8 @@ from tests.conftest import ROOT, run_dirs, run_harness
 
 HISTORY_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
 METRICS_KEYS = {
-    "status", "test_loss", "test_accuracy", "macro_f1", "best_val_accuracy", "best_epoch", "final_val_accuracy",
-    "epochs_run", "stopped_early", "parameters", "train_seconds", "examples",
+    "status", "reason", "test_loss", "test_accuracy", "macro_f1", "best_val_accuracy", "best_epoch",
+    "final_val_accuracy", "epochs_run", "stopped_early", "parameters", "train_seconds", "examples",
 }  # fmt: skip
 
 

@@ -1,0 +1,184 @@
+"""Interrupted runs resume, divergence is reported, and nothing a user does damages earlier runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from harness import report as report_module
+from harness.cli import main
+from harness.experiments import resolve
+from harness.runner import run_experiment
+from harness.runs import read_status, write_status
+from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
+
+DETERMINISTIC_DROPOUT = [
+    "run",
+    "dropout",
+    "--dataset",
+    "digits",
+    "--epochs",
+    "30",
+    "--set",
+    "training.deterministic=true",
+]
+
+
+def _start(args, reports):
+    command = [sys.executable, "-m", "harness", *args, "--reports-dir", str(reports)]
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for_epochs(reports, experiment, epochs, process, timeout=120):
+    """Block until the run's history.csv holds `epochs` rows; return the run directory."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be stopped"
+        for history in reports.glob(f"{experiment}/*/history.csv"):
+            if not history.parent.is_symlink() and len(history.read_text().splitlines()) > epochs:
+                return history.parent
+        time.sleep(0.02)
+    raise TimeoutError("the run did not reach the epoch")
+
+
+def _results(run_dir):
+    return pd.read_csv(run_dir / "history.csv").drop(columns="seconds"), (run_dir / "predictions.csv").read_text()
+
+
+def test_a_run_killed_mid_run_and_resumed_equals_an_uninterrupted_one(tmp_path):
+    killed_reports, clean_reports = tmp_path / "killed", tmp_path / "clean"
+    process = _start(DETERMINISTIC_DROPOUT, killed_reports)
+    run_dir = _wait_for_epochs(killed_reports, "dropout", 5, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert read_status(run_dir)["status"] == "interrupted"  # its process is gone
+
+    resumed = run_harness("run", "dropout", "--resume", "latest", reports=killed_reports)
+    assert resumed.returncode == 0, resumed.stderr
+    assert run_dirs(killed_reports) == [run_dir]  # the same directory was finished
+    assert run_harness(*DETERMINISTIC_DROPOUT, reports=clean_reports).returncode == 0
+
+    (clean_dir,) = run_dirs(clean_reports)
+    history, predictions = _results(run_dir)
+    assert history["epoch"].tolist() == list(range(30))  # every epoch once
+    clean_history, clean_predictions = _results(clean_dir)
+    pd.testing.assert_frame_equal(history, clean_history)
+    assert predictions == clean_predictions
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "finished"
+    assert not (run_dir / "checkpoint").exists()
+
+
+def test_ctrl_c_stops_at_once_with_partial_history_and_says_how_to_resume(reports):
+    process = _start(["run", "basic_dnn", "--dataset", "digits", "--epochs", "200"], reports)
+    run_dir = _wait_for_epochs(reports, "basic_dnn", 2, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    status = read_status(run_dir)
+    assert status["status"] == "interrupted" and "stopped by SIGINT after epoch" in status["reason"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and 2 <= metrics["epochs_run"] < 200
+    assert len(pd.read_csv(run_dir / "history.csv")) == metrics["epochs_run"]
+    assert (run_dir / "learning_curves.png").stat().st_size > 0
+    assert not (run_dir / "predictions.csv").exists()
+    assert f"Resume with: make experiment NAME=basic_dnn RESUME={run_dir.name}" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_sigterm_also_stops_cleanly(reports):
+    process = _start(["run", "sgd", "--dataset", "digits", "--epochs", "500"], reports)
+    run_dir = _wait_for_epochs(reports, "sgd", 1, process)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "stopped by SIGTERM" in read_status(run_dir)["reason"]
+
+
+def test_a_diverging_run_stops_is_marked_and_still_reported(reports):
+    config = resolve("sgd", EXPERIMENTS, ["optimizer.learning_rate=1e5"], dataset="digits", epochs=10)
+    outcome = run_experiment(config, reports, verbose=0)
+    assert (outcome.status, outcome.exit_code) == ("diverged", 3)
+    assert "the loss became NaN or infinite in epoch 0, by batch" in outcome.reason
+    metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and metrics["epochs_run"] == 1  # stopped at once, not after 10 epochs
+    assert read_status(outcome.run_dir)["status"] == "diverged"
+    assert (outcome.run_dir / "learning_curves.png").stat().st_size > 0
+    assert not (outcome.run_dir / "checkpoint").exists()
+
+
+def test_the_command_line_exits_with_a_distinct_status_on_divergence(reports):
+    args = ["run", "sgd", "--dataset", "digits", "--epochs", "3", "--set", "optimizer.learning_rate=1e5"]
+    assert main([*args, "--reports-dir", str(reports)]) == 3
+
+
+def test_a_crash_in_the_report_step_leaves_results_and_make_report_recovers(reports, monkeypatch, capsys):
+    def broken_plot(*args, **kwargs):
+        raise RuntimeError("injected crash while plotting")
+
+    monkeypatch.setattr(report_module, "plot_confusion_matrix", broken_plot)
+    outcome = run_experiment(resolve("adam", EXPERIMENTS, dataset="digits", epochs=1), reports, verbose=0)
+    assert outcome.status == "finished"
+    assert "injected crash while plotting" in capsys.readouterr().err
+    metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "finished" and metrics["test_accuracy"] > 0
+    assert (outcome.run_dir / "predictions.csv").is_file()
+    assert not (outcome.run_dir / "confusion_matrix.png").exists()
+
+    monkeypatch.undo()
+    made = subprocess.run(["make", "--no-print-directory", "report", f"REPORTS={reports}"], cwd=ROOT,
+                          capture_output=True, text=True)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert (outcome.run_dir / "confusion_matrix.png").stat().st_size > 0
+    assert json.loads((outcome.run_dir / "metrics.json").read_text()) == metrics
+
+
+def test_two_runs_started_at_once_get_their_own_directories(reports):
+    processes = [_start(["run", "adam", "--dataset", "digits", "--epochs", "1"], reports) for _ in range(2)]
+    for process in processes:
+        process.communicate(timeout=300)
+        assert process.returncode == 0
+    first, second = run_dirs(reports)
+    assert first != second
+    for run_dir in (first, second):
+        assert json.loads((run_dir / "metrics.json").read_text())["status"] == "finished"
+
+
+def test_an_unwritable_reports_folder_is_a_clear_error(tmp_path):
+    blocked = tmp_path / "reports"
+    blocked.write_text("a file where the reports folder should be")
+    result = run_harness("run", "adam", "--dataset", "digits", reports=blocked)
+    assert result.returncode == 2
+    assert "cannot create a run directory under" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resume_refuses_a_finished_run_and_changed_settings(reports):
+    assert main(["run", "adam", "--dataset", "digits", "--epochs", "1", "--reports-dir", str(reports)]) == 0
+    finished = run_harness("run", "adam", "--resume", "latest", reports=reports)
+    assert finished.returncode == 2 and "is finished; only interrupted or failed runs resume" in finished.stderr
+    changed = run_harness("run", "adam", "--resume", "latest", "--epochs", "5", reports=reports)
+    assert changed.returncode == 2 and "keeps the config it started with" in changed.stderr
+    unknown = run_harness("run", "adam", "--resume", "nosuchrun", reports=reports)
+    assert unknown.returncode == 2 and "no run 'nosuchrun' of adam" in unknown.stderr
+
+
+def test_a_running_status_whose_process_is_gone_reads_as_interrupted(tmp_path):
+    finished_process = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                      capture_output=True, text=True)  # fmt: skip
+    write_status(tmp_path, "running")
+    record = json.loads((tmp_path / "status.json").read_text())
+    (tmp_path / "status.json").write_text(json.dumps(record | {"pid": int(finished_process.stdout)}))
+    assert read_status(tmp_path)["status"] == "interrupted"
+    write_status(tmp_path, "running")  # this very process: alive
+    assert read_status(tmp_path)["status"] == "running"
+
+
+@pytest.mark.parametrize("status", ["unknown", "done"])
+def test_only_known_statuses_are_written(tmp_path, status):
+    with pytest.raises(ValueError):
+        write_status(tmp_path, status)
