@@ -1,6 +1,6 @@
 # Every target forwards to the Python command line (python -m harness ...), which is the engine.
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
-#   make report
+#   make report | make compare NAMES="adam adam_lr" | make serve [PORT=8000]
 #   make list | make bench [BENCH_MODEL=simple] | make test | make lint
 
 PYTHON_BOOTSTRAP ?= python3
@@ -15,7 +15,9 @@ RUN_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $(DA
 BENCH_MODEL ?= basic_dnn
 BENCH_EPOCHS ?= 3
 
-.PHONY: help setup experiment report list bench test lint clean
+PORT ?= 8000
+
+.PHONY: help setup experiment report compare serve list bench test lint clean
 
 help:
 	@sed -n '2,4p' Makefile
@@ -34,6 +36,15 @@ experiment:
 
 report:
 	$(PYTHON) -m harness report
+
+compare:
+	@test -n "$(NAMES)" || { echo 'error: name the runs, e.g. make compare NAMES="adam adam_lr"' >&2; exit 2; }
+	$(PYTHON) -m harness compare $(NAMES)
+
+serve:
+	@mkdir -p $(REPORTS)
+	@echo "serving $(REPORTS)/ at http://localhost:$(PORT)/ (Ctrl-C stops)"
+	$(PYTHON) -m http.server $(PORT) --bind 127.0.0.1 --directory $(REPORTS)
 
 list:
 	@$(PYTHON) -m harness list

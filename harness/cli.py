@@ -36,7 +36,11 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("report", parents=[folders], help="make every run's report again from its files")
 
-    commands.add_parser("list", parents=[folders], help="list the experiments")
+    comparison = commands.add_parser("compare", parents=[folders], help="compare runs side by side")
+    comparison.add_argument("names", nargs="+", help="experiment names (their latest run), run ids or run paths")
+
+    listing = commands.add_parser("list", parents=[folders], help="list the experiments (--runs: every run)")
+    listing.add_argument("--runs", action="store_true", help="list the runs under the reports folder instead")
 
     bench = commands.add_parser("bench", parents=[folders], help="time the harness's training against the seed's way")
     bench.add_argument("--model", default=os.environ.get("BENCH_MODEL", "basic_dnn"),
@@ -88,9 +92,10 @@ def _report_outcome(args: argparse.Namespace, outcome) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from harness.report import write_report
+    from harness.index import run_directories
+    from harness.report import write_index, write_report
 
-    runs = sorted(path.parent for path in args.reports_dir.glob("*/*/config.yaml") if not path.parent.is_symlink())
+    runs = run_directories(args.reports_dir)
     failures = 0
     for run_dir in runs:
         try:
@@ -98,11 +103,17 @@ def command_report(args: argparse.Namespace) -> int:
         except Exception as error:  # one unreadable run must not stop the others
             failures += 1
             print(f"warning: {run_dir}: {type(error).__name__}: {error}", file=sys.stderr)
-    print(f"reports made again for {len(runs) - failures} of {len(runs)} runs under {args.reports_dir}")
+    index = write_index(args.reports_dir) if args.reports_dir.is_dir() else None
+    print(f"reports made again for {len(runs) - failures} of {len(runs)} runs; index: {index or 'no runs yet'}")
     return 1 if failures else 0
 
 
 def command_list(args: argparse.Namespace) -> int:
+    if args.runs:
+        from harness.index import runs_table, terminal_table
+
+        print(terminal_table(runs_table(args.reports_dir)))
+        return 0
     rows = []
     for name in available(args.experiments_dir):
         config = resolve(name, args.experiments_dir)
@@ -127,12 +138,24 @@ def command_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_compare(args: argparse.Namespace) -> int:
+    from harness.compare import compare, terminal_summary
+
+    out, summary = compare(args.names, args.reports_dir)
+    print(terminal_summary(summary) + f"\n\ncomparison: {out / 'compare.html'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": command_run, "list": command_list, "bench": command_bench, "report": command_report}[
-            args.command
-        ](args)
+        return {
+            "run": command_run,
+            "list": command_list,
+            "bench": command_bench,
+            "report": command_report,
+            "compare": command_compare,
+        }[args.command](args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR

@@ -201,6 +201,11 @@ class TrainingConfig(Section):
     early_stopping: EarlyStoppingConfig | None = None
 
 
+class ReportConfig(Section):
+    # Labels of plots and pages; absent: Japanese when LANG starts with "ja", else English.
+    language: Literal["en", "ja"] | None = None
+
+
 class ExperimentConfig(Section):
     name: str
     description: str = Field(min_length=1)
@@ -210,6 +215,7 @@ class ExperimentConfig(Section):
     optimizer: OptimizerConfig
     schedule: Schedule | None = None
     training: TrainingConfig
+    report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
     def _schedule_fits_run(self) -> ExperimentConfig:

@@ -205,3 +205,10 @@ def load_dataset(config: DatasetConfig) -> Dataset:
         class_names=class_names,
         image_shape=tuple(train_images.shape[1:]),
     )
+
+
+def test_images(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The test set as images scaled to [0, 1] and labels, in the order predictions.csv uses (no download)."""
+    loader, scale, _ = SOURCES[name]
+    _, (images, labels) = loader(download=False)
+    return images / scale, labels

@@ -165,6 +165,7 @@ def _known_keys(location: tuple) -> list[str]:
         ("optimizer",): schema.OptimizerConfig,
         ("training",): schema.TrainingConfig,
         ("training", "early_stopping"): schema.EarlyStoppingConfig,
+        ("report",): schema.ReportConfig,
     }
     path = tuple(str(part) for part in location)
     if path[:1] == ("schedule",):

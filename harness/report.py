@@ -1,12 +1,13 @@
-"""A run's report, made only from the files in its directory: plots and the classification report.
+"""A run's report, made only from the files in its directory: plots, classification report, report.html.
 
-    python -m harness report        (or: make report) makes every run's report again
+    python -m harness report        (or: make report) makes every run's report and reports/index.html again
 
 Never trains and never loads the model, so it can be rerun at any time without touching results.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -21,21 +22,28 @@ import yaml  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
 
-from harness.data import CLASS_NAMES  # noqa: E402
-from harness.runs import write_text, write_with  # noqa: E402
+from harness.data import CLASS_NAMES, test_images  # noqa: E402
+from harness.errors import UserError  # noqa: E402
+from harness.i18n import labels, language  # noqa: E402
+from harness.index import COLUMNS, runs_table, started  # noqa: E402
+from harness.pages import clean, write_page  # noqa: E402
+from harness.runs import read_status, write_text, write_with  # noqa: E402
+
+MISCLASSIFIED_SHOWN = 20
 
 
-def _save(figure: plt.Figure, path: Path) -> None:
+def save_figure(figure: plt.Figure, path: Path) -> None:
     write_with(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
     plt.close(figure)
 
 
-def plot_learning_curves(history: pd.DataFrame, title: str, path: Path) -> None:
+def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: dict) -> None:
     """Loss and accuracy per epoch, train (dashed) against validation (solid)."""
+    splits = {"train": text["train"], "validation": text["validation"]}
     long = pd.concat(
         [
             history[["epoch", metric, f"val_{metric}"]]
-            .rename(columns={metric: "train", f"val_{metric}": "validation"})
+            .rename(columns={metric: splits["train"], f"val_{metric}": splits["validation"]})
             .melt(id_vars="epoch", var_name="split", value_name="value")
             .assign(metric=metric)
             for metric in ("loss", "accuracy")
@@ -45,19 +53,51 @@ def plot_learning_curves(history: pd.DataFrame, title: str, path: Path) -> None:
     for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
         sns.lineplot(
             data=long[long.metric == metric], x="epoch", y="value", hue="split", style="split",
-            dashes={"train": (4, 2), "validation": ""}, markers=True, ax=axis,
+            dashes={splits["train"]: (4, 2), splits["validation"]: ""}, markers=True, ax=axis,
         )  # fmt: skip
-        axis.set(title=metric.capitalize(), xlabel="epoch (from 0)", ylabel=metric)
+        axis.set(title=text[metric], xlabel=text["epoch"], ylabel=text[metric])
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.suptitle(title)
-    _save(figure, path)
+        axis.legend(title=None)
+    figure.suptitle(f"{title}: {text['learning_curves']}")
+    save_figure(figure, path)
 
 
-def plot_confusion_matrix(confusion: np.ndarray, class_names: tuple[str, ...], title: str, path: Path) -> None:
+def plot_confusion_matrix(confusion: np.ndarray, class_names: tuple[str, ...], title: str, path: Path, text) -> None:
     figure, axis = plt.subplots(figsize=(8, 6.5))
     sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", xticklabels=class_names, yticklabels=class_names, ax=axis)
-    axis.set(title=title, xlabel="predicted label", ylabel="true label")
-    _save(figure, path)
+    axis.set(title=f"{title}: {text['confusion_matrix']}", xlabel=text["predicted"], ylabel=text["true"])
+    save_figure(figure, path)
+
+
+def plot_image_grid(images: np.ndarray, captions: list[str], title: str, path: Path, columns: int = 5) -> None:
+    """Test images with a caption each, as the seed notebook shows its predictions."""
+    rows = max(1, -(-len(images) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.4 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, caption in zip(axes.flat, images, captions, strict=False):
+        axis.imshow(image, cmap="gray_r" if image.max() <= 1 else "gray")
+        axis.set_title(caption, fontsize=8)
+    figure.suptitle(title)
+    save_figure(figure, path)
+
+
+def plot_misclassified(predictions: pd.DataFrame, dataset: str, title: str, path: Path, text: dict) -> bool:
+    """The most confident mistakes; False when the dataset's test images are not on this machine."""
+    try:
+        images, _ = test_images(dataset)
+    except UserError:
+        return False
+    names = CLASS_NAMES[dataset]
+    wrong = predictions[predictions.true_label != predictions.predicted_label]
+    wrong = wrong.sort_values("confidence", ascending=False).head(MISCLASSIFIED_SHOWN)
+    captions = [
+        f"{text['true_short']}: {names[row.true_label]}\n{text['predicted_short']}: {names[row.predicted_label]} "
+        f"({row.confidence:.2f})"
+        for row in wrong.itertuples()
+    ]
+    plot_image_grid(images[wrong["index"].to_numpy()], captions, f"{title}: {text['misclassified']}", path)
+    return True
 
 
 def classification_table(report: dict) -> pd.DataFrame:
@@ -70,26 +110,81 @@ def classification_table(report: dict) -> pd.DataFrame:
     return table
 
 
-def write_classification(predictions: pd.DataFrame, class_names: tuple[str, ...], title: str, run_dir: Path) -> None:
+def write_classification(predictions: pd.DataFrame, dataset: str, title: str, run_dir: Path, text: dict) -> None:
+    class_names = CLASS_NAMES[dataset]
     true, predicted = predictions["true_label"], predictions["predicted_label"]
-    labels, names = list(range(len(class_names))), list(class_names)
-    options = {"labels": labels, "target_names": names, "zero_division": 0}
+    options = {"labels": list(range(len(class_names))), "target_names": list(class_names), "zero_division": 0}
     write_text(run_dir / "classification_report.txt", classification_report(true, predicted, digits=4, **options))
     table = classification_table(classification_report(true, predicted, output_dict=True, **options))
     write_with(run_dir / "classification_report.csv", lambda path: table.to_csv(path))
-    confusion = confusion_matrix(true, predicted, labels=labels)
-    plot_confusion_matrix(
-        confusion, class_names, f"{title}: confusion matrix (test set)", run_dir / "confusion_matrix.png"
+    confusion = confusion_matrix(true, predicted, labels=options["labels"])
+    plot_confusion_matrix(confusion, class_names, title, run_dir / "confusion_matrix.png", text)
+
+
+def key_metrics(metrics: dict, text: dict) -> list[tuple[str, str]]:
+    shown = []
+    if metrics.get("test_accuracy") is not None:
+        shown += [
+            (text["test_accuracy"], f"{metrics['test_accuracy']:.4f}"),
+            (text["macro_f1"], f"{metrics['macro_f1']:.4f}"),
+        ]
+        best = f"{metrics['best_val_accuracy']:.4f} ({text['best_epoch']} {metrics['best_epoch']})"
+        shown += [(text["best_val_accuracy"], best), (text["parameters"], f"{metrics['parameters']:,}")]
+    if "epochs_run" in metrics:
+        shown += [
+            (text["epochs_run"], str(metrics["epochs_run"])),
+            (text["train_time"], f"{metrics['train_seconds']:.1f} s"),
+        ]
+    return shown
+
+
+def write_run_page(run_dir: Path, config: dict, text: dict, lang: str) -> None:
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    images = [(name, text[key]) for name, key in
+              (("learning_curves.png", "learning_curves"), ("confusion_matrix.png", "confusion_matrix"),
+               ("misclassified.png", "misclassified")) if (run_dir / name).is_file()]  # fmt: skip
+    table_path = run_dir / "classification_report.csv"
+    classification = (
+        pd.read_csv(table_path, index_col="class").to_html(float_format="%.4f", na_rep="")
+        if table_path.is_file()
+        else ""
     )
+    write_page(
+        "run.html", run_dir / "report.html", run_dir.parent.parent, lang, text=text, config=config, run_id=run_dir.name,
+        date=started(run_dir.name), status=read_status(run_dir), key_metrics=key_metrics(metrics, text), images=images,
+        classification=classification, config_text=(run_dir / "config.yaml").read_text(),
+        environment=(run_dir / "env.json").read_text() if (run_dir / "env.json").is_file() else "",
+        files=sorted(path.name for path in run_dir.iterdir() if path.is_file() and not path.name.startswith(".")),
+    )  # fmt: skip
 
 
 def write_report(run_dir: Path) -> None:
     """Every report file the run's results allow: curves once an epoch is done, the rest once it is evaluated."""
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    title = f"{config['name']} ({config['dataset']['name']})"
+    lang = language((config.get("report") or {}).get("language"))
+    text = labels(lang)
+    dataset = config["dataset"]["name"]
+    title = f"{config['name']} ({dataset})"
     history_path = run_dir / "history.csv"
     if history_path.is_file() and history_path.stat().st_size:
-        plot_learning_curves(pd.read_csv(history_path), f"{title}: learning curves", run_dir / "learning_curves.png")
+        plot_learning_curves(pd.read_csv(history_path), title, run_dir / "learning_curves.png", text)
     if (run_dir / "predictions.csv").is_file():
         predictions = pd.read_csv(run_dir / "predictions.csv")
-        write_classification(predictions, CLASS_NAMES[config["dataset"]["name"]], title, run_dir)
+        write_classification(predictions, dataset, title, run_dir, text)
+        plot_misclassified(predictions, dataset, title, run_dir / "misclassified.png", text)
+    write_run_page(run_dir, config, text, lang)
+
+
+def write_index(reports_dir: Path) -> Path:
+    """reports/index.html: every run, newest first, sortable, each linking to its page."""
+    text = labels(language())
+    table = runs_table(reports_dir)
+    rows = [{key: clean(value) for key, value in row.items()} for row in table.to_dict("records")]
+    columns = [(column, text[column]) for column in COLUMNS if column not in ("reason", "path")]
+    path = reports_dir / "index.html"
+    text_columns = {"experiment", "run_id", "date", "dataset", "model", "optimizer", "status", "epochs"}
+    formats = {"test_accuracy": "%.4f", "macro_f1": "%.4f", "best_val_accuracy": "%.4f", "train_seconds": "%.1f"}
+    write_page("index.html", path, reports_dir, language(), text=text, rows=rows, columns=columns,
+               text_columns=text_columns, formats=formats)  # fmt: skip
+    return path

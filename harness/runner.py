@@ -27,7 +27,7 @@ from harness.config import ExperimentConfig
 from harness.data import Dataset, load_dataset
 from harness.errors import UserError
 from harness.evaluate import evaluate
-from harness.report import write_report
+from harness.report import write_index, write_report
 from harness.runs import (
     environment,
     new_run_dir,
@@ -133,6 +133,8 @@ def train_in(
         guard,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         EpochCheckpoint(run_dir / CHECKPOINT_DIR),
+        # `tensorboard --logdir reports` shows every run.
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
     ]
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
     try:
@@ -187,6 +189,7 @@ def finish(run_dir: Path, status: str, reason: str | None, results: dict | None 
     write_status(run_dir, status, reason)
     try:
         write_report(run_dir)
+        write_index(run_dir.parent.parent)
     except Exception as error:  # the results are safe on disk; say how to make the report again
         print(f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); "
               "`make report` makes it again from the run's files", file=sys.stderr)  # fmt: skip

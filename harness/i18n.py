@@ -1,0 +1,65 @@
+"""Labels for plots and pages in English (default) or Japanese, as the seed notebook labels its plots.
+
+The language is the config's `report.language`, else Japanese when the LANG environment variable starts
+with "ja" (`make experiment NAME=adam LANG=ja`), else English.
+"""
+
+from __future__ import annotations
+
+import os
+
+LABELS = {
+    "en": {
+        "learning_curves": "learning curves", "loss": "loss", "accuracy": "accuracy", "epoch": "epoch (from 0)",
+        "train": "train", "validation": "validation", "confusion_matrix": "confusion matrix (test set)",
+        "predicted": "predicted label", "true": "true label", "misclassified": "misclassified test images",
+        "true_short": "true", "predicted_short": "pred", "test_accuracy": "test accuracy", "macro_f1": "macro F1",
+        "per_class_f1": "F1 per class", "value": "value", "run": "run", "class": "class",
+        "confusion_difference": "normalised confusion matrix, {b} minus {a}", "val_accuracy": "validation accuracy",
+        "val_loss": "validation loss",
+        "all_runs": "← all runs", "classification_report": "Classification report (test set)",
+        "config": "Resolved config", "environment": "Environment", "files": "Raw files", "runs": "Runs",
+        "runs_count": "runs", "sort_hint": "click a column header to sort", "best_val_accuracy": "best val accuracy",
+        "train_time": "train time", "parameters": "parameters", "epochs_run": "epochs run",
+        "experiment": "experiment", "run_id": "run", "date": "date", "dataset": "dataset", "model": "model",
+        "optimizer": "optimizer", "learning_rate": "learning rate", "epochs": "epochs", "train_seconds": "train s",
+        "status": "status", "compare": "Comparison", "metrics": "Metrics", "config_diff": "Config differences",
+        "disagreements": "Where the two runs disagree", "curves_compare": "Learning curves (train dashed)",
+        "best_epoch": "best epoch", "final_val_accuracy": "last-epoch val accuracy",
+        "right_wrong": "{a} right, {b} wrong", "no_differences": "no config differences",
+    },
+    "ja": {
+        "learning_curves": "学習曲線", "loss": "損失", "accuracy": "正解率", "epoch": "エポック (0 から)",
+        "train": "訓練", "validation": "検証", "confusion_matrix": "混同行列 (テストデータ)",
+        "predicted": "予測ラベル", "true": "正解ラベル", "misclassified": "誤分類されたテスト画像",
+        "true_short": "正解", "predicted_short": "予測", "test_accuracy": "テスト正解率", "macro_f1": "マクロ F1",
+        "per_class_f1": "クラスごとの F1", "value": "値", "run": "実行", "class": "クラス",
+        "confusion_difference": "正規化混同行列の差 ({b} − {a})", "val_accuracy": "検証正解率",
+        "val_loss": "検証損失",
+        "all_runs": "← すべての実行", "classification_report": "分類レポート (テストデータ)",
+        "config": "設定 (解決済み)", "environment": "実行環境", "files": "ファイル", "runs": "実行一覧",
+        "runs_count": "件", "sort_hint": "列見出しをクリックで並べ替え", "best_val_accuracy": "最良の検証正解率",
+        "train_time": "学習時間", "parameters": "パラメータ数", "epochs_run": "実行エポック数",
+        "experiment": "実験", "run_id": "実行", "date": "日時", "dataset": "データセット", "model": "モデル",
+        "optimizer": "最適化手法", "learning_rate": "学習率", "epochs": "エポック", "train_seconds": "学習秒",
+        "status": "状態", "compare": "比較", "metrics": "指標", "config_diff": "設定の違い",
+        "disagreements": "2 つの実行で結果が分かれた例", "curves_compare": "学習曲線 (訓練は破線)",
+        "best_epoch": "最良エポック", "final_val_accuracy": "最終エポックの検証正解率",
+        "right_wrong": "{a} 正解・{b} 不正解", "no_differences": "設定の違いなし",
+    },
+}  # fmt: skip
+
+
+def language(configured: str | None = None) -> str:
+    if configured:
+        return configured
+    return "ja" if os.environ.get("LANG", "").lower().startswith("ja") else "en"
+
+
+def labels(lang: str) -> dict[str, str]:
+    """The label set; choosing Japanese also switches matplotlib to a Japanese font (no tofu boxes)."""
+    if lang == "ja":
+        import matplotlib_fontja
+
+        matplotlib_fontja.japanize()
+    return LABELS[lang]
