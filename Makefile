@@ -8,6 +8,8 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 REPORTS ?= reports
 export REPORTS
+# LANG=ja labels plots and pages in Japanese.
+export LANG
 
 RUN_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $(DATASET)) \
 	$(if $(SEED),--seed $(SEED)) $(foreach setting,$(SET),--set $(setting)) $(if $(RESUME),--resume $(RESUME))

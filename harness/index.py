@@ -56,7 +56,10 @@ def run_row(run_dir: Path, reports_dir: Path) -> dict:
             "epochs": config["training"]["epochs"],
         }
     except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
-        return row | {"status": "unreadable", "reason": f"config.yaml: {error}"}
+        problem = f"config.yaml is unreadable ({type(error).__name__}: {error})"
+        if row["status"] == "incomplete":
+            return row | {"reason": f"{row['reason']}; {problem}"}
+        return row | {"status": "unreadable", "reason": problem}
     metrics_path = run_dir / "metrics.json"
     if metrics_path.is_file():
         try:

@@ -205,3 +205,11 @@ def test_bad_input_gives_one_line_exit_2_and_no_run_directory(experiments, repor
     assert not reports.exists() or run_dirs(reports) == []
     assert "\n" not in errors[0]
     assert os.path.isdir(experiments)
+
+
+def test_make_experiment_writes_the_run_page_tensorboard_logs_and_refreshes_the_index(made_run):
+    _, run_dir = made_run
+    assert "adam_lr" in (run_dir / "report.html").read_text()
+    assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    index = (run_dir.parent.parent / "index.html").read_text()
+    assert f'href="adam_lr/{run_dir.name}/report.html"' in index

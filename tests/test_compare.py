@@ -1,0 +1,105 @@
+"""Comparison data: exactly the differing config keys, differences from the first run, refusals."""
+
+import json
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from harness.compare import compare, config_difference, find_run_dir, load_run, load_runs, summary_table
+from harness.errors import UserError
+from harness.experiments import resolve
+from harness.runs import point_latest, write_status
+from tests.conftest import EXPERIMENTS
+
+
+def make_run(reports: Path, name: str, run_id: str, overrides=(), metrics=None, dataset="digits") -> Path:
+    """A run directory written the way a run writes it, with chosen results (no training)."""
+    run_dir = reports / name / run_id
+    run_dir.mkdir(parents=True)
+    config = resolve(name, EXPERIMENTS, list(overrides), dataset=dataset, epochs=3)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    history = pd.DataFrame({"epoch": [0, 1, 2], "loss": [1.0, 0.6, 0.4], "accuracy": [0.6, 0.8, 0.9],
+                            "val_loss": [1.1, 0.7, 0.6], "val_accuracy": [0.55, 0.85, 0.8]})  # fmt: skip
+    history.to_csv(run_dir / "history.csv", index=False)
+    (run_dir / "metrics.json").write_text(json.dumps({"status": "finished", "epochs_run": 3} | (metrics or {})))
+    write_status(run_dir, "finished")
+    point_latest(run_dir)
+    return run_dir
+
+
+def test_config_difference_lists_exactly_the_keys_that_differ(tmp_path):
+    first = make_run(tmp_path, "adam", "20260101-000000-aaaa")
+    second = make_run(tmp_path, "sgd", "20260101-000001-bbbb", ["training.batch_size=64"])
+    differences = config_difference([load_run(first), load_run(second)])
+    assert list(differences.columns) == ["extends", "optimizer.learning_rate", "optimizer.name", "training.batch_size"]
+    assert differences.loc["sgd 20260101-000001-bbbb"].tolist() == ["adam", 0.01, "sgd", 64]
+    assert differences.loc["adam 20260101-000000-aaaa", "extends"] == "—"  # a key one run lacks
+
+
+def test_identical_configs_have_no_difference(tmp_path):
+    first = make_run(tmp_path, "adam", "20260101-000000-aaaa")
+    second = make_run(tmp_path, "adam", "20260101-000001-bbbb")
+    assert config_difference([load_run(first), load_run(second)]).empty
+
+
+def test_deltas_are_from_the_first_run(tmp_path):
+    scores = [(0.90, 0.89, 0.91), (0.93, 0.925, 0.90), (0.85, 0.80, 0.86)]
+    runs = [
+        load_run(make_run(tmp_path, "adam", f"2026010{i}-000000-aaaa", metrics={
+            "test_accuracy": accuracy, "macro_f1": f1, "best_val_accuracy": val, "best_epoch": 1,
+            "final_val_accuracy": 0.8}))
+        for i, (accuracy, f1, val) in enumerate(scores)
+    ]  # fmt: skip
+    table = summary_table(runs)
+    assert table["test_accuracy_delta"].tolist() == pytest.approx([0.0, 0.03, -0.05])
+    assert table["macro_f1_delta"].tolist() == pytest.approx([0.0, 0.035, -0.09])
+    assert table["best_val_accuracy_delta"].tolist() == pytest.approx([0.0, -0.01, -0.05])
+
+
+def test_a_failed_run_is_shown_with_its_status_not_a_crash(tmp_path):
+    good = make_run(tmp_path, "adam", "20260101-000000-aaaa", metrics={"test_accuracy": 0.9, "macro_f1": 0.9})
+    bad = make_run(tmp_path, "sgd", "20260101-000001-bbbb")
+    write_status(bad, "diverged", "the loss became NaN or infinite in epoch 0, by batch 3")
+    (bad / "metrics.json").write_text(json.dumps({"status": "diverged", "epochs_run": 1}))
+    out, table = compare([str(good), str(bad)], tmp_path)
+    assert table.loc["sgd 20260101-000001-bbbb", "status"] == "diverged"
+    assert pd.isna(table.loc["sgd 20260101-000001-bbbb", "test_accuracy"])
+    assert (out / "compare.html").is_file() and (out / "metrics.csv").is_file()
+    assert "the loss became NaN" in (out / "compare.html").read_text()
+
+
+def test_runs_on_different_datasets_are_refused(tmp_path):
+    make_run(tmp_path, "adam", "20260101-000000-aaaa")
+    make_run(tmp_path, "sgd", "20260101-000001-bbbb", dataset="mnist")
+    with pytest.raises(UserError, match="runs on different datasets cannot be compared"):
+        load_runs(["adam", "sgd"], tmp_path)
+
+
+def test_runs_are_found_by_experiment_run_id_or_path(tmp_path):
+    older = make_run(tmp_path, "adam", "20260101-000000-aaaa")
+    newer = make_run(tmp_path, "adam", "20260101-000001-bbbb")
+    assert find_run_dir(tmp_path, "adam") == newer.resolve()  # the latest
+    assert find_run_dir(tmp_path, "20260101-000000-aaaa") == older
+    assert find_run_dir(tmp_path, str(older)) == older.resolve()
+    with pytest.raises(UserError, match="no run named 'adamm'.*adam"):
+        find_run_dir(tmp_path, "adamm")
+    with pytest.raises(UserError, match="at least two runs"):
+        load_runs(["adam"], tmp_path)
+
+
+def test_japanese_labels_render_without_missing_glyphs(tmp_path):
+    from harness.i18n import labels
+    from harness.report import plot_learning_curves
+
+    history = pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.5], "accuracy": [0.5, 0.8],
+                            "val_loss": [1.1, 0.6], "val_accuracy": [0.45, 0.75]})  # fmt: skip
+    text = labels("ja")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plot_learning_curves(history, "テスト", tmp_path / "curves.png", text)
+    assert text["learning_curves"] == "学習曲線"
+    assert not [w for w in caught if "missing from font" in str(w.message)]  # tofu boxes warn like this
+    assert (tmp_path / "curves.png").stat().st_size > 10_000

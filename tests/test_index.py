@@ -1,0 +1,47 @@
+"""The index is rebuilt from the run directories: every run, newest first, incomplete ones included."""
+
+from harness.index import runs_table, terminal_table
+from harness.runs import write_status
+from tests.conftest import run_harness
+from tests.test_compare import make_run
+
+
+def test_every_run_is_a_row_newest_first(tmp_path):
+    make_run(tmp_path, "adam", "20260101-000000-aaaa", metrics={"test_accuracy": 0.9})
+    make_run(tmp_path, "sgd", "20260102-000000-bbbb", metrics={"test_accuracy": 0.8})
+    table = runs_table(tmp_path)
+    assert table["run_id"].tolist() == ["20260102-000000-bbbb", "20260101-000000-aaaa"]
+    assert table["test_accuracy"].tolist() == [0.8, 0.9]
+    assert table.loc[0, "optimizer"] == "sgd" and table.loc[0, "epochs"] == "3/3"
+
+
+def test_incomplete_and_unreadable_runs_are_listed_with_their_status(tmp_path):
+    make_run(tmp_path, "adam", "20260101-000000-aaaa")
+    crashed = tmp_path / "adam" / "20260102-000000-cccc"
+    crashed.mkdir()
+    (crashed / "config.yaml").write_text("name: adam\n")
+    garbled = make_run(tmp_path, "sgd", "20260103-000000-dddd")
+    (garbled / "metrics.json").write_text("{not json")
+    running = make_run(tmp_path, "sgd", "20260104-000000-eeee")
+    write_status(running, "running")
+    rows = runs_table(tmp_path).set_index("run_id")
+    assert rows.loc["20260102-000000-cccc", "status"] == "incomplete"
+    assert "status.json is missing" in rows.loc["20260102-000000-cccc", "reason"]
+    assert rows.loc["20260103-000000-dddd", "status"] == "unreadable"
+    assert rows.loc["20260104-000000-eeee", "status"] == "running"  # this process is alive
+    assert rows.loc["20260101-000000-aaaa", "status"] == "finished"
+
+
+def test_bench_and_compare_folders_are_not_runs(tmp_path):
+    make_run(tmp_path, "adam", "20260101-000000-aaaa")
+    (tmp_path / "compare" / "x").mkdir(parents=True)
+    (tmp_path / "compare" / "x" / "config.yaml").write_text("name: x\n")
+    assert runs_table(tmp_path)["experiment"].tolist() == ["adam"]
+
+
+def test_list_runs_prints_the_table(tmp_path):
+    make_run(tmp_path, "adam", "20260101-000000-aaaa", metrics={"test_accuracy": 0.9123, "macro_f1": 0.9})
+    result = run_harness("list", "--runs", reports=tmp_path)
+    assert result.returncode == 0
+    assert "20260101-000000-aaaa" in result.stdout and "0.9123" in result.stdout and "finished" in result.stdout
+    assert terminal_table(runs_table(tmp_path / "nothing")).startswith("no runs yet")

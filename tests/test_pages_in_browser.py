@@ -1,0 +1,123 @@
+"""The pages in a real browser (headless Chromium): rows, images that load, sorting, from file:// alone."""
+
+import os
+import shutil
+
+import pytest
+
+from harness.compare import compare
+from harness.experiments import resolve
+from harness.report import write_index
+from harness.runner import run_experiment
+from tests.conftest import EXPERIMENTS
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+if not (CHROMIUM and CHROMEDRIVER):
+    if os.environ.get("REQUIRE_BROWSER"):
+        raise RuntimeError(
+            "REQUIRE_BROWSER is set but chromium/chromedriver are missing: apt-get install chromium chromium-driver"
+        )
+    pytest.skip("apt-get install chromium chromium-driver", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """Three real runs on digits (one diverged) and one run directory left incomplete."""
+    reports = tmp_path_factory.mktemp("pages") / "reports"
+    for name, overrides in (("adam", []), ("sgd", []), ("sgd", ["optimizer.learning_rate=1e5"])):
+        run_experiment(resolve(name, EXPERIMENTS, overrides, dataset="digits", epochs=2), reports, verbose=0)
+    broken = reports / "adam" / "20200101-000000-dead"
+    broken.mkdir()
+    (broken / "config.yaml").write_text("name: adam\n")  # a crash before anything else was written
+    write_index(reports)
+    return reports
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1300,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+def _open(browser, path):
+    browser.get(path.as_uri())
+    browser.execute_script("return document.fonts.ready")
+
+
+def _broken_images(browser) -> list[str]:
+    images = browser.find_elements(By.TAG_NAME, "img")
+    assert images, "the page shows no images"
+    loaded = "return arguments[0].complete && arguments[0].naturalWidth > 0"
+    return [image.get_attribute("src") for image in images if not browser.execute_script(loaded, image)]
+
+
+def _column(browser, table_id: str, header: str) -> list[str]:
+    headers = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, f"#{table_id} thead th")]
+    index = headers.index(header)
+    rows = browser.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr")
+    return [row.find_elements(By.TAG_NAME, "td")[index].text for row in rows]
+
+
+def test_the_index_lists_every_run_with_its_status(browser, reports, tmp_path):
+    _open(browser, reports / "index.html")
+    statuses = _column(browser, "runs", "status")
+    assert sorted(statuses) == ["diverged", "finished", "finished", "incomplete"]
+    assert sorted(_column(browser, "runs", "experiment")) == ["adam", "adam", "sgd", "sgd"]
+    assert _column(browser, "runs", "run")[-1] == "20200101-000000-dead"  # newest first, the 2020 one last
+    browser.save_screenshot(str(tmp_path / "index.png"))
+    assert (tmp_path / "index.png").stat().st_size > 10_000
+
+
+def test_clicking_test_accuracy_sorts_the_rows(browser, reports):
+    _open(browser, reports / "index.html")
+    header = next(th for th in browser.find_elements(By.CSS_SELECTOR, "#runs th") if th.text == "test accuracy")
+    header.click()
+    accuracies = [value for value in _column(browser, "runs", "test accuracy") if value != "-"]
+    assert len(accuracies) == 2 and accuracies == sorted(accuracies, reverse=True)
+    assert _column(browser, "runs", "test accuracy")[-2:] == ["-", "-"]  # runs without a score go last
+    header.click()
+    ascending = [value for value in _column(browser, "runs", "test accuracy") if value != "-"]
+    assert ascending == sorted(accuracies)
+
+
+def test_each_run_links_to_a_page_whose_images_load(browser, reports):
+    _open(browser, reports / "index.html")
+    links = [link.get_attribute("href") for link in browser.find_elements(By.CSS_SELECTOR, "#runs td a")]
+    assert len(links) == 4
+    finished = next(link for link in links if "/adam/" in link and "dead" not in link)
+    browser.get(finished)
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith("adam")
+    assert _broken_images(browser) == []
+    alts = {image.get_attribute("alt") for image in browser.find_elements(By.TAG_NAME, "img")}
+    assert alts == {"learning curves", "confusion matrix (test set)", "misclassified test images"}
+    class_rows = browser.find_elements(By.CSS_SELECTOR, "table.dataframe tbody tr")
+    assert [row.find_element(By.TAG_NAME, "th").text for row in class_rows][:10] == list("0123456789")
+
+
+def test_a_diverged_run_page_says_so(browser, reports):
+    (diverged,) = [path for path in (reports / "sgd").iterdir() if not path.is_symlink()
+                   and "diverged" in (path / "status.json").read_text()]  # fmt: skip
+    _open(browser, diverged / "report.html")
+    assert "diverged" in browser.find_element(By.CLASS_NAME, "banner").text
+    assert _broken_images(browser) == []
+
+
+def test_the_compare_page_shows_both_runs_and_what_differs(browser, reports, tmp_path):
+    out, _ = compare(["adam", str(sorted((reports / "sgd").glob("2*"))[0])], reports)
+    _open(browser, out / "compare.html")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#metrics tbody tr")) == 2
+    assert _broken_images(browser) == []
+    differences = browser.find_element(By.CSS_SELECTOR, "table.dataframe").text
+    assert "optimizer.name" in differences and "optimizer.learning_rate" in differences
+    assert "training.epochs" not in differences
+    browser.save_screenshot(str(tmp_path / "compare.png"))
