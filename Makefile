@@ -1,7 +1,7 @@
 # Every target forwards to the Python command line (python -m harness ...), which is the engine.
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
 #   make report | make compare NAMES="adam adam_lr" | make serve [PORT=8000]
-#   make list | make bench [BENCH_MODEL=simple] | make test | make lint
+#   make gradcheck NAME=l2 [DATASET=digits] | make list | make bench [BENCH_MODEL=simple] | make test | make lint
 
 PYTHON_BOOTSTRAP ?= python3
 VENV ?= .venv
@@ -19,7 +19,7 @@ BENCH_EPOCHS ?= 3
 
 PORT ?= 8000
 
-.PHONY: help setup experiment report compare serve list bench test lint clean
+.PHONY: help setup experiment gradcheck report compare serve list bench test lint clean
 
 help:
 	@sed -n '2,4p' Makefile
@@ -35,6 +35,10 @@ $(VENV)/.installed: requirements.txt
 experiment:
 	@test -n "$(NAME)" || { echo "error: give an experiment, e.g. make experiment NAME=adam_lr (make list shows them)" >&2; exit 2; }
 	$(PYTHON) -m harness run $(NAME) $(RUN_OPTIONS)
+
+gradcheck:
+	@test -n "$(NAME)" || { echo "error: give an experiment, e.g. make gradcheck NAME=l2 DATASET=digits" >&2; exit 2; }
+	$(PYTHON) -m harness gradcheck $(NAME) $(if $(DATASET),--dataset $(DATASET)) $(foreach setting,$(SET),--set $(setting))
 
 report:
 	$(PYTHON) -m harness report

@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("report", parents=[folders], help="make every run's report again from its files")
 
+    check = commands.add_parser("gradcheck", parents=[folders], help="check an experiment's gradients numerically")
+    check.add_argument("name", help="experiment name")
+    check.add_argument("--dataset", help="take the batch from another dataset (mnist, fashion_mnist, digits)")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
     comparison = commands.add_parser("compare", parents=[folders], help="compare runs side by side")
     comparison.add_argument("names", nargs="+", help="experiment names (their latest run), run ids or run paths")
 
@@ -138,6 +143,16 @@ def command_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_gradcheck(args: argparse.Namespace) -> int:
+    config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from harness.gradcheck import format_results, gradcheck_experiment
+
+    results = gradcheck_experiment(config)
+    print(format_results(args.name, results))
+    return 0 if all(result.passed for result in results) else 1
+
+
 def command_compare(args: argparse.Namespace) -> int:
     from harness.compare import compare, terminal_summary
 
@@ -155,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench": command_bench,
             "report": command_report,
             "compare": command_compare,
+            "gradcheck": command_gradcheck,
         }[args.command](args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,0 +1,61 @@
+"""`make gradcheck` passes for every seed experiment's model and fails for a wrong gradient."""
+
+import functools
+
+import keras
+import numpy as np
+import pytest
+
+from harness.config import DatasetConfig
+from harness.data import load_dataset
+from harness.experiments import resolve
+from harness.gradcheck import (
+    THRESHOLD,
+    analytic_gradients,
+    build_float64_model,
+    check_gradients,
+    gradcheck_experiment,
+)
+from tests.conftest import EXPERIMENTS, run_harness
+from tests.test_experiments import SEED_EXPERIMENTS
+
+
+@pytest.mark.parametrize("name", SEED_EXPERIMENTS)
+def test_every_seed_model_passes_the_gradient_check(name):
+    results = gradcheck_experiment(resolve(name, EXPERIMENTS, dataset="digits"))
+    assert results and all(result.passed for result in results), results
+    assert all(result.checked >= 20 for result in results)  # most sampled parameters are really scored
+    assert max(result.max_relative_error for result in results) < THRESHOLD
+
+
+def _l2_model_and_batch():
+    config = resolve("l2", EXPERIMENTS, dataset="digits")
+    data = load_dataset(DatasetConfig(name="digits"))
+    model = build_float64_model(config, data.input_dim, data.num_classes)
+    return model, data.x_train[:16].astype(np.float64), data.y_train[:16]
+
+
+def test_a_gradient_that_forgets_the_l2_penalty_fails():
+    model, x, y = _l2_model_and_batch()
+
+    def loss_without_penalty(model, x, y):  # the test double: the bug is the forgotten model.losses
+        return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x, training=False)))
+
+    buggy = functools.partial(analytic_gradients, loss=loss_without_penalty)
+    results = check_gradients(model, x, y, gradients=buggy)
+    failing = {result.layer for result in results if not result.passed}
+    assert failing == {"dense_1", "dense_2", "dense_3", "dense_4"}  # the output layer carries no penalty
+
+
+def test_a_gradient_off_by_a_tenth_of_a_percent_fails():
+    model, x, y = _l2_model_and_batch()
+    results = check_gradients(model, x, y, gradients=lambda *args: [g * 1.001 for g in analytic_gradients(*args)])
+    assert not any(result.passed for result in results)
+
+
+def test_make_gradcheck_prints_each_layer_and_exits_zero(reports):
+    result = run_harness("gradcheck", "combined", "--dataset", "digits", reports=reports)
+    assert result.returncode == 0, result.stderr
+    for layer in ("dense_1", "dense_2", "dense_3", "dense_4", "softmax"):
+        assert layer in result.stdout
+    assert "all layers pass" in result.stdout
