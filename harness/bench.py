@@ -162,7 +162,7 @@ class Way:
 def seed_way(config: ExperimentConfig, data: BenchData) -> Way:
     """Keras defaults, as in the notebook: one-hot labels, categorical cross-entropy, NumPy into fit()."""
     seed_everything(config.training.seed, deterministic=False)
-    spec = resolve_spec(config.model.factory, **config.model.model_dump(exclude={"factory"}))
+    spec = resolve_spec(config.model.factory, **config.model.architecture())
     model = seed_style_model(spec, INPUT_DIM, 10)
     model.compile(optimizer=build_optimizer(config.optimizer), loss="categorical_crossentropy", metrics=["accuracy"])
     y_onehot, y_test_onehot = keras.utils.to_categorical(data.y_train, 10), keras.utils.to_categorical(data.y_test, 10)
@@ -219,7 +219,7 @@ def paired_ratio(faster: Way, baseline: Way) -> float:
 def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, reports_dir: Path) -> Path:
     config = bench_config(name, experiments_dir, epochs)
     data = load_bench_data(samples)
-    spec = resolve_spec(config.model.factory, **config.model.model_dump(exclude={"factory"}))
+    spec = resolve_spec(config.model.factory, **config.model.architecture())
     gflop = training_gflop_per_epoch(spec, INPUT_DIM, 10, samples)
     peak = matmul_peak_gflops()
     ways = {

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.errors import did_you_mean
-from models.registry import FACTORIES, factory_defaults
+from models.registry import FACTORIES, SPEC_FIELDS, factory_defaults
 from models.spec import ACTIVATIONS, INITIALIZERS
 
 DATASETS = ("mnist", "fashion_mnist", "digits")
@@ -68,6 +68,10 @@ class ModelConfig(Section):
     l2: float | None = Field(default=None, ge=0)
     dropout: list[Probability] | None = None
     batch_norm: bool | None = None
+    # keras, or numpy: the textbook's from-scratch TwoLayerNet (factory two_layer_net only).
+    framework: Literal["keras", "numpy"] = "keras"
+    # numpy only: backprop, or numerical (central differences; tiny networks only).
+    gradient: Literal["backprop", "numerical"] | None = None
 
     @field_validator("factory")
     @classmethod
@@ -95,6 +99,10 @@ class ModelConfig(Section):
         if isinstance(dropout, int | float) and isinstance(hidden_units, list):
             values["dropout"] = [dropout] * len(hidden_units) if dropout else []
         return values
+
+    def architecture(self) -> dict:
+        """The MLPSpec fields (what the builder needs), without factory, framework or gradient."""
+        return self.model_dump(include=set(SPEC_FIELDS))
 
     @model_validator(mode="after")
     def _one_rate_per_layer(self) -> ModelConfig:
@@ -193,7 +201,9 @@ class EarlyStoppingConfig(Section):
 
 
 class TrainingConfig(Section):
-    epochs: int = Field(ge=1, le=100_000)
+    epochs: int | None = Field(default=None, ge=1, le=100_000)
+    # numpy models only: mini-batch steps, each batch drawn with replacement (the textbook's loop).
+    iterations: int | None = Field(default=None, ge=1, le=10_000_000)
     batch_size: int = Field(default=128, ge=1, le=1_000_000)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     # Deterministic kernels: identical history.csv for the same seed, somewhat slower.
@@ -218,9 +228,31 @@ class ExperimentConfig(Section):
     report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
+    def _numpy_model_fits(self) -> ExperimentConfig:
+        model, training = self.model, self.training
+        if model.framework == "keras":
+            if training.epochs is None:
+                raise ValueError("training.epochs is required")
+            if training.iterations is not None or model.gradient is not None:
+                raise ValueError("training.iterations and model.gradient apply to model.framework: numpy only")
+            return self
+        problems = [
+            (model.factory != "two_layer_net", "model.factory must be two_layer_net"),
+            (len(model.hidden_units) != 1 or model.activation != "sigmoid", "one sigmoid hidden layer"),
+            (bool(model.l1 or model.l2 or model.dropout or model.batch_norm), "no l1, l2, dropout or batch_norm"),
+            (self.optimizer.name != "sgd", "optimizer.name: sgd (plain gradient descent)"),
+            (self.schedule is not None or training.early_stopping is not None, "no schedule or early_stopping"),
+            (training.iterations is None or training.epochs is not None, "training.iterations instead of epochs"),
+        ]
+        unmet = [need for failed, need in problems if failed]
+        if unmet:
+            raise ValueError(f"the numpy TwoLayerNet needs {'; '.join(unmet)}")
+        return self
+
+    @model_validator(mode="after")
     def _schedule_fits_run(self) -> ExperimentConfig:
         schedule = self.schedule
-        if isinstance(schedule, WarmupCosineSchedule) and schedule.warmup_epochs >= self.training.epochs:
+        if isinstance(schedule, WarmupCosineSchedule) and schedule.warmup_epochs >= (self.training.epochs or 0):
             raise ValueError(
                 f"schedule.warmup_epochs ({schedule.warmup_epochs}) must be fewer than training.epochs "
                 f"({self.training.epochs})"

@@ -68,7 +68,7 @@ def build_float64_model(config: ExperimentConfig, input_dim: int, num_classes: i
 
     with float64():
         keras.utils.set_random_seed(config.training.seed)
-        return build_model(config.model.factory, input_dim, num_classes, **config.model.model_dump(exclude={"factory"}))
+        return build_model(config.model.factory, input_dim, num_classes, **config.model.architecture())
 
 
 def training_loss(model: keras.Model, x, y):

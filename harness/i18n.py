@@ -27,6 +27,7 @@ LABELS = {
         "disagreements": "Where the two runs disagree", "curves_compare": "Learning curves (train dashed)",
         "best_epoch": "best epoch", "final_val_accuracy": "last-epoch val accuracy",
         "right_wrong": "{a} right, {b} wrong", "no_differences": "no config differences",
+        "loss_per_iteration": "loss per iteration", "iteration": "iteration",
     },
     "ja": {
         "learning_curves": "学習曲線", "loss": "損失", "accuracy": "正解率", "epoch": "エポック (0 から)",
@@ -46,6 +47,7 @@ LABELS = {
         "disagreements": "2 つの実行で結果が分かれた例", "curves_compare": "学習曲線 (訓練は破線)",
         "best_epoch": "最良エポック", "final_val_accuracy": "最終エポックの検証正解率",
         "right_wrong": "{a} 正解・{b} 不正解", "no_differences": "設定の違いなし",
+        "loss_per_iteration": "イテレーションごとの損失", "iteration": "イテレーション",
     },
 }  # fmt: skip
 

@@ -53,7 +53,7 @@ def run_row(run_dir: Path, reports_dir: Path) -> dict:
             "optimizer": config["optimizer"]["name"]
             + (f" + {config['schedule']['name']}" if config.get("schedule") else ""),
             "learning_rate": config["optimizer"]["learning_rate"],
-            "epochs": config["training"]["epochs"],
+            "epochs": config["training"].get("epochs") or f"{config['training']['iterations']} it",
         }
     except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
         problem = f"config.yaml is unreadable ({type(error).__name__}: {error})"

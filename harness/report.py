@@ -62,6 +62,14 @@ def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: di
     save_figure(figure, path)
 
 
+def plot_iteration_loss(losses: pd.DataFrame, title: str, path: Path, text: dict) -> None:
+    """The loss of every training batch, as in the textbook's figure 4-11."""
+    figure, axis = plt.subplots(figsize=(8, 4))
+    axis.plot(losses["iteration"], losses["loss"], linewidth=0.6)
+    axis.set(title=f"{title}: {text['loss_per_iteration']}", xlabel=text["iteration"], ylabel=text["loss"])
+    save_figure(figure, path)
+
+
 def plot_confusion_matrix(confusion: np.ndarray, class_names: tuple[str, ...], title: str, path: Path, text) -> None:
     figure, axis = plt.subplots(figsize=(8, 6.5))
     sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", xticklabels=class_names, yticklabels=class_names, ax=axis)
@@ -142,8 +150,9 @@ def write_run_page(run_dir: Path, config: dict, text: dict, lang: str) -> None:
     metrics_path = run_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     images = [(name, text[key]) for name, key in
-              (("learning_curves.png", "learning_curves"), ("confusion_matrix.png", "confusion_matrix"),
-               ("misclassified.png", "misclassified")) if (run_dir / name).is_file()]  # fmt: skip
+              (("learning_curves.png", "learning_curves"), ("loss_per_iteration.png", "loss_per_iteration"),
+               ("confusion_matrix.png", "confusion_matrix"), ("misclassified.png", "misclassified"))
+              if (run_dir / name).is_file()]  # fmt: skip
     table_path = run_dir / "classification_report.csv"
     classification = (
         pd.read_csv(table_path, index_col="class").to_html(float_format="%.4f", na_rep="")
@@ -169,6 +178,9 @@ def write_report(run_dir: Path) -> None:
     history_path = run_dir / "history.csv"
     if history_path.is_file() and history_path.stat().st_size:
         plot_learning_curves(pd.read_csv(history_path), title, run_dir / "learning_curves.png", text)
+    if (run_dir / "iteration_loss.csv").is_file():
+        losses = pd.read_csv(run_dir / "iteration_loss.csv")
+        plot_iteration_loss(losses, title, run_dir / "loss_per_iteration.png", text)
     if (run_dir / "predictions.csv").is_file():
         predictions = pd.read_csv(run_dir / "predictions.csv")
         write_classification(predictions, dataset, title, run_dir, text)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -92,12 +93,48 @@ def read_history(run_dir: Path) -> pd.DataFrame:
 def run_experiment(config: ExperimentConfig, reports_dir: Path, verbose: int | str | None = None) -> RunOutcome:
     """Train and evaluate `config` in a new run directory."""
     dataset = load_dataset(config.dataset)
+    if config.model.gradient == "numerical":
+        from harness.scratch import build_net, check_numerical_budget
+
+        check_numerical_budget(config, build_net(config, dataset), dataset)  # before any directory exists
     run_dir = new_run_dir(reports_dir, config.name)
     write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
     write_json(run_dir / "env.json", environment(config.training.seed))
     write_status(run_dir, "running")
     point_latest(run_dir)
+    if config.model.framework == "numpy":
+        return train_numpy_in(run_dir, config, dataset)
     return train_in(run_dir, config, dataset, verbose)
+
+
+def train_numpy_in(run_dir: Path, config: ExperimentConfig, dataset: Dataset) -> RunOutcome:
+    """The textbook's NumPy network, through the same statuses, files and report as a Keras run."""
+    from harness import scratch
+
+    net = scratch.build_net(config, dataset)
+    shape = f"{dataset.input_dim}-{config.model.hidden_units[0]}-{dataset.num_classes}"
+    write_text(run_dir / "model_summary.txt", f"TwoLayerNet (NumPy): {shape}, {net.parameter_count:,} parameters\n")
+    try:
+        with signals_interrupt():
+            history = scratch.train_net(config, dataset, net, run_dir)
+    except Interrupted as stop:
+        return finish(run_dir, "interrupted", f"stopped by {stop.signal_name}; the NumPy network does not resume")
+    except Exception as error:
+        finish(run_dir, "failed", f"{type(error).__name__}: {error}".splitlines()[0])
+        raise
+    metrics, predictions = scratch.evaluate_net(net, dataset)
+    write_text(run_dir / "predictions.csv", predictions.to_csv(index=False))
+    np.savez(run_dir / "weights.npz", **net.params)
+    best = history["val_accuracy"].idxmax()
+    metrics |= {
+        "best_val_accuracy": float(history.loc[best, "val_accuracy"]),
+        "best_epoch": int(history.loc[best, "epoch"]),
+        "final_val_accuracy": float(history["val_accuracy"].iloc[-1]),
+        "stopped_early": False,
+        "parameters": net.parameter_count,
+        "examples": {"train": len(dataset.y_train), "val": len(dataset.y_val), "test": len(dataset.y_test)},
+    }
+    return finish(run_dir, "finished", None, metrics)
 
 
 def resume_experiment(run_dir: Path, verbose: int | str | None = None) -> RunOutcome:

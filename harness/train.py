@@ -129,7 +129,7 @@ STEPS_PER_EXECUTION = 32
 def build_compiled_model(
     config: ExperimentConfig, input_dim: int, num_classes: int, steps_per_execution: int = STEPS_PER_EXECUTION
 ) -> keras.Model:
-    model_config = config.model.model_dump(exclude={"factory"})
+    model_config = config.model.architecture()
     model = build_model(config.model.factory, input_dim, num_classes, **model_config)
     model.compile(
         optimizer=build_optimizer(config.optimizer),

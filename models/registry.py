@@ -21,6 +21,8 @@ FACTORIES: dict[str, MLPSpec] = {
     "combined": MLPSpec(hidden_units=SEED_HIDDEN, l2=0.001, dropout=(0.3, 0.3, 0.2, 0.2)),
     # 784-256-128-10: the seed's create_simple_model, used to compare optimizers.
     "simple": MLPSpec(hidden_units=(256, 128)),
+    # 784-50-10 with a sigmoid hidden layer: the textbook's TwoLayerNet (models/two_layer_net.py in NumPy).
+    "two_layer_net": MLPSpec(hidden_units=(50,), activation="sigmoid"),
 }
 
 SPEC_FIELDS = tuple(field.name for field in fields(MLPSpec))

@@ -11,8 +11,8 @@ from tests.conftest import EXPERIMENTS
 SEED_EXPERIMENTS = ["basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr"]
 
 
-def test_the_ten_seed_experiments_exist():
-    assert sorted(available(EXPERIMENTS)) == sorted(SEED_EXPERIMENTS)
+def test_the_ten_seed_experiments_and_the_textbook_network_exist():
+    assert sorted(available(EXPERIMENTS)) == sorted(SEED_EXPERIMENTS + ["scratch_two_layer"])
 
 
 @pytest.mark.parametrize("name", SEED_EXPERIMENTS)

@@ -147,7 +147,10 @@ def test_list_shows_every_experiment(reports):
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["experiment", "model", "optimizer", "dataset", "epochs"]
     assert any(line.split()[:2] == ["adam_lr", "simple"] and "step schedule" in line for line in lines)
-    assert len(lines) == 11
+    assert len(lines) == 12
+    assert any(
+        line.split()[:2] == ["scratch_two_layer", "two_layer_net"] and "10000 iterations" in line for line in lines
+    )
 
 
 def _history_without_time(run_dir):
