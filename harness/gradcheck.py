@@ -54,13 +54,18 @@ class LayerResult:
 
 @contextmanager
 def float64():
-    """Keras's default float type set to float64 (losses follow it too), restored afterwards."""
-    previous = keras.config.floatx()
+    """Keras's default float type and dtype policy set to float64 (losses follow them), restored afterwards.
+
+    Both are needed: once anything has set a global dtype policy, new layers follow it and not floatx.
+    """
+    previous_floatx, previous_policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     try:
         yield
     finally:
-        keras.config.set_floatx(previous)
+        keras.config.set_floatx(previous_floatx)
+        keras.config.set_dtype_policy(previous_policy)
 
 
 def build_float64_model(config: ExperimentConfig, input_dim: int, num_classes: int) -> keras.Model:

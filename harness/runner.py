@@ -124,17 +124,20 @@ def train_numpy_in(run_dir: Path, config: ExperimentConfig, dataset: Dataset) ->
         raise
     metrics, predictions = scratch.evaluate_net(net, dataset)
     write_text(run_dir / "predictions.csv", predictions.to_csv(index=False))
-    np.savez(run_dir / "weights.npz", **net.params)
+    write_with(run_dir / "weights.npz", lambda path: np.savez(path, **net.params))
+    metrics |= history_summary(history, dataset) | {"stopped_early": False, "parameters": net.parameter_count}
+    return finish(run_dir, "finished", None, metrics)
+
+
+def history_summary(history: pd.DataFrame, dataset: Dataset) -> dict:
+    """Best validation accuracy and its epoch (counted from 0, as in history.csv), the last epoch's, the sizes."""
     best = history["val_accuracy"].idxmax()
-    metrics |= {
+    return {
         "best_val_accuracy": float(history.loc[best, "val_accuracy"]),
         "best_epoch": int(history.loc[best, "epoch"]),
         "final_val_accuracy": float(history["val_accuracy"].iloc[-1]),
-        "stopped_early": False,
-        "parameters": net.parameter_count,
         "examples": {"train": len(dataset.y_train), "val": len(dataset.y_val), "test": len(dataset.y_test)},
     }
-    return finish(run_dir, "finished", None, metrics)
 
 
 def resume_experiment(run_dir: Path, verbose: int | str | None = None) -> RunOutcome:
@@ -191,18 +194,13 @@ def train_in(
     write_with(run_dir / "model.keras", lambda path: result.model.save(path))
     write_text(run_dir / "predictions.csv", evaluation.predictions.to_csv(index=False))
     history = read_history(run_dir)
-    best = history["val_accuracy"].idxmax()
     metrics = {
         "test_loss": evaluation.test_loss,
         "test_accuracy": evaluation.test_accuracy,
         "macro_f1": evaluation.macro_f1,
-        "best_val_accuracy": float(history.loc[best, "val_accuracy"]),
-        "best_epoch": int(history.loc[best, "epoch"]),  # counted from 0, as in history.csv
-        "final_val_accuracy": float(history["val_accuracy"].iloc[-1]),
         "stopped_early": len(history) < config.training.epochs,
         "parameters": result.model.count_params(),
-        "examples": {"train": len(dataset.y_train), "val": len(dataset.y_val), "test": len(dataset.y_test)},
-    }
+    } | history_summary(history, dataset)
     shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
     return finish(run_dir, "finished", None, metrics)
 

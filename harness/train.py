@@ -109,8 +109,6 @@ def _seed_generators(model: keras.Model) -> list:
 class TrainingResult:
     model: keras.Model
     history: pd.DataFrame  # one row per epoch run: epoch (from 0), loss, accuracy, val_*, learning_rate, seconds
-    train_seconds: float
-    stopped_early: bool
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -165,7 +163,6 @@ def fit(
 
     Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default).
     """
-    started = time.perf_counter()
     training = config.training
     if training.deterministic:
         batches = ShuffledBatches(x, y, training.batch_size, training.seed, epoch=initial_epoch)
@@ -187,6 +184,4 @@ def fit(
     return TrainingResult(
         model=model,
         history=frame,
-        train_seconds=time.perf_counter() - started,
-        stopped_early=len(frame) < config.training.epochs,
     )

@@ -113,7 +113,7 @@ def test_the_resolved_config_is_complete_and_round_trips():
     data = config.to_dict()
     assert data["model"] == {
         "factory": "combined", "hidden_units": [512, 256, 128, 64], "activation": "relu", "initializer": "glorot",
-        "l1": 0.0, "l2": 0.001, "dropout": [0.3, 0.3, 0.2, 0.2], "batch_norm": False,
+        "l1": 0.0, "l2": 0.001, "dropout": [0.3, 0.3, 0.2, 0.2], "batch_norm": False, "framework": "keras",
     }  # fmt: skip
     assert type(config).model_validate(data) == config
 

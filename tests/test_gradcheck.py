@@ -59,3 +59,10 @@ def test_make_gradcheck_prints_each_layer_and_exits_zero(reports):
     for layer in ("dense_1", "dense_2", "dense_3", "dense_4", "softmax"):
         assert layer in result.stdout
     assert "all layers pass" in result.stdout
+
+
+def test_the_check_runs_in_float64_even_after_a_global_dtype_policy_was_set():
+    keras.config.set_dtype_policy("float32")  # as any earlier code may have left it
+    results = gradcheck_experiment(resolve("l2", EXPERIMENTS, dataset="digits"))
+    assert all(result.passed for result in results)
+    assert keras.config.dtype_policy().name == "float32" and keras.config.floatx() == "float32"  # restored
