@@ -97,8 +97,8 @@ def _report_outcome(args: argparse.Namespace, outcome) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from harness.index import run_directories
     from harness.report import write_index, write_report
+    from harness.runs import run_directories
 
     runs = run_directories(args.reports_dir)
     failures = 0

@@ -22,10 +22,9 @@ from sklearn.metrics import confusion_matrix, f1_score
 from harness.data import CLASS_NAMES, test_images
 from harness.errors import UserError
 from harness.i18n import labels, language
-from harness.index import run_directories
 from harness.pages import clean, write_page
 from harness.report import plot_image_grid, save_figure
-from harness.runs import read_status, write_with
+from harness.runs import read_status, run_directories, write_with
 
 SUMMARY_COLUMNS = ["status", "epochs_run", "test_accuracy", "macro_f1", "best_val_accuracy", "best_epoch",
                    "final_val_accuracy", "train_seconds"]  # fmt: skip

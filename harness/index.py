@@ -13,22 +13,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from harness.runs import read_status
+from harness.runs import read_status, run_directories
 
 COLUMNS = [
     "experiment", "run_id", "date", "dataset", "model", "optimizer", "learning_rate", "epochs", "test_accuracy",
     "macro_f1", "best_val_accuracy", "train_seconds", "status", "reason", "path",
 ]  # fmt: skip
-NOT_RUNS = {"bench", "compare"}  # folders under reports/ that hold no experiment runs
-
-
-def run_directories(reports_dir: Path) -> list[Path]:
-    """Every run directory (one with a config.yaml) under reports/<experiment>/."""
-    return sorted(
-        path.parent
-        for path in reports_dir.glob("*/*/config.yaml")
-        if not path.parent.is_symlink() and path.parent.parent.name not in NOT_RUNS
-    )
 
 
 def started(run_id: str) -> str:

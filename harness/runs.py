@@ -157,13 +157,24 @@ def _alive(pid) -> bool:
     return True
 
 
+NOT_RUNS = {"bench", "compare"}  # folders under reports/ that hold no experiment runs
+
+
+def run_directories(reports_dir: Path) -> list[Path]:
+    """Every run directory (one with a config.yaml) under reports/<experiment>/."""
+    return sorted(
+        path.parent
+        for path in reports_dir.glob("*/*/config.yaml")
+        if not path.parent.is_symlink() and path.parent.parent.name not in NOT_RUNS
+    )
+
+
 def find_run(reports_dir: Path, experiment: str, run: str) -> Path:
     """A run named by 'latest', its run id, or its path."""
     candidates = [reports_dir / experiment / run, Path(run)]
     for candidate in candidates:
         if (candidate / "config.yaml").is_file():
             return candidate.resolve()
-    runs = sorted(path.parent.name for path in (reports_dir / experiment).glob("*/config.yaml"))
-    runs = [name for name in runs if name != "latest"]
+    runs = [path.name for path in run_directories(reports_dir) if path.parent.name == experiment]
     known = ", ".join(runs[-5:]) if runs else "none yet"
     raise UserError(f"no run {run!r} of {experiment} under {reports_dir}; recent runs: {known} (or use latest)")
