@@ -13,8 +13,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 import yaml
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import confusion_matrix, f1_score
@@ -137,9 +139,6 @@ def slug(runs: list[Run]) -> str:
 
 def plot_curves(runs: list[Run], path: Path, text: dict) -> None:
     """Validation accuracy and loss per epoch, one colour per run, train dashed; runs may differ in length."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     colours = sns.color_palette("tab10", len(runs))
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.3))
     for axis, metric in zip(axes, ("accuracy", "loss"), strict=True):
@@ -155,9 +154,6 @@ def plot_curves(runs: list[Run], path: Path, text: dict) -> None:
 
 
 def plot_scores(summary: pd.DataFrame, path: Path, text: dict) -> None:
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     names = {"test_accuracy": text["test_accuracy"], "macro_f1": text["macro_f1"]}
     scores = summary[list(names)].rename(columns=names).reset_index()
     long = scores.melt(id_vars="run", var_name="metric", value_name="value")
@@ -171,9 +167,6 @@ def plot_scores(summary: pd.DataFrame, path: Path, text: dict) -> None:
 
 
 def plot_per_class(f1: pd.DataFrame, path: Path, text: dict) -> None:
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     figure, axis = plt.subplots(figsize=(2 + 1.8 * len(f1.columns), 0.45 * len(f1) + 1.5))
     sns.heatmap(f1, annot=True, fmt=".3f", cmap="viridis", vmin=0, vmax=1, ax=axis)
     axis.set(title=text["per_class_f1"], xlabel="", ylabel=text["class"])
@@ -182,9 +175,6 @@ def plot_per_class(f1: pd.DataFrame, path: Path, text: dict) -> None:
 
 def plot_confusion_difference(first: Run, second: Run, class_names, path: Path, text: dict) -> None:
     """Row-normalised confusion matrices, second minus first: red where the second errs more."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     classes = list(range(len(class_names)))
     matrices = [confusion_matrix(run.predictions.true_label, run.predictions.predicted_label, labels=classes,
                                  normalize="true") for run in (first, second)]  # fmt: skip
