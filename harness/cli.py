@@ -63,9 +63,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def _runner():
-    # TensorFlow loads only once the input is known to be good; its C++ start-up chatter is not for users.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from harness import runner
+    from harness import runner  # loads TensorFlow: only once the input is known to be good
 
     return runner
 
@@ -136,7 +134,6 @@ def command_list(args: argparse.Namespace) -> int:
 def command_bench(args: argparse.Namespace) -> int:
     if args.epochs < 1 or args.samples < 1:
         raise UserError("--epochs and --samples must be at least 1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from harness.bench import run_bench
 
     out = run_bench(args.model, args.epochs, args.samples, args.experiments_dir, args.reports_dir)
@@ -146,7 +143,6 @@ def command_bench(args: argparse.Namespace) -> int:
 
 def command_gradcheck(args: argparse.Namespace) -> int:
     config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from harness.gradcheck import format_results, gradcheck_experiment
 
     results = gradcheck_experiment(config)

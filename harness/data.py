@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import zlib
 from dataclasses import dataclass
@@ -103,8 +104,8 @@ def _mnist(download: bool = True):
 
     cached = keras_cache_dir() / "mnist.npz"
     if cached.is_file():
-        verified(cached, cached.read_bytes(), MNIST_NPZ)
-        with np.load(cached) as data:
+        content = verified(cached, cached.read_bytes(), MNIST_NPZ)
+        with np.load(io.BytesIO(content)) as data:  # the bytes just checked, not a second read of the file
             return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
     if not download:
         raise _not_here("mnist", "mnist.npz")
