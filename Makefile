@@ -1,7 +1,8 @@
 # Every target forwards to the Python command line (python -m harness ...), which is the engine.
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
-#   make report | make compare NAMES="adam adam_lr" | make serve [PORT=8000]
-#   make gradcheck NAME=l2 [DATASET=digits] | make list | make bench [BENCH_MODEL=simple] | make test | make lint
+#   make experiment NAME=adam SEEDS=5 [JOBS=2] | make sweep NAME=l2 GRID="model.l2=0.0001,0.01" [RANDOM=20 SEEDS=3]
+#   make all [FORCE=1] (make -j 2 all: two at a time) | make report | make compare NAMES="adam adam_lr"
+#   make serve [PORT=8000] | make gradcheck NAME=l2 | make list | make bench [BENCH_MODEL=simple] | make test | make lint
 
 PYTHON_BOOTSTRAP ?= python3
 VENV ?= .venv
@@ -11,18 +12,28 @@ export REPORTS
 # LANG=ja labels plots and pages in Japanese.
 export LANG
 
-RUN_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $(DATASET)) \
-	$(if $(SEED),--seed $(SEED)) $(foreach setting,$(SET),--set $(setting)) $(if $(RESUME),--resume $(RESUME))
+COMMON_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $(DATASET)) \
+	$(foreach setting,$(SET),--set $(setting))
+GROUP_OPTIONS := $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(JOBS),--jobs $(JOBS))
+RUN_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(if $(SEED),--seed $(SEED)) $(if $(RESUME),--resume $(RESUME))
+SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM))
+
+# make all: one target per experiment file, so make -j N runs N of them at once.
+EXPERIMENT_NAMES := $(basename $(notdir $(wildcard experiments/*.yaml)))
+ifeq ($(MAKECMDGOALS),all)
+# A failed experiment does not stop the others; make still exits non-zero.
+MAKEFLAGS += --keep-going
+endif
 
 BENCH_MODEL ?= basic_dnn
 BENCH_EPOCHS ?= 3
 
 PORT ?= 8000
 
-.PHONY: help setup experiment gradcheck report compare serve list bench test lint clean
+.PHONY: help setup experiment sweep all gradcheck report compare serve list bench test lint clean
 
 help:
-	@sed -n '2,4p' Makefile
+	@sed -n '2,6p' Makefile
 
 setup: $(VENV)/.installed
 
@@ -35,6 +46,19 @@ $(VENV)/.installed: requirements.txt
 experiment:
 	@test -n "$(NAME)" || { echo "error: give an experiment, e.g. make experiment NAME=adam_lr (make list shows them)" >&2; exit 2; }
 	$(PYTHON) -m harness run $(NAME) $(RUN_OPTIONS)
+
+sweep:
+	@test -n "$(NAME)" || { echo 'error: give an experiment, e.g. make sweep NAME=l2 GRID="model.l2=0.0001,0.001,0.01"' >&2; exit 2; }
+	@test -n "$(GRID)" || { echo 'error: give the values to sweep, e.g. GRID="model.l2=0.0001,0.001,0.01 training.batch_size=64,128"' >&2; exit 2; }
+	$(PYTHON) -m harness sweep $(NAME) $(SWEEP_OPTIONS)
+
+# Each experiment is skipped when a finished run has the same config, code and data; FORCE=1 reruns.
+# Under make -j N each run takes 1/N of the cores ("--threads make"); the index is written once at the end.
+all: $(addprefix all-,$(EXPERIMENT_NAMES))
+	@$(PYTHON) -m harness report --index-only
+
+all-%:
+	$(PYTHON) -m harness run $* $(COMMON_OPTIONS) --threads make $(if $(FORCE),,--skip-done)
 
 gradcheck:
 	@test -n "$(NAME)" || { echo "error: give an experiment, e.g. make gradcheck NAME=l2 DATASET=digits" >&2; exit 2; }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.errors import UserError
 from harness.experiments import available, resolve
+from harness.parallel import parse_threads, thread_environment
 
 USAGE_ERROR = 2
 
@@ -33,8 +34,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="shortcut for --set training.seed=N")
     run.add_argument("--dataset", help="run on another dataset (mnist, fashion_mnist, digits) with its default split")
     run.add_argument("--resume", metavar="RUN", help="continue an interrupted run: its run id, path, or latest")
+    group_options(run)
+    run.add_argument("--run-dir", type=Path, help="create the run in this new directory (how a group starts its runs)")
+    run.add_argument("--threads", help="limit training to N CPU threads, or 'make': its share under make -j N")
+    run.add_argument("--skip-done", action="store_true",
+                     help="do nothing when a finished run has the same config, code and data (make all)")  # fmt: skip
 
-    commands.add_parser("report", parents=[folders], help="make every run's report again from its files")
+    sweep = commands.add_parser("sweep", parents=[folders], help="run an experiment over a grid of config values")
+    sweep.add_argument("name", help="experiment name")
+    sweep.add_argument("--grid", required=True, help='e.g. "model.l2=0.0001,0.001 training.batch_size=64,128"')
+    sweep.add_argument("--random", type=int, help="sample N points (ranges LOW:HIGH or LOW:HIGH:log allowed)")
+    sweep.add_argument("--sample-seed", type=int, default=0, help="seed of the random sampling of points")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    sweep.add_argument("--epochs", type=int)
+    sweep.add_argument("--dataset")
+    group_options(sweep)
+
+    report = commands.add_parser("report", parents=[folders], help="make every run's and group's report again")
+    report.add_argument("--index-only", action="store_true", help="only write reports/index.html")
 
     check = commands.add_parser("gradcheck", parents=[folders], help="check an experiment's gradients numerically")
     check.add_argument("name", help="experiment name")
@@ -55,11 +72,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def group_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--seeds", help='a count (5: seeds 0..4) or a list ("3 7 11"): one run per seed, as a group')
+    command.add_argument("--jobs", type=int, default=1, help="runs at a time, each with its share of the CPU threads")
+
+
 def command_run(args: argparse.Namespace) -> int:
+    if args.threads:
+        os.environ.update(thread_environment(parse_threads(args.threads)))  # before TensorFlow loads
     if args.resume:
         return _resume(args)
+    if args.seeds:
+        return _run_group(args, "seeds", [{}], None)
     config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset, args.epochs, args.seed)
-    return _report_outcome(args, _runner().run_experiment(config, args.reports_dir))
+    if args.skip_done:
+        from harness.fingerprint import finished_run_like
+
+        done = finished_run_like(config, args.reports_dir)
+        if done:
+            print(f"{args.name}: up to date, finished run {done} has the same config, code and data (FORCE=1 reruns)")
+            return 0
+    return _report_outcome(args, _runner().run_experiment(config, args.reports_dir, run_dir=args.run_dir))
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from harness.grid import grid_points, parse_axes, random_points
+
+    axes = parse_axes(args.grid, random=args.random is not None)
+    points = random_points(axes, args.random, args.sample_seed) if args.random is not None else grid_points(axes)
+    search = {"grid": args.grid, "random": args.random, "sample_seed": args.sample_seed if args.random else None}
+    return _run_group(args, "sweep", points, search)
+
+
+def _run_group(args: argparse.Namespace, kind: str, points: list[dict], search: dict | None) -> int:
+    from harness.groups import GroupPlan, RunArguments, parse_seeds, run_group
+
+    if getattr(args, "seed", None) is not None:
+        raise UserError("give either SEED (one run) or SEEDS (a group of runs), not both")
+    seeds = parse_seeds(args.seeds) if args.seeds else [None]
+    plan = GroupPlan(args.name, kind, points, seeds, RunArguments(args.overrides, args.dataset, args.epochs), search)
+    group_dir, exit_code = run_group(plan, args.experiments_dir, args.reports_dir, args.jobs)
+    summary = json.loads((group_dir / "summary.json").read_text())
+    from harness.group_report import summary_text
+
+    print(summary_text(summary) + f"\npage: {group_dir / 'group.html'}")
+    return exit_code
 
 
 def _runner():
@@ -95,19 +152,22 @@ def _report_outcome(args: argparse.Namespace, outcome) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
+    from harness.group_report import write_group_report
     from harness.report import write_index, write_report
-    from harness.runs import run_directories
+    from harness.runs import group_directories, is_group, run_directories
 
-    runs = run_directories(args.reports_dir)
+    folders = [] if args.index_only else run_directories(args.reports_dir) + group_directories(args.reports_dir)
     failures = 0
-    for run_dir in runs:
+    for folder in folders:
         try:
-            write_report(run_dir)
+            write_group_report(folder) if is_group(folder) else write_report(folder)
         except Exception as error:  # one unreadable run must not stop the others
             failures += 1
-            print(f"warning: {run_dir}: {type(error).__name__}: {error}", file=sys.stderr)
+            print(f"warning: {folder}: {type(error).__name__}: {error}", file=sys.stderr)
     index = write_index(args.reports_dir) if args.reports_dir.is_dir() else None
-    print(f"reports made again for {len(runs) - failures} of {len(runs)} runs; index: {index or 'no runs yet'}")
+    if folders:
+        print(f"reports made again for {len(folders) - failures} of {len(folders)} runs and groups")
+    print(f"index: {index or 'no runs yet'}")
     return 1 if failures else 0
 
 
@@ -151,10 +211,10 @@ def command_gradcheck(args: argparse.Namespace) -> int:
 
 
 def command_compare(args: argparse.Namespace) -> int:
-    from harness.compare import compare, terminal_summary
+    from harness.compare import compare, terminal_text
 
-    out, summary = compare(args.names, args.reports_dir)
-    print(terminal_summary(summary) + f"\n\ncomparison: {out / 'compare.html'}")
+    comparison = compare(args.names, args.reports_dir)
+    print(terminal_text(comparison) + f"\n\ncomparison: {comparison.out / 'compare.html'}")
     return 0
 
 
@@ -163,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {
             "run": command_run,
+            "sweep": command_sweep,
             "list": command_list,
             "bench": command_bench,
             "report": command_report,

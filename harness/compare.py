@@ -1,15 +1,18 @@
-"""Compare runs side by side: curves, metrics with differences, config differences, per-class F1.
+"""Compare runs side by side: curves, metrics with differences, config differences, per-class F1, and
+what the difference proves (McNemar's exact test and a paired bootstrap on the shared test set).
 
     python -m harness compare adam adam_lr rmsprop      (or: make compare NAMES="adam adam_lr rmsprop")
 
-An experiment name means its latest run; a run id or a run directory means that run. Writes
-reports/compare/<slug>/compare.html with its PNG and CSV files and prints the metrics table.
+An experiment name means its latest run or group; a run id, group id or directory means that one.
+Groups of seeds are compared by their distributions (harness.compare_groups). Writes
+reports/compare/<slug>/compare.html with its PNG and CSV files and prints the metrics and verdicts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +29,20 @@ from harness.errors import UserError
 from harness.i18n import labels, language
 from harness.pages import clean, write_page
 from harness.report import plot_image_grid, save_figure
-from harness.runs import read_status, run_directories, write_with
+from harness.runs import GROUP_FILE, group_directories, is_group, read_status, run_directories, write_with
+from harness.stats import paired
+from harness.verdicts import WHY_MCNEMAR, paired_verdict
 
 SUMMARY_COLUMNS = ["status", "epochs_run", "test_accuracy", "macro_f1", "best_val_accuracy", "best_epoch",
                    "final_val_accuracy", "train_seconds"]  # fmt: skip
 DISAGREEMENT_IMAGES = 10
+
+
+@dataclass
+class Comparison:
+    out: Path  # the folder with compare.html
+    table: pd.DataFrame  # one row per run or group
+    verdicts: list[str]  # each later run or group against the first
 
 
 @dataclass
@@ -44,14 +56,17 @@ class Run:
     predictions: pd.DataFrame | None
 
 
-def find_run_dir(reports_dir: Path, name: str) -> Path:
-    """An experiment's latest run, a run id anywhere under reports/, or a run directory's path."""
+def find_target(reports_dir: Path, name: str) -> Path:
+    """An experiment's latest run or group, a run or group id anywhere under reports/, or a directory's path."""
     for candidate in (reports_dir / name / "latest", Path(name)):
-        if (candidate / "config.yaml").is_file():
+        if (candidate / "config.yaml").is_file() or is_group(candidate):
             return candidate.resolve()
-    matches = [path for path in run_directories(reports_dir) if path.name == name]
+    matches = [path for path in run_directories(reports_dir) + group_directories(reports_dir) if path.name == name]
     if len(matches) == 1:
         return matches[0]
+    if len(matches) > 1:
+        listing = ", ".join(str(path.relative_to(reports_dir)) for path in matches[:4])
+        raise UserError(f"{name!r} names {len(matches)} runs ({listing}); give the run's path instead")
     known = ", ".join(sorted(path.parent.name for path in reports_dir.glob("*/latest"))) or "none yet"
     raise UserError(
         f"no run named {name!r} under {reports_dir}: give an experiment with runs ({known}), a run id or a path"
@@ -123,12 +138,18 @@ def disagreements(first: Run, second: Run) -> dict[str, np.ndarray]:
 def load_runs(names: list[str], reports_dir: Path) -> list[Run]:
     if len(names) < 2:
         raise UserError('compare needs at least two runs, e.g. make compare NAMES="adam adam_lr"')
-    runs = [load_run(find_run_dir(reports_dir, name)) for name in names]
-    datasets = {run.config["dataset"]["name"] for run in runs}
-    if len(datasets) > 1:
-        listing = ", ".join(f"{run.label}: {run.config['dataset']['name']}" for run in runs)
-        raise UserError(f"runs on different datasets cannot be compared ({listing}); compare runs on one dataset")
+    runs = [load_run(find_target(reports_dir, name)) for name in names]
+    check_one_dataset([run.label for run in runs], [run.config for run in runs])
     return runs
+
+
+def check_one_dataset(labels_: list[str], configs: list[dict]) -> None:
+    datasets = {config["dataset"]["name"] for config in configs}
+    if len(datasets) > 1:
+        listing = ", ".join(
+            f"{label}: {config['dataset']['name']}" for label, config in zip(labels_, configs, strict=True)
+        )
+        raise UserError(f"runs on different datasets cannot be compared ({listing}); compare runs on one dataset")
 
 
 def slug(runs: list[Run]) -> str:
@@ -229,9 +250,59 @@ def metrics_rows(summary: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def compare(names: list[str], reports_dir: Path) -> tuple[Path, pd.DataFrame]:
-    """Write the comparison of the named runs; return its folder and the metrics table."""
-    runs = load_runs(names, reports_dir)
+def compare(names: list[str], reports_dir: Path) -> Comparison:
+    """Write the comparison of the named runs, or of the named groups of seeds."""
+    if len(names) < 2:
+        raise UserError('compare needs at least two runs, e.g. make compare NAMES="adam adam_lr"')
+    targets = [find_target(reports_dir, name) for name in names]
+    kinds = [json.loads((target / GROUP_FILE).read_text())["kind"] if is_group(target) else "run" for target in targets]
+    if "sweep" in kinds:
+        sweep = targets[kinds.index("sweep")]
+        raise UserError(f"{sweep.name} is a sweep, not repeats of one config: compare seed groups (SEEDS=N), or "
+                        f"runs of the sweep by their paths, e.g. {sweep / 'p00'}")  # fmt: skip
+    if set(kinds) == {"seeds"}:
+        from harness.compare_groups import compare_groups
+
+        return compare_groups(targets, reports_dir)
+    if "seeds" in kinds:
+        what = ", ".join(f"{name}: {'group of seeds' if kind == 'seeds' else 'single run'}"
+                         for name, kind in zip(names, kinds, strict=True))  # fmt: skip
+        raise UserError(f"compare groups with groups or runs with runs ({what}): run each experiment with "
+                        "SEEDS=N, or name single runs by their run ids")  # fmt: skip
+    return compare_runs([load_run(target) for target in targets], reports_dir)
+
+
+def short_names(labels_: list[str]) -> list[str]:
+    """Experiment names where they tell the items apart, else the full labels."""
+    names = [label.split()[0] for label in labels_]
+    return names if len(set(names)) == len(names) else labels_
+
+
+def paired_statistics(runs: list[Run]) -> tuple[list[str], pd.DataFrame]:
+    """Each later run against the first on the shared test set: verdicts and their numbers."""
+    names = short_names([run.label for run in runs])
+    baseline, verdicts, rows = runs[0], [], []
+    for run, name in zip(runs[1:], names[1:], strict=True):
+        if run.predictions is None or baseline.predictions is None:
+            verdicts.append(f"{name} vs {names[0]}: nothing to test, a run has no test predictions (it did not finish)")
+            continue
+        columns = ["index", "true_label"]
+        if not run.predictions[columns].equals(baseline.predictions[columns]):
+            verdicts.append(f"{name} vs {names[0]}: not scored on the same test examples, so no paired test applies")
+            continue
+        result = paired(correct(run), correct(baseline))
+        verdicts.append(paired_verdict(name, names[0], result))
+        rows.append({"candidate": run.label, "baseline": baseline.label, "test": "McNemar exact + paired bootstrap"}
+                    | vars(result))  # fmt: skip
+    return verdicts, pd.DataFrame(rows)
+
+
+def correct(run: Run) -> np.ndarray:
+    return (run.predictions.true_label == run.predictions.predicted_label).to_numpy()
+
+
+def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
+    check_one_dataset([run.label for run in runs], [run.config for run in runs])
     lang = language(runs[0].config.get("report", {}).get("language"))
     text = labels(lang)
     class_names = CLASS_NAMES[runs[0].config["dataset"]["name"]]
@@ -240,9 +311,11 @@ def compare(names: list[str], reports_dir: Path) -> tuple[Path, pd.DataFrame]:
     summary = summary_table(runs)
     differences = config_difference(runs)
     f1 = per_class_f1(runs, class_names)
+    verdicts, statistics = paired_statistics(runs)
     write_with(out / "metrics.csv", lambda path: summary.to_csv(path))
     write_with(out / "config_diff.csv", lambda path: differences.to_csv(path))
     write_with(out / "per_class_f1.csv", lambda path: f1.to_csv(path))
+    write_with(out / "statistics.csv", lambda path: statistics.to_csv(path, index=False))
     plot_curves(runs, out / "curves.png", text)
     plot_scores(summary.dropna(subset=["test_accuracy"]), out / "scores.png", text)
     if not f1.empty:
@@ -255,8 +328,18 @@ def compare(names: list[str], reports_dir: Path) -> tuple[Path, pd.DataFrame]:
         differences=differences.to_html(na_rep="") if not differences.empty else "",
         per_class=(f1.to_html(float_format="%.4f") if not f1.empty else ""), pair=pair,
         images=[name for name in ("curves.png", "scores.png", "per_class_f1.png") if (out / name).is_file()],
+        links=[os.path.relpath(run.path / "report.html", out.resolve()) for run in runs],
+        verdicts=verdicts, why=WHY_MCNEMAR if not statistics.empty else "",
     )  # fmt: skip
-    return out, summary
+    return Comparison(out, summary, verdicts)
+
+
+def terminal_text(comparison: Comparison) -> str:
+    if "test_accuracy_delta" not in comparison.table:  # groups: their own table
+        table = comparison.table.to_string(float_format=lambda value: f"{value:.4f}")
+    else:
+        table = terminal_summary(comparison.table)
+    return table + "\n\n" + "\n".join(comparison.verdicts)
 
 
 def terminal_summary(summary: pd.DataFrame) -> str:

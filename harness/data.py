@@ -213,3 +213,15 @@ def test_images(name: str) -> tuple[np.ndarray, np.ndarray]:
     loader, scale, _ = SOURCES[name]
     _, (images, labels) = loader(download=False)
     return images / scale, labels
+
+
+def data_identity(name: str) -> str:
+    """What a dataset's content is, without reading it: the published digests its files are checked
+    against, or the scikit-learn version that ships digits. Part of a run's fingerprint."""
+    if name == "mnist":
+        return f"mnist.npz sha256 {MNIST_NPZ[1]}"
+    if name == "fashion_mnist":
+        return "fashion-mnist idx sha256 " + " ".join(digest for _, digest in FASHION_MNIST_IDX.values())
+    import sklearn
+
+    return f"scikit-learn {sklearn.__version__} load_digits"

@@ -7,32 +7,39 @@ python -m harness list --runs      prints the table
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from harness.runs import read_status, run_directories
+from harness.grid import point_label
+from harness.runs import group_directories, is_group, read_status, run_directories
 
 COLUMNS = [
-    "experiment", "run_id", "date", "dataset", "model", "optimizer", "learning_rate", "epochs", "test_accuracy",
-    "macro_f1", "best_val_accuracy", "train_seconds", "status", "reason", "path",
+    "experiment", "run_id", "group", "date", "dataset", "model", "optimizer", "learning_rate", "epochs",
+    "test_accuracy", "macro_f1", "best_val_accuracy", "train_seconds", "status", "reason", "path",
 ]  # fmt: skip
 
 
 def started(run_id: str) -> str:
-    try:
-        return datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").isoformat(sep=" ")
-    except ValueError:
-        return ""
+    """The start time in a run or group id such as 20261123-203512-ab12 or seeds-20261123-203512-ab12."""
+    stamp = re.search(r"\d{8}-\d{6}", run_id)
+    return datetime.strptime(stamp.group(), "%Y%m%d-%H%M%S").isoformat(sep=" ") if stamp else ""
+
+
+def run_started(run_dir: Path) -> str:
+    """A group's members are named by seed and point; their time is the group's."""
+    return started(run_dir.parent.name if is_group(run_dir.parent) else run_dir.name)
 
 
 def run_row(run_dir: Path, reports_dir: Path) -> dict:
     """One run's row; a directory that cannot be read still gets a row that says why."""
     row = dict.fromkeys(COLUMNS)
-    row |= {"experiment": run_dir.parent.name, "run_id": run_dir.name, "date": started(run_dir.name)}
-    row["path"] = str(run_dir.relative_to(reports_dir))
+    path = run_dir.relative_to(reports_dir)
+    row |= {"experiment": path.parts[0], "run_id": run_dir.name, "date": run_started(run_dir), "path": str(path)}
+    row["group"] = path.parts[1] if len(path.parts) == 3 else None
     status = read_status(run_dir)
     row |= {"status": status["status"], "reason": status.get("reason")}
     try:
@@ -73,3 +80,29 @@ def terminal_table(table: pd.DataFrame) -> str:
         return "no runs yet: make experiment NAME=adam_lr"
     shown = table[["experiment", "run_id", "dataset", "optimizer", "epochs", "test_accuracy", "macro_f1", "status"]]
     return shown.to_string(index=False, float_format=lambda value: f"{value:.4f}", na_rep="-")
+
+
+GROUP_COLUMNS = ["experiment", "group", "date", "kind", "finished", "point", "test_accuracy", "ci_half_width", "path"]
+
+
+def group_row(group_dir: Path, reports_dir: Path) -> dict:
+    """One group: how many runs finished and the mean test accuracy (of the best point, for a sweep)."""
+    row = dict.fromkeys(GROUP_COLUMNS) | {"experiment": group_dir.parent.name, "group": group_dir.name}
+    row |= {"date": started(group_dir.name), "path": str(group_dir.relative_to(reports_dir))}
+    try:
+        summary = json.loads((group_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return row | {"kind": "?", "finished": "no summary yet"}
+    best = summary.get("best_point")
+    point = summary["points"][best if best is not None else 0]
+    test = point["metrics"]["test_accuracy"]
+    row |= {"kind": summary["kind"], "finished": f"{summary['finished']}/{summary['runs']}"}
+    row["point"] = point_label(point["parameters"]) if best is not None else None
+    row["test_accuracy"] = test["mean"]
+    row["ci_half_width"] = test["ci95_high"] - test["mean"] if test["ci95_high"] is not None else None
+    return row
+
+
+def groups_table(reports_dir: Path) -> pd.DataFrame:
+    rows = [group_row(group_dir, reports_dir) for group_dir in group_directories(reports_dir)]
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS).sort_values("date", ascending=False, ignore_index=True)

@@ -25,9 +25,9 @@ from sklearn.metrics import classification_report, confusion_matrix  # noqa: E40
 from harness.data import CLASS_NAMES, test_images  # noqa: E402
 from harness.errors import UserError  # noqa: E402
 from harness.i18n import labels, language  # noqa: E402
-from harness.index import COLUMNS, runs_table, started  # noqa: E402
+from harness.index import COLUMNS, groups_table, run_started, runs_table  # noqa: E402
 from harness.pages import clean, write_page  # noqa: E402
-from harness.runs import read_status, write_text, write_with  # noqa: E402
+from harness.runs import is_group, read_status, reports_root, write_text, write_with  # noqa: E402
 
 MISCLASSIFIED_SHOWN = 20
 
@@ -160,8 +160,9 @@ def write_run_page(run_dir: Path, config: dict, text: dict, lang: str) -> None:
         else ""
     )
     write_page(
-        "run.html", run_dir / "report.html", run_dir.parent.parent, lang, text=text, config=config, run_id=run_dir.name,
-        date=started(run_dir.name), status=read_status(run_dir), key_metrics=key_metrics(metrics, text), images=images,
+        "run.html", run_dir / "report.html", reports_root(run_dir), lang, text=text, config=config, run_id=run_dir.name,
+        date=run_started(run_dir), group=is_group(run_dir.parent), status=read_status(run_dir),
+        key_metrics=key_metrics(metrics, text), images=images,
         classification=classification, config_text=(run_dir / "config.yaml").read_text(),
         environment=(run_dir / "env.json").read_text() if (run_dir / "env.json").is_file() else "",
         files=sorted(path.name for path in run_dir.iterdir() if path.is_file() and not path.name.startswith(".")),
@@ -189,14 +190,15 @@ def write_report(run_dir: Path) -> None:
 
 
 def write_index(reports_dir: Path) -> Path:
-    """reports/index.html: every run, newest first, sortable, each linking to its page."""
+    """reports/index.html: every group and every run, newest first, sortable, each linking to its page."""
     text = labels(language())
     table = runs_table(reports_dir)
     rows = [{key: clean(value) for key, value in row.items()} for row in table.to_dict("records")]
+    groups = [{key: clean(value) for key, value in row.items()} for row in groups_table(reports_dir).to_dict("records")]
     columns = [(column, text[column]) for column in COLUMNS if column not in ("reason", "path")]
     path = reports_dir / "index.html"
-    text_columns = {"experiment", "run_id", "date", "dataset", "model", "optimizer", "status", "epochs"}
+    text_columns = {"experiment", "run_id", "group", "date", "dataset", "model", "optimizer", "status", "epochs"}
     formats = {"test_accuracy": "%.4f", "macro_f1": "%.4f", "best_val_accuracy": "%.4f", "train_seconds": "%.1f"}
-    write_page("index.html", path, reports_dir, language(), text=text, rows=rows, columns=columns,
+    write_page("index.html", path, reports_dir, language(), text=text, rows=rows, columns=columns, groups=groups,
                text_columns=text_columns, formats=formats)  # fmt: skip
     return path

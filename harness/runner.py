@@ -28,12 +28,16 @@ from harness.config import ExperimentConfig
 from harness.data import Dataset, load_dataset
 from harness.errors import UserError
 from harness.evaluate import evaluate
+from harness.fingerprint import FINGERPRINT_FILE, fingerprint
 from harness.report import write_index, write_report
 from harness.runs import (
+    create_member_dir,
     environment,
+    is_group,
     new_run_dir,
     point_latest,
     read_status,
+    reports_root,
     write_json,
     write_status,
     write_text,
@@ -90,18 +94,25 @@ def read_history(run_dir: Path) -> pd.DataFrame:
     return pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame()
 
 
-def run_experiment(config: ExperimentConfig, reports_dir: Path, verbose: int | str | None = None) -> RunOutcome:
-    """Train and evaluate `config` in a new run directory."""
+def run_experiment(
+    config: ExperimentConfig, reports_dir: Path, verbose: int | str | None = None, run_dir: Path | None = None
+) -> RunOutcome:
+    """Train and evaluate `config` in a new run directory: `run_dir` when given (a group's member), else
+    a fresh one under reports/<name>/ that becomes its `latest`."""
     dataset = load_dataset(config.dataset)
     if config.model.gradient == "numerical":
         from harness.scratch import build_net, check_numerical_budget
 
         check_numerical_budget(config, build_net(config, dataset), dataset)  # before any directory exists
-    run_dir = new_run_dir(reports_dir, config.name)
+    if run_dir is None:
+        run_dir = new_run_dir(reports_dir, config.name)
+        point_latest(run_dir)
+    else:
+        create_member_dir(run_dir)
     write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
     write_json(run_dir / "env.json", environment(config.training.seed))
+    write_json(run_dir / FINGERPRINT_FILE, fingerprint(config))
     write_status(run_dir, "running")
-    point_latest(run_dir)
     if config.model.framework == "numpy":
         return train_numpy_in(run_dir, config, dataset)
     return train_in(run_dir, config, dataset, verbose)
@@ -224,7 +235,8 @@ def finish(run_dir: Path, status: str, reason: str | None, results: dict | None 
     write_status(run_dir, status, reason)
     try:
         write_report(run_dir)
-        write_index(run_dir.parent.parent)
+        if not is_group(run_dir.parent):  # a group writes the index once all its runs are done
+            write_index(reports_root(run_dir))
     except Exception as error:  # the results are safe on disk; say how to make the report again
         print(f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); "
               "`make report` makes it again from the run's files", file=sys.stderr)  # fmt: skip

@@ -26,13 +26,16 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def new_run_dir(reports_dir: Path, experiment: str) -> Path:
-    """A fresh directory named by time and a random suffix, so concurrent runs never share one."""
+def new_run_dir(reports_dir: Path, experiment: str, prefix: str = "") -> Path:
+    """A fresh directory named by time and a random suffix, so concurrent runs never share one.
+
+    Groups of runs take the same kind of name with a prefix: ``seeds-<time>-<suffix>``, ``sweep-...``.
+    """
     parent = reports_dir / experiment
     try:
         parent.mkdir(parents=True, exist_ok=True)
         for _ in range(10):
-            run_dir = parent / f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+            run_dir = parent / f"{prefix}{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
             try:
                 run_dir.mkdir()
                 return run_dir
@@ -41,6 +44,16 @@ def new_run_dir(reports_dir: Path, experiment: str) -> Path:
     except OSError as error:
         raise UserError(f"cannot create a run directory under {parent}: {error.strerror}; check REPORTS") from None
     raise RuntimeError(f"could not find a free run directory name under {parent}")
+
+
+def create_member_dir(run_dir: Path) -> None:
+    """A group's member run directory, named by the group; it must not exist yet."""
+    try:
+        run_dir.mkdir()
+    except FileExistsError:
+        raise UserError(f"{run_dir} already exists; a run never reuses a directory") from None
+    except OSError as error:
+        raise UserError(f"cannot create {run_dir}: {error.strerror}; its group folder must exist") from None
 
 
 def point_latest(run_dir: Path) -> None:
@@ -119,6 +132,7 @@ def environment(seed: int) -> dict:
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": None if status is None else bool(status),
         "seed": seed,
+        "threads": int(os.environ["TF_NUM_INTRAOP_THREADS"]) if "TF_NUM_INTRAOP_THREADS" in os.environ else None,
         "command": [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]],
     }
 
@@ -158,15 +172,34 @@ def _alive(pid) -> bool:
 
 
 NOT_RUNS = {"bench", "compare"}  # folders under reports/ that hold no experiment runs
+GROUP_FILE = "group.json"  # marks reports/<experiment>/<group-id>/, whose runs are its subfolders
+
+
+def is_group(path: Path) -> bool:
+    return (path / GROUP_FILE).is_file()
+
+
+def reports_root(run_dir: Path) -> Path:
+    """The reports folder of a run: two levels up, or three for a member of a group."""
+    return run_dir.parent.parent.parent if is_group(run_dir.parent) else run_dir.parent.parent
 
 
 def run_directories(reports_dir: Path) -> list[Path]:
-    """Every run directory (one with a config.yaml) under reports/<experiment>/."""
-    return sorted(
+    """Every run directory (one with a config.yaml): reports/<experiment>/<run>/ and the groups' members."""
+    top = [path.parent for path in reports_dir.glob("*/*/config.yaml")]
+    members = [
         path.parent
-        for path in reports_dir.glob("*/*/config.yaml")
-        if not path.parent.is_symlink() and path.parent.parent.name not in NOT_RUNS
+        for path in reports_dir.glob("*/*/*/config.yaml")
+        if is_group(path.parent.parent) and not path.parent.parent.is_symlink()  # not again through `latest`
+    ]
+    return sorted(
+        run for run in top + members if not run.is_symlink() and run.relative_to(reports_dir).parts[0] not in NOT_RUNS
     )
+
+
+def group_directories(reports_dir: Path) -> list[Path]:
+    """Every group (seeds or sweep) under reports/<experiment>/."""
+    return sorted(path.parent for path in reports_dir.glob(f"*/*/{GROUP_FILE}") if not path.parent.is_symlink())
 
 
 def find_run(reports_dir: Path, experiment: str, run: str) -> Path:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.compare import compare, config_difference, find_run_dir, load_run, load_runs, summary_table
+from harness.compare import compare, config_difference, find_target, load_run, load_runs, summary_table
 from harness.errors import UserError
 from harness.experiments import resolve
 from harness.runs import point_latest, write_status
@@ -64,7 +64,8 @@ def test_a_failed_run_is_shown_with_its_status_not_a_crash(tmp_path):
     bad = make_run(tmp_path, "sgd", "20260101-000001-bbbb")
     write_status(bad, "diverged", "the loss became NaN or infinite in epoch 0, by batch 3")
     (bad / "metrics.json").write_text(json.dumps({"status": "diverged", "epochs_run": 1}))
-    out, table = compare([str(good), str(bad)], tmp_path)
+    comparison = compare([str(good), str(bad)], tmp_path)
+    out, table = comparison.out, comparison.table
     assert table.loc["sgd 20260101-000001-bbbb", "status"] == "diverged"
     assert pd.isna(table.loc["sgd 20260101-000001-bbbb", "test_accuracy"])
     assert (out / "compare.html").is_file() and (out / "metrics.csv").is_file()
@@ -81,11 +82,11 @@ def test_runs_on_different_datasets_are_refused(tmp_path):
 def test_runs_are_found_by_experiment_run_id_or_path(tmp_path):
     older = make_run(tmp_path, "adam", "20260101-000000-aaaa")
     newer = make_run(tmp_path, "adam", "20260101-000001-bbbb")
-    assert find_run_dir(tmp_path, "adam") == newer.resolve()  # the latest
-    assert find_run_dir(tmp_path, "20260101-000000-aaaa") == older
-    assert find_run_dir(tmp_path, str(older)) == older.resolve()
+    assert find_target(tmp_path, "adam") == newer.resolve()  # the latest
+    assert find_target(tmp_path, "20260101-000000-aaaa") == older
+    assert find_target(tmp_path, str(older)) == older.resolve()
     with pytest.raises(UserError, match="no run named 'adamm'.*adam"):
-        find_run_dir(tmp_path, "adamm")
+        find_target(tmp_path, "adamm")
     with pytest.raises(UserError, match="at least two runs"):
         load_runs(["adam"], tmp_path)
 

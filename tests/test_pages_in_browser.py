@@ -113,7 +113,7 @@ def test_a_diverged_run_page_says_so(browser, reports):
 
 
 def test_the_compare_page_shows_both_runs_and_what_differs(browser, reports, tmp_path):
-    out, _ = compare(["adam", str(sorted((reports / "sgd").glob("2*"))[0])], reports)
+    out = compare(["adam", str(sorted((reports / "sgd").glob("2*"))[0])], reports).out
     _open(browser, out / "compare.html")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#metrics tbody tr")) == 2
     assert _broken_images(browser) == []

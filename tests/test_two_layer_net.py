@@ -82,8 +82,8 @@ def test_the_scratch_experiment_runs_end_to_end_and_compares_with_keras(reports)
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]  # still on the book's early plateau, but falling
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["parameters"] == 64 * 50 + 50 + 50 * 10 + 10
-    out, table = compare(["scratch_two_layer", "sgd"], reports)
-    assert (out / "compare.html").is_file() and len(table) == 2
+    comparison = compare(["scratch_two_layer", "sgd"], reports)
+    assert (comparison.out / "compare.html").is_file() and len(comparison.table) == 2
 
 
 def test_numerical_gradients_train_a_tiny_network(reports):

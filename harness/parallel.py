@@ -1,0 +1,143 @@
+"""Run harness commands as separate processes, N at a time, each limited to its share of the CPU threads.
+
+    make experiment NAME=adam SEEDS=4 JOBS=2     two runs at a time, each with half of the cores
+    make -j 2 all                                 the same share, taken from make's -j
+
+Two processes that each start one thread per core fight over the cores and both slow down; a share
+of cores each keeps the total at one thread per core. Jobs started here are also pinned to their own
+cores (JAX's XLA ignores the thread settings, but not the affinity mask). `make -j` can only pass the
+thread count. A job that fails never stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import UserError
+
+
+def usable_cores() -> list[int]:
+    """Cores this process may use (the affinity mask, as in a container), not the machine's total."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def cpu_count() -> int:
+    return len(usable_cores())
+
+
+def core_slots(parallel: int) -> list[set[int]]:
+    """`parallel` disjoint sets of cores (shared round-robin when there are fewer cores than jobs)."""
+    cores = usable_cores()
+    if len(cores) < parallel:
+        return [{cores[slot % len(cores)]} for slot in range(parallel)]
+    share = len(cores) // parallel
+    return [set(cores[slot * share : (slot + 1) * share]) for slot in range(parallel)]
+
+
+def thread_share(jobs: int) -> int:
+    return max(1, cpu_count() // jobs)
+
+
+def make_jobs(makeflags: str | None = None) -> int:
+    """N of `make -j N` from MAKEFLAGS (one job when make runs serially; every core for a bare -j)."""
+    flags = os.environ.get("MAKEFLAGS", "") if makeflags is None else makeflags
+    match = re.search(r"(?:^|\s)-\w*j(\d*)", flags)
+    if not match:
+        return 1
+    return int(match.group(1)) if match.group(1) else cpu_count()
+
+
+def parse_threads(text: str) -> int:
+    """--threads N, or 'make': the share of the cores for one job of `make -j N`."""
+    if text == "make":
+        return thread_share(make_jobs())
+    if not text.isdigit() or int(text) < 1:
+        raise UserError(f"--threads {text!r}: give a number of threads of at least 1, or 'make'")
+    return int(text)
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """Environment that limits TensorFlow, JAX (XLA) and the BLAS/OpenMP libraries to `threads` threads.
+
+    It must be in place before those libraries load, which is why runs get it as a process each.
+    """
+    count = str(threads)
+    xla = os.environ.get("XLA_FLAGS", "")
+    xla_threads = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
+    return {
+        "TF_NUM_INTRAOP_THREADS": count,
+        "TF_NUM_INTEROP_THREADS": count,
+        "OMP_NUM_THREADS": count,
+        "OPENBLAS_NUM_THREADS": count,
+        "MKL_NUM_THREADS": count,
+        "XLA_FLAGS": f"{xla} {xla_threads} intra_op_parallelism_threads={count}".strip(),
+    }
+
+
+@dataclass
+class Job:
+    label: str
+    command: list[str]
+    log: Path  # the job's stdout and stderr
+
+
+@dataclass
+class Finished:
+    job: Job
+    exit_code: int
+
+
+def _start(job: Job, cores: set[int]) -> subprocess.Popen:
+    job.log.parent.mkdir(parents=True, exist_ok=True)
+    pin = (lambda: os.sched_setaffinity(0, cores)) if hasattr(os, "sched_setaffinity") else None
+    # A session of its own: Ctrl-C in the terminal reaches only this process, which passes it on once.
+    with open(job.log, "w", encoding="utf-8") as log:
+        return subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=os.environ | thread_environment(len(cores)), start_new_session=True,
+                                preexec_fn=pin)  # fmt: skip
+
+
+def _interrupt(number, frame):
+    raise KeyboardInterrupt
+
+
+def run_jobs(jobs: list[Job], parallel: int, on_finish: Callable[[Finished, int], None]) -> list[Finished]:
+    """Run every job, `parallel` at a time; on_finish(result, done_count) is called as each one ends.
+
+    Ctrl-C (or SIGTERM to this process) interrupts the running jobs, which end as `interrupted`, and
+    starts no more; the results so far are returned and KeyboardInterrupt is raised again.
+    """
+    free_slots = core_slots(parallel)
+    waiting, running, done = list(jobs), {}, []
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while waiting or running:
+            while waiting and free_slots:
+                job, slot = waiting.pop(0), free_slots.pop(0)
+                running[job.label] = (job, _start(job, slot), slot)
+            time.sleep(0.2)
+            for label, (job, process, slot) in list(running.items()):
+                if process.poll() is not None:
+                    del running[label]
+                    free_slots.append(slot)
+                    done.append(Finished(job, process.returncode))
+                    on_finish(done[-1], len(done))
+    except KeyboardInterrupt:
+        for _, process, _ in running.values():
+            process.send_signal(signal.SIGINT)
+        for job, process, _ in running.values():
+            done.append(Finished(job, process.wait()))
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return done

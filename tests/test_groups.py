@@ -1,0 +1,182 @@
+"""Groups of runs as the README promises them: `SEEDS=3` gives a summary with intervals and banded curves,
+a 2x2 sweep gives 4 runs and picks its best point by validation, JOBS=2 gives what JOBS=1 gives, a failed
+run stops nothing, `make all` skips what is up to date, and groups compare by their distributions."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from harness.compare import compare
+from harness.errors import UserError
+from harness.experiments import resolve
+from harness.runs import write_status
+from harness.stats import t_interval
+from tests.conftest import EXPERIMENTS, ROOT, run_harness
+
+DIGITS = ["--dataset", "digits"]
+
+
+def the_group(reports: Path, experiment: str) -> Path:
+    (group,) = [path for path in (reports / experiment).iterdir() if (path / "group.json").is_file()
+                and not path.is_symlink()]  # fmt: skip
+    return group
+
+
+def test_three_seeds_give_a_summary_with_intervals_and_banded_curves(reports):
+    result = run_harness("run", "adam", *DIGITS, "--epochs", "2", "--seeds", "3", "--jobs", "2", reports=reports)
+    assert result.returncode == 0, result.stderr
+    group = the_group(reports, "adam")
+    assert sorted(path.name for path in group.glob("seed-*")) == ["seed-0", "seed-1", "seed-2"]
+    summary = json.loads((group / "summary.json").read_text())
+    assert (summary["runs"], summary["finished"], summary["seeds"]) == (3, 3, [0, 1, 2])
+    accuracies = [json.loads((group / f"seed-{seed}" / "metrics.json").read_text())["test_accuracy"] for seed in range(3)]
+    expected = t_interval(accuracies)
+    measured = summary["metrics"]["test_accuracy"]
+    assert measured["mean"] == pytest.approx(expected.mean) and measured["ci95_low"] == pytest.approx(expected.low)
+    assert measured["ci95_low"] < measured["mean"] < measured["ci95_high"]
+    assert set(summary["metrics"]) == {"test_accuracy", "macro_f1", "best_val_accuracy"}
+    assert len({yaml.safe_load((group / f"seed-{seed}" / "config.yaml").read_text())["training"]["seed"]
+                for seed in range(3)}) == 3  # fmt: skip
+    assert (group / "curves.png").stat().st_size > 10_000
+    assert "adam: 3 of 3 runs finished" in result.stdout and "test_accuracy" in result.stdout
+    page = (group / "group.html").read_text()
+    assert "curves.png" in page and "3/3" in page
+    assert group.name in (reports / "index.html").read_text()
+    assert (reports / "adam" / "latest").resolve() == group.resolve()
+
+
+def test_a_two_by_two_sweep_runs_four_points_and_picks_the_best_by_validation(reports):
+    grid = "optimizer.learning_rate=0.001,0.01 training.batch_size=32,64"
+    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "1", "--grid", grid, "--jobs", "2", reports=reports)
+    assert result.returncode == 0, result.stderr
+    group = the_group(reports, "adam")
+    summary = json.loads((group / "summary.json").read_text())
+    assert [point["parameters"] for point in summary["points"]] == [
+        {"optimizer.learning_rate": 0.001, "training.batch_size": 32},
+        {"optimizer.learning_rate": 0.001, "training.batch_size": 64},
+        {"optimizer.learning_rate": 0.01, "training.batch_size": 32},
+        {"optimizer.learning_rate": 0.01, "training.batch_size": 64},
+    ]
+    validation = {int(run.name[1:]): json.loads((run / "metrics.json").read_text())["best_val_accuracy"]
+                  for run in sorted(group.glob("p0*"))}  # fmt: skip
+    assert len(validation) == 4
+    assert summary["best_point"] == max(validation, key=validation.get)
+    config = yaml.safe_load((group / f"p{summary['best_point']:02d}" / "config.yaml").read_text())
+    best = summary["points"][summary["best_point"]]["parameters"]
+    assert config["optimizer"]["learning_rate"] == best["optimizer.learning_rate"]
+    assert config["training"]["batch_size"] == best["training.batch_size"]
+    assert "best point by validation" in result.stdout
+    assert (group / "parameters.png").is_file() and (group / "curves.png").is_file()
+
+
+def histories_and_predictions(group: Path) -> dict:
+    results = {}
+    for run in sorted(path for path in group.iterdir() if (path / "history.csv").is_file()):
+        history = pd.read_csv(run / "history.csv").drop(columns="seconds")
+        results[run.name] = (history, pd.read_csv(run / "predictions.csv"))
+    return results
+
+
+def test_two_at_a_time_gives_the_same_results_as_one_at_a_time(tmp_path):
+    deterministic = ["--epochs", "2", "--seeds", "2", "--set", "training.deterministic=true"]
+    groups = {}
+    for jobs in ("1", "2"):
+        reports = tmp_path / f"jobs{jobs}"
+        result = run_harness("run", "adam", *DIGITS, *deterministic, "--jobs", jobs, reports=reports)
+        assert result.returncode == 0, result.stderr
+        groups[jobs] = histories_and_predictions(the_group(reports, "adam"))
+    assert sorted(groups["1"]) == sorted(groups["2"]) == ["seed-0", "seed-1"]
+    for run in groups["1"]:
+        pd.testing.assert_frame_equal(groups["1"][run][0], groups["2"][run][0])
+        pd.testing.assert_frame_equal(groups["1"][run][1], groups["2"][run][1])
+    assert not groups["1"]["seed-0"][0].equals(groups["1"]["seed-1"][0])  # the seeds did differ
+
+
+def test_a_run_that_fails_does_not_stop_the_others(reports):
+    grid = "optimizer.learning_rate=0.1,100000"  # plain SGD at 1e5 diverges in its first epoch
+    result = run_harness("sweep", "sgd", *DIGITS, "--epochs", "2", "--grid", grid, "--jobs", "2", reports=reports)
+    assert result.returncode == 1
+    summary = json.loads((the_group(reports, "sgd") / "summary.json").read_text())
+    assert (summary["runs"], summary["finished"]) == (2, 1)
+    assert summary["not_finished"][0]["run"] == "p01" and summary["not_finished"][0]["status"] == "diverged"
+    assert summary["best_point"] == 0
+    assert "sgd: 1 of 2 runs finished" in result.stdout and "p01: diverged" in result.stdout
+
+
+def test_an_experiment_with_a_finished_run_of_the_same_fingerprint_is_skipped(reports):
+    first = run_harness("run", "adam", *DIGITS, "--epochs", "1", "--skip-done", reports=reports)
+    assert first.returncode == 0, first.stderr
+    again = run_harness("run", "adam", *DIGITS, "--epochs", "1", "--skip-done", reports=reports)
+    assert again.returncode == 0 and "adam: up to date" in again.stdout
+    changed = run_harness("run", "adam", *DIGITS, "--epochs", "2", "--skip-done", reports=reports)
+    assert changed.returncode == 0 and "up to date" not in changed.stdout
+    assert len(list((reports / "adam").glob("2*"))) == 2
+
+
+def test_make_all_has_a_target_per_experiment_and_force_reruns():
+    def dry_run(*variables: str) -> str:
+        command = ["make", "-n", "all", "REPORTS=/nonexistent", *variables]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    plan = dry_run()
+    for experiment in EXPERIMENTS.glob("*.yaml"):
+        assert f"harness run {experiment.stem} " in plan
+    assert plan.count("--skip-done") == len(list(EXPERIMENTS.glob("*.yaml")))
+    assert "--threads make" in plan
+    assert "--skip-done" not in dry_run("FORCE=1")
+
+
+def constructed_group(reports: Path, experiment: str, accuracies: list[float], statuses=None) -> Path:
+    """A seeds group written the way a group writes it, with chosen results (no training)."""
+    group = reports / experiment / f"seeds-20260101-00000{len(list(reports.glob('*/seeds-*')))}-aaaa"
+    members = [{"run": f"seed-{seed}", "point": 0, "seed": seed, "parameters": {}} for seed in range(len(accuracies))]
+    group.mkdir(parents=True)
+    (group / "group.json").write_text(json.dumps({"experiment": experiment, "kind": "seeds", "members": members,
+                                                  "points": [{}], "seeds": list(range(len(accuracies)))}))  # fmt: skip
+    for member, accuracy, status in zip(members, accuracies, statuses or ["finished"] * len(accuracies), strict=True):
+        run = group / member["run"]
+        run.mkdir()
+        config = resolve(experiment, EXPERIMENTS, dataset="digits", epochs=2, seed=member["seed"])
+        (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict()))
+        history = pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.5], "accuracy": [0.7, accuracy],
+                                "val_loss": [1.1, 0.6], "val_accuracy": [0.65, accuracy - 0.01]})  # fmt: skip
+        history.to_csv(run / "history.csv", index=False)
+        scores = {"test_accuracy": accuracy, "macro_f1": accuracy - 0.002, "best_val_accuracy": accuracy - 0.01}
+        (run / "metrics.json").write_text(json.dumps({"status": status} | scores))
+        write_status(run, status, None if status == "finished" else "the loss became NaN")
+    (reports / experiment / "latest").symlink_to(group.name)
+    return group
+
+
+def test_groups_with_a_clear_difference_get_a_verdict_with_interval_p_and_runs(tmp_path):
+    constructed_group(tmp_path, "adam", [0.8812, 0.8840, 0.8825, 0.8831, 0.8819])
+    constructed_group(tmp_path, "adam_lr", [0.8835, 0.8861, 0.8842, 0.8858, 0.8840])
+    comparison = compare(["adam", "adam_lr"], tmp_path)
+    assert comparison.verdicts == [
+        "adam_lr is ahead of adam by 0.22 points of test accuracy (95% CI 0.05 to 0.38, p = 0.02, 5 runs each; "
+        "Welch's t-test)"
+    ]
+    statistics = pd.read_csv(comparison.out / "statistics.csv")
+    assert set(statistics.metric) == {"test_accuracy", "macro_f1", "best_val_accuracy"}
+    page = (comparison.out / "compare.html").read_text()
+    assert "adam_lr is ahead of adam by 0.22 points" in page and "curves.png" in page
+
+
+def test_groups_without_a_clear_difference_say_so_and_count_only_finished_runs(tmp_path):
+    constructed_group(tmp_path, "adam", [0.8812, 0.8840, 0.8825, 0.8831, 0.8819])
+    constructed_group(tmp_path, "adam_lr", [0.8830, 0.8790, 0.8870, 0.8801, 0.8852, 0.1], ["finished"] * 5 + ["diverged"])
+    (verdict,) = compare(["adam", "adam_lr"], tmp_path).verdicts
+    assert verdict.startswith("no difference shown at 5 runs each: adam_lr - adam = +0.03 points of test accuracy")
+
+
+def test_a_group_is_not_compared_with_a_single_run(tmp_path):
+    constructed_group(tmp_path, "adam", [0.88, 0.89])
+    from tests.test_compare import make_run
+
+    make_run(tmp_path, "sgd", "20260101-000001-bbbb")
+    with pytest.raises(UserError, match="compare groups with groups or runs with runs"):
+        compare(["adam", "sgd"], tmp_path)
