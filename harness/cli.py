@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
     comparison = commands.add_parser("compare", parents=[folders], help="compare runs side by side")
-    comparison.add_argument("names", nargs="+", help="experiment names (their latest run), run ids or run paths")
+    comparison.add_argument("names", nargs="+", help="experiment names (latest run or group), run or group ids, paths")
 
     listing = commands.add_parser("list", parents=[folders], help="list the experiments (--runs: every run)")
     listing.add_argument("--runs", action="store_true", help="list the runs under the reports folder instead")
@@ -80,6 +80,10 @@ def group_options(command: argparse.ArgumentParser) -> None:
 def command_run(args: argparse.Namespace) -> int:
     if args.threads:
         os.environ.update(thread_environment(parse_threads(args.threads)))  # before TensorFlow loads
+    if args.seeds and (args.resume or args.run_dir or args.skip_done):
+        raise UserError("SEEDS starts a new group of runs: it does not combine with RESUME, --run-dir or --skip-done")
+    if args.jobs != 1 and not args.seeds:
+        raise UserError("JOBS runs the runs of a group side by side: add SEEDS=N, or use make -j N all")
     if args.resume:
         return _resume(args)
     if args.seeds:

@@ -137,8 +137,8 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
     }  # fmt: skip
     write_json(group_dir / GROUP_FILE, record)
     point_latest(group_dir)
-    print(f"{plan.experiment}: {len(members)} runs, {parallel} at a time with {threads} threads "
-          f"each, in {group_dir}", flush=True)  # fmt: skip
+    print(f"{plan.experiment}: {len(members)} runs, {parallel} at a time with {threads} threads each, in "
+          f"{group_dir} (each run's output: {group_dir / LOGS}/<run>.log)", flush=True)  # fmt: skip
     job_list = [member_job(plan, member, group_dir, experiments_dir) for member in members.values()]
     interrupted = False
     try:

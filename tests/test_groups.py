@@ -33,7 +33,9 @@ def test_three_seeds_give_a_summary_with_intervals_and_banded_curves(reports):
     assert sorted(path.name for path in group.glob("seed-*")) == ["seed-0", "seed-1", "seed-2"]
     summary = json.loads((group / "summary.json").read_text())
     assert (summary["runs"], summary["finished"], summary["seeds"]) == (3, 3, [0, 1, 2])
-    accuracies = [json.loads((group / f"seed-{seed}" / "metrics.json").read_text())["test_accuracy"] for seed in range(3)]
+    accuracies = [
+        json.loads((group / f"seed-{seed}" / "metrics.json").read_text())["test_accuracy"] for seed in range(3)
+    ]
     expected = t_interval(accuracies)
     measured = summary["metrics"]["test_accuracy"]
     assert measured["mean"] == pytest.approx(expected.mean) and measured["ci95_low"] == pytest.approx(expected.low)
@@ -168,7 +170,9 @@ def test_groups_with_a_clear_difference_get_a_verdict_with_interval_p_and_runs(t
 
 def test_groups_without_a_clear_difference_say_so_and_count_only_finished_runs(tmp_path):
     constructed_group(tmp_path, "adam", [0.8812, 0.8840, 0.8825, 0.8831, 0.8819])
-    constructed_group(tmp_path, "adam_lr", [0.8830, 0.8790, 0.8870, 0.8801, 0.8852, 0.1], ["finished"] * 5 + ["diverged"])
+    constructed_group(
+        tmp_path, "adam_lr", [0.8830, 0.8790, 0.8870, 0.8801, 0.8852, 0.1], ["finished"] * 5 + ["diverged"]
+    )
     (verdict,) = compare(["adam", "adam_lr"], tmp_path).verdicts
     assert verdict.startswith("no difference shown at 5 runs each: adam_lr - adam = +0.03 points of test accuracy")
 

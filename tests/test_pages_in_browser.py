@@ -121,3 +121,31 @@ def test_the_compare_page_shows_both_runs_and_what_differs(browser, reports, tmp
     assert "optimizer.name" in differences and "optimizer.learning_rate" in differences
     assert "training.epochs" not in differences
     browser.save_screenshot(str(tmp_path / "compare.png"))
+
+
+def test_a_group_page_shows_its_summary_and_banded_curves_and_the_index_links_it(browser, tmp_path):
+    from harness.group_report import write_group_report
+    from tests.test_groups import constructed_group
+
+    reports = tmp_path / "reports"
+    group = constructed_group(reports, "adam", [0.8812, 0.8840, 0.8825, 0.0], ["finished"] * 3 + ["diverged"])
+    write_group_report(group)
+    write_index(reports)
+    _open(browser, reports / "index.html")
+    browser.find_element(By.CSS_SELECTOR, "#groups td a").click()
+    assert browser.find_element(By.ID, "finished").text == "3/4"
+    assert "seed-3 (diverged" in browser.find_element(By.CLASS_NAME, "banner").text
+    assert _column(browser, "summary", "mean") == ["0.8826", "0.8806", "0.8726"]
+    assert _broken_images(browser) == []
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#members tbody tr")) == 4
+
+
+def test_the_comparison_of_two_groups_leads_with_its_verdict(browser, tmp_path):
+    from tests.test_groups import constructed_group
+
+    constructed_group(tmp_path, "adam", [0.8812, 0.8840, 0.8825, 0.8831, 0.8819])
+    constructed_group(tmp_path, "adam_lr", [0.8835, 0.8861, 0.8842, 0.8858, 0.8840])
+    _open(browser, compare(["adam", "adam_lr"], tmp_path).out / "compare.html")
+    assert browser.find_element(By.CSS_SELECTOR, "#verdicts li").text.startswith("adam_lr is ahead of adam by 0.22")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#statistics tbody tr")) == 3
+    assert _broken_images(browser) == []

@@ -61,7 +61,7 @@ def test_mcnemar_is_the_exact_binomial_test_on_the_examples_where_one_run_is_rig
     assert result.p_value == pytest.approx(scipy_stats.binomtest(12, 15, 0.5).pvalue)
     assert result.p_value == pytest.approx(2 * sum(math.comb(15, k) for k in range(0, 4)) / 2**15)
     assert result.difference == pytest.approx(0.09)
-    assert result.low < 0.09 < result.high and -1 <= result.low and result.high <= 1
+    assert -1 <= result.low < 0.09 < result.high <= 1
     assert paired(candidate, baseline) == result  # a fixed resampling seed: the same interval every time
 
 
@@ -93,7 +93,9 @@ def test_the_verdict_between_two_single_runs_names_mcnemar_and_the_shared_test_s
     candidate[9000:9150] = True
     candidate[:40] = False
     verdict = paired_verdict("adam_lr", "adam", paired(candidate, baseline))
-    assert verdict.startswith("adam_lr is ahead of adam by 1.10 points of test accuracy on the same 10,000 test examples")
+    assert verdict.startswith(
+        "adam_lr is ahead of adam by 1.10 points of test accuracy on the same 10,000 test examples"
+    )
     assert "McNemar's exact test p < 0.001: 150 examples only adam_lr gets right, 40 only adam" in verdict
     close = baseline.copy()
     close[9000:9005], close[:4] = True, False
