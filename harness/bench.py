@@ -27,7 +27,7 @@ from harness.errors import UserError
 from harness.experiments import available, resolve
 from harness.optimizers import build_optimizer
 from harness.runs import environment, write_json, write_text
-from harness.train import STEPS_PER_EXECUTION, build_compiled_model, fit, seed_everything
+from harness.train import JIT_COMPILE, STEPS_PER_EXECUTION, build_compiled_model, fit, seed_everything
 from models.registry import FACTORIES, resolve_spec
 from models.spec import MLPSpec
 
@@ -174,10 +174,12 @@ def seed_way(config: ExperimentConfig, data: BenchData) -> Way:
     return Way(train_epoch, lambda: model.evaluate(data.x_test, y_test_onehot, verbose=0)[1])
 
 
-def harness_way(config: ExperimentConfig, data: BenchData, steps_per_execution: int = STEPS_PER_EXECUTION) -> Way:
+def harness_way(
+    config: ExperimentConfig, data: BenchData, steps_per_execution: int = STEPS_PER_EXECUTION, jit_compile=JIT_COMPILE
+) -> Way:
     """The path every `make experiment` run takes (harness.train.fit), without a validation set."""
     seed_everything(config.training.seed, deterministic=False)
-    model = build_compiled_model(config, INPUT_DIM, 10, steps_per_execution)
+    model = build_compiled_model(config, INPUT_DIM, 10, steps_per_execution, jit_compile)
 
     def train_epoch(epoch: int, timer: EpochTimer) -> None:
         fit(config, model, data.x_train, data.y_train, extra_callbacks=[timer], verbose=0,
@@ -225,8 +227,9 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
     ways = {
         "seed_way": seed_way(config, data),
         "harness_way": harness_way(config, data),
-        # What steps_per_execution buys: the same path with one step per call (sparse labels only).
+        # What each measure buys: the same path without it.
         "harness_one_step_per_call": harness_way(config, data, steps_per_execution=1),
+        "harness_without_xla": harness_way(config, data, jit_compile=False),
     }
     race(ways, epochs)
     summaries = {name: summarise(way, samples, gflop) for name, way in ways.items()}
@@ -244,11 +247,17 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
         **{name: asdict(summary) for name, summary in summaries.items()},
         "ratio_harness_over_seed": paired_ratio(ways["harness_way"], ways["seed_way"]),
         "ratios_by_measure": {
-            "sparse_labels": paired_ratio(ways["harness_one_step_per_call"], ways["seed_way"]),
+            "xla": paired_ratio(ways["harness_way"], ways["harness_without_xla"]),
             "steps_per_execution": paired_ratio(ways["harness_way"], ways["harness_one_step_per_call"]),
+            # Sparse labels and steps_per_execution together, as the harness trained before it used XLA.
+            "harness_without_xla_over_seed": paired_ratio(ways["harness_without_xla"], ways["seed_way"]),
         },
         "harness_fraction_of_peak": round(summaries["harness_way"].training_gflops_per_second / peak, 3),
-        "harness_settings": {"labels": "sparse integers", "steps_per_execution": STEPS_PER_EXECUTION},
+        "harness_settings": {
+            "labels": "sparse integers",
+            "steps_per_execution": STEPS_PER_EXECUTION,
+            "jit_compile": JIT_COMPILE,
+        },  # fmt: skip
         "environment": environment(config.training.seed),
     }
     out = reports_dir / "bench" / f"{datetime.now():%Y%m%d-%H%M%S}"
@@ -259,7 +268,8 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
 
 
 def bench_markdown(results: dict) -> str:
-    seed, harness, single = results["seed_way"], results["harness_way"], results["harness_one_step_per_call"]
+    columns = {"seed_way": "seed notebook's way", "harness_without_xla": "harness without XLA",
+               "harness_one_step_per_call": "harness, 1 step per call", "harness_way": "harness"}  # fmt: skip
     rows = [
         ("median seconds per epoch", "median_epoch_seconds"),
         ("images per second", "images_per_second"),
@@ -267,21 +277,22 @@ def bench_markdown(results: dict) -> str:
         ("peak resident memory (MB)", "peak_memory_mb"),
         ("test accuracy", "test_accuracy"),
     ]
-    table = "\n".join(f"| {label} | {seed[key]} | {single[key]} | {harness[key]} |" for label, key in rows)
+    table = "\n".join(
+        f"| {label} | " + " | ".join(str(results[way][key]) for way in columns) + " |" for label, key in rows
+    )
     by_measure = results["ratios_by_measure"]
     return f"""# Training speed: {results["model"]}, {results["samples"]:,} images, batch {results["batch_size"]}
 
 Data: {results["data"]}. {results["timed_epochs"]} timed epochs after one warm-up epoch; backend
 {results["environment"]["backend"]} on {results["environment"]["cpu_count"]} CPUs ({results["date"]}).
 
-| | seed notebook's way | harness, 1 step per call | harness |
-|---|---|---|---|
+| | {" | ".join(columns.values())} |
+|---|---|---|---|---|
 {table}
 
 - ratio harness / seed way: **{results["ratio_harness_over_seed"]}** (median of per-round ratios; the ways take
-  turns each epoch); by measure:
-  sparse labels and Keras's own pipeline x{by_measure["sparse_labels"]}, steps_per_execution
-  x{by_measure["steps_per_execution"]}
+  turns each epoch); by measure: XLA x{by_measure["xla"]}, steps_per_execution x{by_measure["steps_per_execution"]};
+  without XLA (sparse labels and steps_per_execution) / seed way: x{by_measure["harness_without_xla_over_seed"]}
 - training work: {results["training_gflop_per_epoch"]} GFLOP per epoch; measured float32 matrix-multiply peak
   {results["matmul_peak_gflops"]} GFLOP/s; the harness reaches **{results["harness_fraction_of_peak"]:.0%}** of it
 - harness settings: {results["harness_settings"]}
