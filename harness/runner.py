@@ -43,7 +43,7 @@ from harness.runs import (
     write_text,
     write_with,
 )
-from harness.train import STEPS_PER_EXECUTION, DivergenceGuard, build_compiled_model, fit, seed_everything
+from harness.train import STEPS_PER_EXECUTION, DivergenceGuard, build_compiled_model, fit, seed_everything, use_xla
 
 CHECKPOINT_DIR = "checkpoint"
 EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
@@ -173,7 +173,9 @@ def train_in(
     run_dir: Path, config: ExperimentConfig, dataset: Dataset, verbose: int | str | None, initial_epoch: int = 0
 ) -> RunOutcome:
     seed_everything(config.training.seed, config.training.deterministic)
-    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes, _steps_per_execution(config, dataset))
+    steps_per_execution = _steps_per_execution(config, dataset)
+    xla = use_xla(config, len(dataset.y_train))
+    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes, steps_per_execution, xla)
     write_text(run_dir / "model_summary.txt", model_summary(model))
     if initial_epoch:
         restore(model, run_dir / CHECKPOINT_DIR)

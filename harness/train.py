@@ -122,10 +122,21 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 # Training steps per call into the compiled graph: fewer Python round trips per epoch, same arithmetic.
 STEPS_PER_EXECUTION = 32
-# XLA even on CPU, where Keras's "auto" leaves it off for TensorFlow: for these dense networks it fuses
-# the bias, activation, loss and optimizer updates around the matrix multiplications (`make bench`
-# measures what it buys). JAX compiles with XLA in any case.
-JIT_COMPILE = True
+# XLA even on CPU, where Keras's own "auto" leaves it off for TensorFlow: for these dense networks it fuses
+# the bias, activation, loss and optimizer updates around the matrix multiplications, for about 0.7x the
+# epoch time of basic_dnn on 60,000 images (`make bench`), but compiling takes a few seconds. It pays off
+# from about 5 such epochs; below that, "auto" trains without it.
+XLA_MIN_IMAGES = 400_000
+
+
+def use_xla(config: ExperimentConfig, train_examples: int) -> bool:
+    """The config's training.jit_compile, with "auto" decided by the run's training images in all."""
+    training = config.training
+    if training.deterministic:
+        return False  # Keras compiles without XLA under op determinism anyway; deciding here spares a warning
+    if training.jit_compile == "auto":
+        return (training.epochs or 0) * train_examples >= XLA_MIN_IMAGES
+    return training.jit_compile
 
 
 def build_compiled_model(
@@ -133,7 +144,7 @@ def build_compiled_model(
     input_dim: int,
     num_classes: int,
     steps_per_execution: int = STEPS_PER_EXECUTION,
-    jit_compile: bool = JIT_COMPILE,
+    jit_compile: bool = False,
 ) -> keras.Model:
     model_config = config.model.architecture()
     model = build_model(config.model.factory, input_dim, num_classes, **model_config)
@@ -143,8 +154,7 @@ def build_compiled_model(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
-        # Keras compiles without XLA under op determinism anyway; saying so up front spares the warning.
-        jit_compile=jit_compile and not config.training.deterministic,
+        jit_compile=jit_compile,
     )
     return model
 

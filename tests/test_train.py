@@ -61,3 +61,16 @@ def test_the_same_experiment_runs_on_the_jax_backend(reports):
     env = json.loads((run_dir / "env.json").read_text())
     assert env["backend"] == "jax" and "jax" in env["versions"]
     assert json.loads((run_dir / "metrics.json").read_text())["test_accuracy"] > 0.5
+
+
+def test_xla_is_used_where_its_compile_time_pays_off():
+    from harness.train import use_xla
+
+    long_run = resolve("basic_dnn", EXPERIMENTS, ["training.epochs=10"], dataset="fashion_mnist")
+    assert use_xla(long_run, 55_000)  # 550,000 images in all
+    short_run = resolve("basic_dnn", EXPERIMENTS)  # the seed's 10,000 images x 15 epochs
+    assert not use_xla(short_run, 10_000)
+    assert use_xla(resolve("basic_dnn", EXPERIMENTS, ["training.jit_compile=true"]), 10_000)
+    assert not use_xla(resolve("basic_dnn", EXPERIMENTS, ["training.jit_compile=false"]), 10**6)
+    deterministic = resolve("basic_dnn", EXPERIMENTS, ["training.jit_compile=true", "training.deterministic=true"])
+    assert not use_xla(deterministic, 10**6)  # Keras compiles without XLA under op determinism
