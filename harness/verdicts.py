@@ -38,6 +38,8 @@ def runs_text(first: int, second: int) -> str:
 def group_verdict(candidate: str, baseline: str, result: GroupDifference, metric: str = "test accuracy") -> str:
     """Welch's t-test between two groups of seeds, in one sentence."""
     runs = runs_text(result.n_candidate, result.n_baseline)
+    if min(result.n_candidate, result.n_baseline) == 0:
+        return f"no test possible: {candidate} vs {baseline} has a group without a finished run ({runs})"
     gap = f"{candidate} - {baseline} = {signed_points(result.difference)} points of {metric}"
     if result.p_value is None:
         if min(result.n_candidate, result.n_baseline) < 2:

@@ -30,8 +30,8 @@ def test_bench_runs_end_to_end_and_writes_every_field(reports):
         assert results[way]["median_epoch_seconds"] > 0 and results[way]["peak_memory_mb"] > 100
         assert 0 <= results[way]["test_accuracy"] <= 1
     assert results["ratio_harness_over_seed"] == pytest.approx(
-        results["harness_way"]["median_epoch_seconds"] / results["seed_way"]["median_epoch_seconds"], abs=1e-3
-    )
+        results["harness_way"]["median_epoch_seconds"] / results["seed_way"]["median_epoch_seconds"], rel=0.01
+    )  # the seconds are rounded to 0.1 ms, and a 1,024-image epoch takes only tens of milliseconds
     assert set(results["ratios_by_measure"]) == {"xla", "steps_per_execution", "harness_without_xla_over_seed"}
     assert results["matmul_peak_gflops"] > 0 and results["harness_fraction_of_peak"] > 0
     assert results["environment"]["backend"] == keras.backend.backend()

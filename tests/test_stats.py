@@ -85,6 +85,7 @@ def test_the_verdict_for_no_difference_says_so_at_the_number_of_runs():
     assert verdict.startswith("no difference shown at 5 runs each: adam_lr - adam = +0.03 points of test accuracy")
     assert group_verdict("b", "a", welch([0.9, 0.91, 0.92], ADAM)).count("3 and 5 runs") == 1
     assert "at least 2 finished runs per group" in group_verdict("b", "a", welch([0.9], ADAM))
+    assert "a group without a finished run (0 and 5 runs)" in group_verdict("b", "a", welch([], ADAM))
 
 
 def test_the_verdict_between_two_single_runs_names_mcnemar_and_the_shared_test_set():
