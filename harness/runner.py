@@ -104,15 +104,17 @@ def run_experiment(
         from harness.scratch import build_net, check_numerical_budget
 
         check_numerical_budget(config, build_net(config, dataset), dataset)  # before any directory exists
-    if run_dir is None:
-        run_dir = new_run_dir(reports_dir, config.name)
-        point_latest(run_dir)
-    else:
+    member = run_dir is not None
+    if member:
         create_member_dir(run_dir)
+    else:
+        run_dir = new_run_dir(reports_dir, config.name)
     write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
     write_json(run_dir / "env.json", environment(config.training.seed))
     write_json(run_dir / FINGERPRINT_FILE, fingerprint(config))
     write_status(run_dir, "running")
+    if not member:  # a group's `latest` is the group itself
+        point_latest(run_dir)
     if config.model.framework == "numpy":
         return train_numpy_in(run_dir, config, dataset)
     return train_in(run_dir, config, dataset, verbose)
