@@ -115,8 +115,7 @@ def _run_group(args: argparse.Namespace, kind: str, points: list[dict], search: 
         raise UserError("give either SEED (one run) or SEEDS (a group of runs), not both")
     seeds = parse_seeds(args.seeds) if args.seeds else [None]
     plan = GroupPlan(args.name, kind, points, seeds, RunArguments(args.overrides, args.dataset, args.epochs), search)
-    group_dir, exit_code = run_group(plan, args.experiments_dir, args.reports_dir, args.jobs)
-    summary = json.loads((group_dir / "summary.json").read_text())
+    group_dir, summary, exit_code = run_group(plan, args.experiments_dir, args.reports_dir, args.jobs)
     from harness.group_report import summary_text
 
     print(summary_text(summary) + f"\npage: {group_dir / 'group.html'}")

@@ -139,22 +139,22 @@ def load_runs(names: list[str], reports_dir: Path) -> list[Run]:
     if len(names) < 2:
         raise UserError('compare needs at least two runs, e.g. make compare NAMES="adam adam_lr"')
     runs = [load_run(find_target(reports_dir, name)) for name in names]
-    check_one_dataset([run.label for run in runs], [run.config for run in runs])
+    check_one_dataset(runs)
     return runs
 
 
-def check_one_dataset(labels_: list[str], configs: list[dict]) -> None:
-    datasets = {config["dataset"]["name"] for config in configs}
+def check_one_dataset(items: list) -> None:
+    """Runs or groups (anything with a label and a config) must share one dataset."""
+    datasets = {item.config["dataset"]["name"] for item in items}
     if len(datasets) > 1:
-        listing = ", ".join(
-            f"{label}: {config['dataset']['name']}" for label, config in zip(labels_, configs, strict=True)
-        )
+        listing = ", ".join(f"{item.label}: {item.config['dataset']['name']}" for item in items)
         raise UserError(f"runs on different datasets cannot be compared ({listing}); compare runs on one dataset")
 
 
-def slug(runs: list[Run]) -> str:
-    names = "_vs_".join(dict.fromkeys(run.config["name"] for run in runs))
-    digest = hashlib.sha1("|".join(str(run.path) for run in runs).encode()).hexdigest()[:6]
+def slug(items: list) -> str:
+    """The comparison's folder name, from runs or groups (anything with a config and a path)."""
+    names = "_vs_".join(dict.fromkeys(item.config["name"] for item in items))
+    digest = hashlib.sha1("|".join(str(item.path) for item in items).encode()).hexdigest()[:6]
     return f"{names[:80]}-{digest}"
 
 
@@ -302,7 +302,7 @@ def correct(run: Run) -> np.ndarray:
 
 
 def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
-    check_one_dataset([run.label for run in runs], [run.config for run in runs])
+    check_one_dataset(runs)
     lang = language(runs[0].config.get("report", {}).get("language"))
     text = labels(lang)
     class_names = CLASS_NAMES[runs[0].config["dataset"]["name"]]

@@ -7,8 +7,6 @@ of means for each metric, banded learning curves, and a verdict that says what t
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +17,14 @@ import seaborn as sns
 import yaml
 from matplotlib.ticker import MaxNLocator
 
-from harness.compare import Comparison, check_one_dataset, config_difference, short_names
+from harness.compare import Comparison, check_one_dataset, config_difference, short_names, slug
 from harness.errors import UserError
-from harness.group_report import GROUP_METRICS, histories, read_member
+from harness.group_report import GROUP_METRICS, histories
+from harness.groups import read_group
 from harness.i18n import labels, language
 from harness.pages import write_page
 from harness.report import save_figure
-from harness.runs import GROUP_FILE, write_with
+from harness.runs import write_with
 from harness.stats import band, welch
 from harness.verdicts import group_verdict
 
@@ -44,8 +43,7 @@ class Group:
 
 
 def load_group(path: Path) -> Group:
-    record = json.loads((path / GROUP_FILE).read_text())
-    members = [read_member(path, member) for member in record["members"]]
+    record, members = read_group(path)
     finished = [member for member in members if member["status"] == "finished"]
     config_paths = [path / member["run"] / "config.yaml" for member in members]
     config = next((yaml.safe_load(p.read_text()) for p in config_paths if p.is_file()), None)
@@ -101,12 +99,11 @@ def plot_group_curves(groups: list[Group], names: list[str], path: Path, text: d
 
 def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
     groups = [load_group(path) for path in paths]
-    check_one_dataset([group.label for group in groups], [group.config for group in groups])
+    check_one_dataset(groups)
     names = short_names([group.label for group in groups])
     lang = language(groups[0].config.get("report", {}).get("language"))
     text = labels(lang)
-    digest = hashlib.sha1("|".join(str(group.path) for group in groups).encode()).hexdigest()[:6]
-    out = reports_dir / "compare" / f"{'_vs_'.join(dict.fromkeys(names))[:80]}-groups-{digest}"
+    out = reports_dir / "compare" / slug(groups)
     out.mkdir(parents=True, exist_ok=True)
     statistics = statistics_table(groups, names)
     summary = group_means_table(groups)

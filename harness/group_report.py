@@ -8,7 +8,6 @@ point is chosen by mean best validation accuracy, never by test accuracy.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -18,30 +17,17 @@ import yaml
 from matplotlib.ticker import MaxNLocator
 
 from harness.grid import point_label
+from harness.groups import read_group
 from harness.i18n import labels, language
 from harness.index import started
 from harness.pages import write_page
 from harness.report import save_figure
-from harness.runs import GROUP_FILE, read_status, write_json
+from harness.runs import write_json
 from harness.stats import band, t_interval
 
 GROUP_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy")
 SELECTED_BY = "best_val_accuracy"  # the validation set chooses; the test set only reports
 CURVES_SHOWN = 10  # a sweep's curves: the best points by validation, so the plot stays readable
-
-
-def read_member(group_dir: Path, member: dict) -> dict:
-    """A member's record with its status and metrics; a run that never started reads as failed."""
-    run_dir = group_dir / member["run"]
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    if run_dir.is_dir():
-        status = read_status(run_dir)
-        state, reason = status["status"], status.get("reason")
-    else:
-        state, reason = "failed", f"the run did not start (exit {member.get('exit_code')}); see its log"
-    return member | {"status": state, "reason": reason, "metrics": metrics,
-                     "report": (run_dir / "report.html").is_file()}  # fmt: skip
 
 
 def point_summary(members: list[dict]) -> dict:
@@ -53,9 +39,8 @@ def point_summary(members: list[dict]) -> dict:
     return {"runs": len(members), "finished": len(finished), "metrics": metrics}
 
 
-def summarize(group_dir: Path) -> dict:
-    record = json.loads((group_dir / GROUP_FILE).read_text())
-    members = [read_member(group_dir, member) for member in record["members"]]
+def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
+    """The group's statistics from its record (group.json) and its members as read_group reads them."""
     points = []
     for index, parameters in enumerate(record["points"]):
         at_point = [member for member in members if member["point"] == index]
@@ -130,10 +115,9 @@ def plot_parameters(members: list[dict], keys: list[str], random: bool, path: Pa
 
 def write_group_report(group_dir: Path) -> dict:
     """summary.json, the plots and group.html; returns the summary."""
-    summary = summarize(group_dir)
+    record, members = read_group(group_dir)
+    summary = summarize(group_dir, record, members)
     write_json(group_dir / "summary.json", summary)
-    record = json.loads((group_dir / GROUP_FILE).read_text())
-    members = [read_member(group_dir, member) for member in record["members"]]
     lang = language(_report_language(group_dir, members))
     text = labels(lang)
     history = histories(group_dir, members)

@@ -21,7 +21,7 @@ from harness.errors import UserError
 from harness.experiments import resolve
 from harness.grid import as_override, point_label
 from harness.parallel import Finished, Job, run_jobs, thread_share
-from harness.runs import GROUP_FILE, new_run_dir, point_latest, write_json
+from harness.runs import GROUP_FILE, new_run_dir, point_latest, read_status, write_json
 
 LOGS = "logs"
 
@@ -100,7 +100,7 @@ def member_job(plan: GroupPlan, member: dict, group_dir: Path, experiments_dir: 
 
 def describe(member: dict) -> str:
     parameters = point_label(member["parameters"])
-    return f"{member['run']}" + (f" ({parameters})" if parameters else "")
+    return member["run"] + (f" ({parameters})" if parameters else "")
 
 
 def progress(group_dir: Path, total: int, members: dict):
@@ -109,20 +109,40 @@ def progress(group_dir: Path, total: int, members: dict):
     def report(result: Finished, done: int) -> None:
         member = members[result.job.label]
         member["exit_code"] = result.exit_code
-        metrics_path = group_dir / member["run"] / "metrics.json"
-        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-        status = metrics.get("status", "failed")
-        if status == "finished":
+        state = read_member(group_dir, member)
+        if state["status"] == "finished":
+            metrics = state["metrics"]
             outcome = f"finished, test accuracy {metrics['test_accuracy']:.4f}, val {metrics['best_val_accuracy']:.4f}"
         else:
-            outcome = f"{status} (exit {result.exit_code}); log: {result.job.log}"
+            outcome = f"{state['status']} (exit {result.exit_code}); log: {result.job.log}"
         print(f"[{done}/{total}] {describe(member)}: {outcome}", flush=True)
 
     return report
 
 
-def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int) -> tuple[Path, int]:
-    """Run every member, `jobs` at a time; write the summary and pages. Returns the folder and exit code."""
+def read_member(group_dir: Path, member: dict) -> dict:
+    """A member's record with its status and metrics; a run that never started reads as failed."""
+    run_dir = group_dir / member["run"]
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    if run_dir.is_dir():
+        status = read_status(run_dir)
+        state, reason = status["status"], status.get("reason")
+    else:
+        state, reason = "failed", f"the run did not start (exit {member.get('exit_code')}); see its log"
+    return member | {"status": state, "reason": reason, "metrics": metrics,
+                     "report": (run_dir / "report.html").is_file()}  # fmt: skip
+
+
+def read_group(group_dir: Path) -> tuple[dict, list[dict]]:
+    """The group's record (group.json) and each member as read_member reads it."""
+    record = json.loads((group_dir / GROUP_FILE).read_text())
+    return record, [read_member(group_dir, member) for member in record["members"]]
+
+
+def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int) -> tuple[Path, dict, int]:
+    """Run every member, `jobs` at a time; write the summary and pages. Returns the folder, the summary
+    and the exit code."""
     if jobs < 1:
         raise UserError(f"JOBS={jobs}: run at least one job at a time")
     check_plan(plan, experiments_dir)
@@ -152,5 +172,5 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
     summary = write_group_report(group_dir)
     write_index(reports_dir)
     if interrupted:
-        return group_dir, 130
-    return group_dir, 0 if summary["finished"] == summary["runs"] else 1
+        return group_dir, summary, 130
+    return group_dir, summary, 0 if summary["finished"] == summary["runs"] else 1
