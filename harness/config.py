@@ -208,8 +208,8 @@ class TrainingConfig(Section):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     # Deterministic kernels: identical history.csv for the same seed, somewhat slower.
     deterministic: bool = False
-    # XLA compilation: true, false, or auto (on for runs of at least 400,000 training images in all,
-    # where its faster epochs repay the few seconds it takes to compile).
+    # XLA compilation: true, false, or auto (on for runs of at least 200,000 training images in all,
+    # where its faster epochs repay the seconds it takes to compile).
     jit_compile: bool | Literal["auto"] = "auto"
     early_stopping: EarlyStoppingConfig | None = None
 

@@ -10,7 +10,6 @@ touches the training results, and `python -m harness report` makes it again.
 
 from __future__ import annotations
 
-import math
 import shutil
 import signal
 import sys
@@ -43,7 +42,7 @@ from harness.runs import (
     write_text,
     write_with,
 )
-from harness.train import STEPS_PER_EXECUTION, DivergenceGuard, build_compiled_model, fit, seed_everything, use_xla
+from harness.train import DivergenceGuard, build_compiled_model, fit, seed_everything, use_xla
 
 CHECKPOINT_DIR = "checkpoint"
 EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
@@ -110,12 +109,14 @@ def run_experiment(
     else:
         run_dir = new_run_dir(reports_dir, config.name)
     write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
-    write_json(run_dir / "env.json", environment(config.training.seed))
+    keras_run = config.model.framework != "numpy"
+    xla = use_xla(config, len(dataset.y_train)) if keras_run else None
+    write_json(run_dir / "env.json", environment(config.training.seed) | {"xla": xla})
     write_json(run_dir / FINGERPRINT_FILE, fingerprint(config))
     write_status(run_dir, "running")
     if not member:  # a group's `latest` is the group itself
         point_latest(run_dir)
-    if config.model.framework == "numpy":
+    if not keras_run:
         return train_numpy_in(run_dir, config, dataset)
     return train_in(run_dir, config, dataset, verbose)
 
@@ -175,9 +176,8 @@ def train_in(
     run_dir: Path, config: ExperimentConfig, dataset: Dataset, verbose: int | str | None, initial_epoch: int = 0
 ) -> RunOutcome:
     seed_everything(config.training.seed, config.training.deterministic)
-    steps_per_execution = _steps_per_execution(config, dataset)
     xla = use_xla(config, len(dataset.y_train))
-    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes, steps_per_execution, xla)
+    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes, xla)
     write_text(run_dir / "model_summary.txt", model_summary(model))
     if initial_epoch:
         restore(model, run_dir / CHECKPOINT_DIR)
@@ -201,11 +201,10 @@ def train_in(
     except Exception as error:
         finish(run_dir, "failed", f"{type(error).__name__}: {error}".splitlines()[0])
         raise
-    if guard.diverged_at is not None:
-        epoch, batch = guard.diverged_at
+    if guard.diverged_in_epoch is not None:
         shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)  # its weights are NaN: nothing to resume
-        return finish(run_dir, "diverged", f"the loss became NaN or infinite in epoch {epoch}, by batch {batch}")
-    evaluation = evaluate(result.model, dataset, config.training.batch_size)
+        return finish(run_dir, "diverged", f"the loss became NaN or infinite in epoch {guard.diverged_in_epoch}")
+    evaluation = evaluate(result.model, dataset)
     write_with(run_dir / "model.keras", lambda path: result.model.save(path))
     write_text(run_dir / "predictions.csv", evaluation.predictions.to_csv(index=False))
     history = read_history(run_dir)
@@ -218,11 +217,6 @@ def train_in(
     } | history_summary(history, dataset)
     shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
     return finish(run_dir, "finished", None, metrics)
-
-
-def _steps_per_execution(config: ExperimentConfig, dataset: Dataset) -> int:
-    """No more steps per call than an epoch has, so callbacks see true batch numbers."""
-    return min(STEPS_PER_EXECUTION, math.ceil(len(dataset.y_train) / config.training.batch_size))
 
 
 def _last_epoch(run_dir: Path) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.config import ExperimentConfig
+from harness.epoch_step import train_whole_epochs
 from harness.optimizers import build_optimizer, schedule_callback
 from models.registry import build_model
 
@@ -32,65 +33,60 @@ class EpochStats(keras.callbacks.Callback):
 
 
 class DivergenceGuard(keras.callbacks.Callback):
-    """Stops training as soon as the loss is NaN or infinite, and remembers where.
+    """Stops training at the end of the epoch in which the loss became NaN or infinite, and remembers which.
 
-    Keras's TerminateOnNaN stops too but does not say in which epoch; with steps_per_execution the batch
-    reported is the last of the group of steps in which the loss went bad.
+    Keras's TerminateOnNaN stops too but does not say in which epoch. An epoch is one call into the
+    compiled step (harness.epoch_step), so the check comes at its end.
     """
 
     def __init__(self):
         super().__init__()
-        self.diverged_at: tuple[int, int] | None = None  # (epoch, batch)
-        self._epoch = 0
+        self.diverged_in_epoch: int | None = None
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
+    def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)) and self.diverged_at is None:
-            last_batch = (self.params.get("steps") or batch + 1) - 1  # Keras reports the group's nominal end
-            self.diverged_at = (self._epoch, min(batch, last_batch))
+        if loss is not None and not math.isfinite(float(loss)) and self.diverged_in_epoch is None:
+            self.diverged_in_epoch = epoch
             self.model.stop_training = True
 
 
-class ShuffledBatches(keras.utils.PyDataset):
-    """Batches in an order that depends only on (seed, epoch), so a resumed run sees the same data order.
+class ShuffledEpoch(keras.utils.PyDataset):
+    """The training set in an order that depends only on (seed, epoch), so a resumed run sees the same data order.
 
-    Keras's own shuffle draws from a generator that restarts with the process; this costs about 15% per epoch,
-    so it is used for `training.deterministic: true` runs only.
+    One item, the whole set (harness.epoch_step cuts it into batches); EpochSeeding sets the epoch. Keras's
+    own shuffle draws from a generator that restarts with the process, so this serves deterministic runs.
     """
 
-    def __init__(self, x, y, batch_size: int, seed: int, epoch: int = 0):
+    def __init__(self, x, y, seed: int):
         super().__init__()
-        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
-        self.set_epoch(epoch)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.y))
+        self.x, self.y, self.seed = x, y, seed
+        self.epoch = 0
 
     def __len__(self) -> int:
-        return math.ceil(len(self.y) / self.batch_size)
+        return 1
 
     def __getitem__(self, index: int):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        return self.x[rows], self.y[rows]
-
-    def on_epoch_end(self) -> None:
-        self.set_epoch(self.epoch + 1)
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
+        return self.x[order], self.y[order]
 
 
-class EpochSeededRandomness(keras.callbacks.Callback):
-    """Dropout masks that depend only on (seed, epoch, step), so a resumed run draws the same ones.
+class EpochSeeding(keras.callbacks.Callback):
+    """Data order and dropout masks that depend only on (seed, epoch, step), so a resumed run sees the same.
 
     A layer's SeedGenerator state is [seed, counter] and is not saved with the weights; setting the
-    counter from the epoch at each epoch's start makes it a function of where training is.
+    counter from the epoch at each epoch's start makes it a function of where training is. The epoch is
+    set here, where Keras says which it is, because Keras calls a PyDataset's own on_epoch_end once more
+    than there are epochs (also before the first).
     """
 
     STEPS_PER_EPOCH_BOUND = 1_000_000
 
+    def __init__(self, data: ShuffledEpoch):
+        super().__init__()
+        self.data = data
+
     def on_epoch_begin(self, epoch, logs=None):
+        self.data.epoch = epoch
         for generator in _seed_generators(self.model):
             seed = keras.ops.convert_to_numpy(generator.state)[0]
             generator.state.assign(np.array([seed, epoch * self.STEPS_PER_EPOCH_BOUND], dtype=generator.state.dtype))
@@ -120,32 +116,30 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-# Training steps per call into the compiled graph: fewer Python round trips per epoch, same arithmetic.
-STEPS_PER_EXECUTION = 32
-# XLA even on CPU, where Keras's own "auto" leaves it off for TensorFlow: for these dense networks it fuses
-# the bias, activation, loss and optimizer updates around the matrix multiplications, for about 0.7x the
-# epoch time of basic_dnn on 60,000 images (`make bench`), but compiling takes a few seconds. It pays off
-# from about 5 such epochs; below that, "auto" trains without it.
-XLA_MIN_IMAGES = 400_000
+# XLA even on CPU, where Keras's own "auto" leaves it off for TensorFlow: it compiles a whole epoch's loop
+# of steps (harness.epoch_step) with the bias, activation, loss and optimizer updates fused around the
+# matrix multiplications, for about 0.6x the epoch time of basic_dnn, but compiling costs 1 to 3 s more.
+# Saving about 15 microseconds per training image, it pays off from about 150,000 images in all (the
+# README's Speed section); below the threshold, "auto" trains without it.
+XLA_MIN_IMAGES = 200_000
 
 
 def use_xla(config: ExperimentConfig, train_examples: int) -> bool:
-    """The config's training.jit_compile, with "auto" decided by the run's training images in all."""
+    """The config's training.jit_compile, with "auto" decided by the backend and the run's training images."""
     training = config.training
-    if training.deterministic:
+    tensorflow = keras.backend.backend() == "tensorflow"
+    if training.deterministic and tensorflow:
         return False  # Keras compiles without XLA under op determinism anyway; deciding here spares a warning
     if training.jit_compile == "auto":
-        return (training.epochs or 0) * train_examples >= XLA_MIN_IMAGES
+        # JAX has no other compiler: without XLA, Keras would run its steps one operation at a time.
+        return not tensorflow or (training.epochs or 0) * train_examples >= XLA_MIN_IMAGES
     return training.jit_compile
 
 
 def build_compiled_model(
-    config: ExperimentConfig,
-    input_dim: int,
-    num_classes: int,
-    steps_per_execution: int = STEPS_PER_EXECUTION,
-    jit_compile: bool = False,
+    config: ExperimentConfig, input_dim: int, num_classes: int, jit_compile: bool = False
 ) -> keras.Model:
+    """The config's model, compiled to train a whole epoch per call (harness.epoch_step)."""
     model_config = config.model.architecture()
     model = build_model(config.model.factory, input_dim, num_classes, **model_config)
     model.compile(
@@ -153,9 +147,9 @@ def build_compiled_model(
         # Integer labels with the sparse loss: the same loss as one-hot categorical cross-entropy.
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
         jit_compile=jit_compile,
     )
+    train_whole_epochs(model, config.training.batch_size)
     return model
 
 
@@ -184,16 +178,18 @@ def fit(
     Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default).
     """
     training = config.training
+    # The whole training set is one "batch" of Keras's: the model's step trains it in batches of
+    # training.batch_size (harness.epoch_step). Validation is a forward pass, done in one call too.
     if training.deterministic:
-        batches = ShuffledBatches(x, y, training.batch_size, training.seed, epoch=initial_epoch)
-        data = {"x": batches, "shuffle": False}
-        extra_callbacks = [EpochSeededRandomness(), *extra_callbacks]
+        shuffled = ShuffledEpoch(x, y, training.seed)
+        data = {"x": shuffled, "shuffle": False}
+        extra_callbacks = [EpochSeeding(shuffled), *extra_callbacks]
     else:
-        data = {"x": x, "y": y, "batch_size": training.batch_size}
+        data = {"x": x, "y": y, "batch_size": len(y)}
     history = model.fit(
         **data,
         validation_data=validation,
-        validation_batch_size=training.batch_size,
+        validation_batch_size=len(validation[1]) if validation else None,
         initial_epoch=initial_epoch,
         epochs=epochs or training.epochs,
         callbacks=training_callbacks(config) + list(extra_callbacks),

@@ -131,6 +131,7 @@ def test_env_json_records_what_produced_the_run(made_run):
     assert env["versions"]["tensorflow"] == "2.21.0"
     assert {"python", "keras", "numpy"} <= set(env["versions"])
     assert env["backend"] == "tensorflow" and env["devices"] and env["seed"] == 0
+    assert env["xla"] is False  # 2 epochs of digits: too short for XLA's compile time to pay
     assert {"git_commit", "git_dirty", "cpu_count", "processor"} <= set(env)
     assert env["command"][-5:] == ["run", "adam_lr", "--epochs", "2", "--dataset", "digits"][-5:]
 

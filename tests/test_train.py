@@ -60,6 +60,7 @@ def test_the_same_experiment_runs_on_the_jax_backend(reports):
     (run_dir,) = run_dirs(reports)
     env = json.loads((run_dir / "env.json").read_text())
     assert env["backend"] == "jax" and "jax" in env["versions"]
+    assert env["xla"] is True  # JAX's only compiler: without it Keras runs the steps op by op
     assert json.loads((run_dir / "metrics.json").read_text())["test_accuracy"] > 0.5
 
 
