@@ -2,11 +2,12 @@
 
 Keras calls its compiled train step once per batch (with `steps_per_execution`, a TensorFlow while loop or
 a Python loop makes those calls), and on a 2-core CPU the calls cost a large share of an epoch: with XLA,
-basic_dnn's epochs of 60,000 images take about 0.75x as long in one call as in Keras's loop of 32 steps per
-call (`make bench`, the README's Speed section). `train_whole_epochs` makes one call do an epoch: the harness gives Keras the whole shuffled training set as a single "batch", and the model's train
-step cuts it into `batch_size` rows at a time and runs Keras's own train step on each, in a loop that is
-compiled (with XLA where the run uses it) together with the steps. The batches, their order, the optimizer
-updates and the metrics are those of Keras's batch-by-batch loop; only the calls are fewer.
+basic_dnn's epochs of 60,000 images take about 0.75x as long in one call as in Keras's loop of 32 steps
+per call (`make bench`, the README's Speed section). `train_whole_epochs` makes one call do an epoch: the
+harness gives Keras the whole shuffled training set as a single "batch", and the model's train step cuts
+it into `batch_size` rows at a time and runs Keras's own train step on each, in a loop that is compiled
+(with XLA where the run uses it) together with the steps. The batches, their order, the optimizer updates
+and the metrics are those of Keras's batch-by-batch loop; only the calls are fewer.
 
     model.compile(...)
     train_whole_epochs(model, batch_size=128)
