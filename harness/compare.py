@@ -135,14 +135,6 @@ def disagreements(first: Run, second: Run) -> dict[str, np.ndarray]:
     }
 
 
-def load_runs(names: list[str], reports_dir: Path) -> list[Run]:
-    if len(names) < 2:
-        raise UserError('compare needs at least two runs, e.g. make compare NAMES="adam adam_lr"')
-    runs = [load_run(find_target(reports_dir, name)) for name in names]
-    check_one_dataset(runs)
-    return runs
-
-
 def check_one_dataset(items: list) -> None:
     """Runs or groups (anything with a label and a config) must share one dataset."""
     datasets = {item.config["dataset"]["name"] for item in items}

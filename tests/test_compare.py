@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.compare import compare, config_difference, find_target, load_run, load_runs, summary_table
+from harness.compare import compare, config_difference, find_target, load_run, summary_table
 from harness.errors import UserError
 from harness.experiments import resolve
 from harness.runs import point_latest, write_status
@@ -76,7 +76,7 @@ def test_runs_on_different_datasets_are_refused(tmp_path):
     make_run(tmp_path, "adam", "20260101-000000-aaaa")
     make_run(tmp_path, "sgd", "20260101-000001-bbbb", dataset="mnist")
     with pytest.raises(UserError, match="runs on different datasets cannot be compared"):
-        load_runs(["adam", "sgd"], tmp_path)
+        compare(["adam", "sgd"], tmp_path)
 
 
 def test_runs_are_found_by_experiment_run_id_or_path(tmp_path):
@@ -88,7 +88,7 @@ def test_runs_are_found_by_experiment_run_id_or_path(tmp_path):
     with pytest.raises(UserError, match="no run named 'adamm'.*adam"):
         find_target(tmp_path, "adamm")
     with pytest.raises(UserError, match="at least two runs"):
-        load_runs(["adam"], tmp_path)
+        compare(["adam"], tmp_path)
 
 
 def test_japanese_labels_render_without_missing_glyphs(tmp_path):
