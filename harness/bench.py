@@ -28,7 +28,7 @@ from harness.experiments import available, resolve
 from harness.optimizers import build_optimizer
 from harness.runs import environment, write_json, write_text
 from harness.train import XLA_MIN_IMAGES, build_compiled_model, fit, seed_everything
-from models.registry import FACTORIES, build_model, resolve_spec
+from models.registry import FACTORIES, resolve_spec
 from models.spec import MLPSpec
 
 SAMPLES = 60_000
@@ -194,9 +194,7 @@ def keras_loop_way(config: ExperimentConfig, data: BenchData) -> Way:
     """The harness as it was before harness.epoch_step: sparse labels and XLA, but Keras's own loop of calls,
     32 batches per call (steps_per_execution)."""
     seed_everything(config.training.seed, deterministic=False)
-    model = build_model(config.model.factory, INPUT_DIM, 10, **config.model.architecture())
-    model.compile(optimizer=build_optimizer(config.optimizer), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=KERAS_STEPS_PER_EXECUTION, jit_compile=True)  # fmt: skip
+    model = build_compiled_model(config, INPUT_DIM, 10, jit_compile=True, keras_loop_steps=KERAS_STEPS_PER_EXECUTION)
 
     def train_epoch(epoch: int, timer: EpochTimer) -> None:
         model.fit(data.x_train, data.y_train, batch_size=config.training.batch_size, initial_epoch=epoch,

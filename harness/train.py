@@ -137,9 +137,14 @@ def use_xla(config: ExperimentConfig, train_examples: int) -> bool:
 
 
 def build_compiled_model(
-    config: ExperimentConfig, input_dim: int, num_classes: int, jit_compile: bool = False
+    config: ExperimentConfig,
+    input_dim: int,
+    num_classes: int,
+    jit_compile: bool = False,
+    keras_loop_steps: int | None = None,
 ) -> keras.Model:
-    """The config's model, compiled to train a whole epoch per call (harness.epoch_step)."""
+    """The config's model, compiled to train a whole epoch per call (harness.epoch_step); with
+    keras_loop_steps=N, compiled for Keras's own loop instead, N steps per call (`make bench` compares)."""
     model_config = config.model.architecture()
     model = build_model(config.model.factory, input_dim, num_classes, **model_config)
     model.compile(
@@ -147,9 +152,11 @@ def build_compiled_model(
         # Integer labels with the sparse loss: the same loss as one-hot categorical cross-entropy.
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=keras_loop_steps or 1,
         jit_compile=jit_compile,
     )
-    train_whole_epochs(model, config.training.batch_size)
+    if keras_loop_steps is None:
+        train_whole_epochs(model, config.training.batch_size)
     return model
 
 
