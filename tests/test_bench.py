@@ -33,7 +33,7 @@ def test_bench_runs_end_to_end_and_writes_every_field(reports):
         results["harness_way"]["median_epoch_seconds"] / results["seed_way"]["median_epoch_seconds"], rel=0.01
     )  # the seconds are rounded to 0.1 ms, and a 1,024-image epoch takes only tens of milliseconds
     assert set(results["ratios_by_measure"]) == {"xla", "whole_epoch_calls", "harness_without_xla_over_seed"}
-    (peak,) = results["matmul_peak_gflops_per_round"]  # measured at the start of the one timed round
+    (peak,) = results["matmul_peak_gflops_per_round"]  # measured just before the harness's one timed epoch
     assert results["matmul_peak_gflops"] == peak > 0
     harness_rate = results["harness_way"]["training_gflops_per_second"]
     assert results["harness_fraction_of_peak"] == pytest.approx(harness_rate / peak, rel=0.01)
