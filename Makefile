@@ -26,7 +26,7 @@ MAKEFLAGS += --keep-going
 endif
 
 BENCH_MODEL ?= basic_dnn
-BENCH_EPOCHS ?= 3
+BENCH_EPOCHS ?= 8
 
 PORT ?= 8000
 

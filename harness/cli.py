@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", parents=[folders], help="time the harness's training against the seed's way")
     bench.add_argument("--model", default=os.environ.get("BENCH_MODEL", "basic_dnn"),
                        help="a model factory (basic_dnn, simple, ...) or an experiment name")  # fmt: skip
-    bench.add_argument("--epochs", type=int, default=3, help="timed epochs, after one warm-up epoch")
+    bench.add_argument("--epochs", type=int, default=8, help="timed epochs (rounds), after one warm-up epoch")
     bench.add_argument("--samples", type=int, default=60_000, help="training images per epoch")
     return parser
 
