@@ -3,9 +3,12 @@
 import os
 import sys
 
-# TensorFlow's C++ start-up chatter is not for users; this must be set before TensorFlow loads.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if __name__ == "__main__":  # not when a worker process (harness.workers) imports this module
+    # Read by TensorFlow once its logging is set up; harness.native_logs filters what it prints before that.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from harness.native_logs import filter_native_logs
 
-from harness.cli import main  # noqa: E402
+    filter_native_logs()
+    from harness.cli import main
 
-sys.exit(main())
+    sys.exit(main())

@@ -42,7 +42,7 @@ from harness.runs import (
     write_text,
     write_with,
 )
-from harness.train import DivergenceGuard, build_compiled_model, fit, seed_everything, use_xla
+from harness.train import DivergenceGuard, EpochLine, build_compiled_model, fit, seed_everything, use_xla
 
 CHECKPOINT_DIR = "checkpoint"
 EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
@@ -94,7 +94,7 @@ def read_history(run_dir: Path) -> pd.DataFrame:
 
 
 def run_experiment(
-    config: ExperimentConfig, reports_dir: Path, verbose: int | str | None = None, run_dir: Path | None = None
+    config: ExperimentConfig, reports_dir: Path, run_dir: Path | None = None
 ) -> RunOutcome:
     """Train and evaluate `config` in a new run directory: `run_dir` when given (a group's member), else
     a fresh one under reports/<name>/ that becomes its `latest`."""
@@ -118,7 +118,7 @@ def run_experiment(
         point_latest(run_dir)
     if not keras_run:
         return train_numpy_in(run_dir, config, dataset)
-    return train_in(run_dir, config, dataset, verbose)
+    return train_in(run_dir, config, dataset)
 
 
 def train_numpy_in(run_dir: Path, config: ExperimentConfig, dataset: Dataset) -> RunOutcome:
@@ -154,7 +154,7 @@ def history_summary(history: pd.DataFrame, dataset: Dataset) -> dict:
     }
 
 
-def resume_experiment(run_dir: Path, verbose: int | str | None = None) -> RunOutcome:
+def resume_experiment(run_dir: Path) -> RunOutcome:
     """Continue an interrupted or failed run from its last completed epoch, in the same directory."""
     status = read_status(run_dir)
     if status["status"] not in ("interrupted", "failed"):
@@ -169,11 +169,11 @@ def resume_experiment(run_dir: Path, verbose: int | str | None = None) -> RunOut
     # Epochs logged after the last checkpoint are trained again; keep each epoch once.
     write_text(run_dir / "history.csv", history[history["epoch"] < completed].to_csv(index=False))
     write_status(run_dir, "running", resumed_from_epoch=completed)
-    return train_in(run_dir, config, dataset, verbose, initial_epoch=completed)
+    return train_in(run_dir, config, dataset, initial_epoch=completed)
 
 
 def train_in(
-    run_dir: Path, config: ExperimentConfig, dataset: Dataset, verbose: int | str | None, initial_epoch: int = 0
+    run_dir: Path, config: ExperimentConfig, dataset: Dataset, initial_epoch: int = 0
 ) -> RunOutcome:
     seed_everything(config.training.seed, config.training.deterministic)
     xla = use_xla(config, len(dataset.y_train))
@@ -190,12 +190,12 @@ def train_in(
         EpochCheckpoint(run_dir / CHECKPOINT_DIR),
         # `tensorboard --logdir reports` shows every run.
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+        EpochLine(config.training.epochs, terminal=sys.stdout.isatty()),
     ]
-    verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
     try:
         with signals_interrupt():
             result = fit(config, model, dataset.x_train, dataset.y_train, (dataset.x_val, dataset.y_val),
-                         callbacks, verbose=verbose, initial_epoch=initial_epoch)  # fmt: skip
+                         callbacks, verbose=0, initial_epoch=initial_epoch)  # fmt: skip
     except Interrupted as stop:
         return finish(run_dir, "interrupted", f"stopped by {stop.signal_name} after epoch {_last_epoch(run_dir)}")
     except Exception as error:

@@ -32,6 +32,33 @@ class EpochStats(keras.callbacks.Callback):
         logs["seconds"] = round(time.perf_counter() - self._started, 4)
 
 
+class EpochLine(keras.callbacks.Callback):
+    """One console line per epoch: its metrics, learning rate and seconds; on a terminal, a long run gets
+    Keras's progress bar over epochs instead. (Keras's own bar would count one step per epoch here, since
+    an epoch is one call: harness.epoch_step.)"""
+
+    SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+    LONG_RUN_EPOCHS = 30
+
+    def __init__(self, epochs: int, terminal: bool):
+        super().__init__()
+        self.epochs = epochs
+        self.bar = None
+        if terminal and epochs > self.LONG_RUN_EPOCHS:
+            self.bar = keras.utils.Progbar(epochs, stateful_metrics=self.SHOWN + ("seconds",), unit_name="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = [(name, float(logs[name])) for name in self.SHOWN + ("seconds",) if name in (logs or {})]
+        if self.bar is not None:
+            self.bar.update(epoch + 1, values=values)
+            return
+        width = len(str(self.epochs))
+        shown = "  ".join(f"{name} {value:.4g}" if name == "learning_rate" else f"{name} {value:.4f}"
+                          for name, value in values if name != "seconds")  # fmt: skip
+        seconds = (logs or {}).get("seconds", 0.0)
+        print(f"epoch {epoch + 1:>{width}}/{self.epochs}  {shown}  {seconds:.2f} s", flush=True)
+
+
 class DivergenceGuard(keras.callbacks.Callback):
     """Stops training at the end of the epoch in which the loss became NaN or infinite, and remembers which.
 

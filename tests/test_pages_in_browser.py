@@ -28,7 +28,7 @@ def reports(tmp_path_factory):
     """Three real runs on digits (one diverged) and one run directory left incomplete."""
     reports = tmp_path_factory.mktemp("pages") / "reports"
     for name, overrides in (("adam", []), ("sgd", []), ("sgd", ["optimizer.learning_rate=1e5"])):
-        run_experiment(resolve(name, EXPERIMENTS, overrides, dataset="digits", epochs=2), reports, verbose=0)
+        run_experiment(resolve(name, EXPERIMENTS, overrides, dataset="digits", epochs=2), reports)
     broken = reports / "adam" / "20200101-000000-dead"
     broken.mkdir()
     (broken / "config.yaml").write_text("name: adam\n")  # a crash before anything else was written

@@ -102,7 +102,7 @@ def test_sigterm_also_stops_cleanly(reports):
 
 def test_a_diverging_run_stops_is_marked_and_still_reported(reports):
     config = resolve("sgd", EXPERIMENTS, ["optimizer.learning_rate=1e5"], dataset="digits", epochs=10)
-    outcome = run_experiment(config, reports, verbose=0)
+    outcome = run_experiment(config, reports)
     assert (outcome.status, outcome.exit_code) == ("diverged", 3)
     assert outcome.reason == "the loss became NaN or infinite in epoch 0"
     metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
@@ -122,7 +122,7 @@ def test_a_crash_in_the_report_step_leaves_results_and_make_report_recovers(repo
         raise RuntimeError("injected crash while plotting")
 
     monkeypatch.setattr(report_module, "plot_confusion_matrix", broken_plot)
-    outcome = run_experiment(resolve("adam", EXPERIMENTS, dataset="digits", epochs=1), reports, verbose=0)
+    outcome = run_experiment(resolve("adam", EXPERIMENTS, dataset="digits", epochs=1), reports)
     assert outcome.status == "finished"
     assert "injected crash while plotting" in capsys.readouterr().err
     metrics = json.loads((outcome.run_dir / "metrics.json").read_text())

@@ -16,7 +16,7 @@ from tests.conftest import EXPERIMENTS, ROOT, run_dirs
 
 def test_history_records_the_scheduled_learning_rate_of_every_epoch(reports):
     config = resolve("adam_lr", EXPERIMENTS, dataset="digits")
-    run_dir = run_experiment(config, reports, verbose=0).run_dir
+    run_dir = run_experiment(config, reports).run_dir
     history = pd.read_csv(run_dir / "history.csv")
     assert history["learning_rate"].tolist() == pytest.approx(learning_rates(config), rel=1e-6)
     assert history["learning_rate"].iloc[-1] == pytest.approx(0.0001)
@@ -26,21 +26,21 @@ def test_early_stopping_stops_and_says_when(reports):
     # Demanding a 50-point gain in validation accuracy per epoch stops at the second epoch.
     stop = "training.early_stopping={monitor: val_accuracy, patience: 0, min_delta: 0.5}"
     config = resolve("adam", EXPERIMENTS, [stop], dataset="digits", epochs=6)
-    run_dir = run_experiment(config, reports, verbose=0).run_dir
+    run_dir = run_experiment(config, reports).run_dir
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert (metrics["epochs_run"], metrics["stopped_early"]) == (2, True)
     assert len(pd.read_csv(run_dir / "history.csv")) == 2
 
 
 def test_a_run_without_early_stopping_runs_every_epoch(reports):
-    run_dir = run_experiment(resolve("sgd", EXPERIMENTS, dataset="digits", epochs=3), reports, verbose=0).run_dir
+    run_dir = run_experiment(resolve("sgd", EXPERIMENTS, dataset="digits", epochs=3), reports).run_dir
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert (metrics["epochs_run"], metrics["stopped_early"]) == (3, False)
 
 
 def test_regularised_and_dropout_models_train_end_to_end(reports):
     for name in ("l1", "combined"):
-        run_experiment(resolve(name, EXPERIMENTS, dataset="digits", epochs=1), reports, verbose=0)
+        run_experiment(resolve(name, EXPERIMENTS, dataset="digits", epochs=1), reports)
     summaries = {path.parent.name: (path / "model_summary.txt").read_text() for path in run_dirs(reports)}
     assert "dropout_4" in summaries["combined"] and "dropout" not in summaries["l1"]
 

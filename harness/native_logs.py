@@ -1,0 +1,63 @@
+"""Keep TensorFlow's C++ start-up notices off the console, and let its errors through.
+
+    python -m harness run adam_lr       prints the harness's lines and Keras's, not absl's INFO chatter
+
+TensorFlow prints its INFO and WARNING lines ("All log messages before absl::InitializeLog() ...", the
+oneDNN notice, the CPU-instructions notice, CUDA stub notices) from C++ before any setting of
+TF_CPP_MIN_LOG_LEVEL is read, straight to file descriptor 2. So file descriptor 2 becomes a pipe into
+a small filter process that drops exactly those lines and passes everything else on: ERROR and FATAL
+lines from C++, Python's warnings and tracebacks, the harness's own messages. The filter is a process of
+its own, not a thread, so that whatever a crashing run wrote last still reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+
+# Runs with `python -S`: no site-packages, starts in milliseconds.
+FILTER = r"""
+import os, re, sys
+glog = re.compile(rb"^[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] ")
+noise = (b"WARNING: All log messages before absl::InitializeLog() is called",)
+continued = (b"To enable the following instructions:",)  # the second line of the CPU-instructions notice
+no_gpu = not any(name.startswith("nvidia") for name in os.listdir("/dev")) if os.path.isdir("/dev") else True
+dropped = False
+for line in sys.stdin.buffer:
+    cuda_stub = no_gpu and b"failed call to cuInit" in line
+    drop = bool(glog.match(line)) or line.startswith(noise) or cuda_stub or (dropped and line.startswith(continued))
+    if not drop:
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+    dropped = drop
+"""
+
+
+def filter_native_logs() -> None:
+    """From now on, route file descriptor 2 of this process (and its children) through FILTER."""
+    if os.environ.get("HARNESS_NATIVE_LOGS") == "all":  # for debugging TensorFlow itself
+        return
+    sys.stderr.flush()
+    original = os.dup(2)
+    try:
+        # A session of its own: Ctrl-C stops the run, while the filter passes on its last words.
+        process = subprocess.Popen([sys.executable, "-S", "-c", FILTER], stdin=subprocess.PIPE, stdout=original,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    except OSError:
+        os.close(original)
+        return
+    os.dup2(process.stdin.fileno(), 2)
+    process.stdin.close()
+    atexit.register(_restore, original, process)
+
+
+def _restore(original: int, process: subprocess.Popen) -> None:
+    """Give file descriptor 2 back and let the filter write what it still holds before the shell prompt."""
+    sys.stderr.flush()
+    os.dup2(original, 2)
+    try:
+        process.wait(timeout=2)
+    except subprocess.TimeoutExpired:  # a child that outlives us still holds the pipe; the filter ends with it
+        pass
