@@ -1,8 +1,9 @@
 # Every target forwards to the Python command line (python -m harness ...), which is the engine.
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
 #   make experiment NAME=adam SEEDS=5 [JOBS=2] | make sweep NAME=l2 GRID="model.l2=0.0001,0.01" [RANDOM=20 SEEDS=3]
-#   make all [FORCE=1] (make -j 2 all: two at a time) | make report | make compare NAMES="adam adam_lr"
-#   make serve [PORT=8000] | make gradcheck NAME=l2 | make list | make bench [BENCH_MODEL=simple] | make test | make lint
+#   make all [FORCE=1 JOBS=2 NAMES="adam sgd"] | make report | make compare NAMES="adam adam_lr"
+#   make serve [PORT=8000] | make gradcheck NAME=l2 | make list | make bench [BENCH_MODEL=simple] | make bench-suite
+#   make test | make lint
 
 PYTHON_BOOTSTRAP ?= python3
 VENV ?= .venv
@@ -18,29 +19,28 @@ GROUP_OPTIONS := $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(JOBS),--jobs $(JOBS))
 RUN_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(if $(SEED),--seed $(SEED)) $(if $(RESUME),--resume $(RESUME))
 SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM))
 
-# make all: one target per experiment file, so make -j N runs N of them at once.
-EXPERIMENT_NAMES := $(basename $(notdir $(wildcard experiments/*.yaml)))
-ifeq ($(MAKECMDGOALS),all)
-# A failed experiment does not stop the others; make still exits non-zero.
-MAKEFLAGS += --keep-going
-endif
+# TensorFlow's build for this machine: with CUDA where nvidia-smi finds a GPU, else the CPU-only wheel
+# (no CUDA libraries to download, nor to look for at every start). JAX likewise.
+HAS_GPU := $(shell nvidia-smi -L 2>/dev/null | grep -q GPU && echo yes)
+ACCELERATOR_REQUIREMENTS := requirements-$(if $(HAS_GPU),gpu,cpu).txt
 
 BENCH_MODEL ?= basic_dnn
 BENCH_EPOCHS ?= 8
 
 PORT ?= 8000
 
-.PHONY: help setup experiment sweep all gradcheck report compare serve list bench test lint clean
+.PHONY: help setup experiment sweep all gradcheck report compare serve list bench bench-suite test lint clean
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,7p' Makefile
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-cpu.txt requirements-gpu.txt
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -r requirements.txt
+	@echo "installing requirements.txt and $(ACCELERATOR_REQUIREMENTS)"
+	$(PYTHON) -m pip install --quiet -r requirements.txt -r $(ACCELERATOR_REQUIREMENTS)
 	touch $@
 
 experiment:
@@ -52,13 +52,10 @@ sweep:
 	@test -n "$(GRID)" || { echo 'error: give the values to sweep, e.g. GRID="model.l2=0.0001,0.001,0.01 training.batch_size=64,128"' >&2; exit 2; }
 	$(PYTHON) -m harness sweep $(NAME) $(SWEEP_OPTIONS)
 
-# Each experiment is skipped when a finished run has the same config, code and data; FORCE=1 reruns.
-# Under make -j N each run takes 1/N of the cores ("--threads make"); the index is written once at the end.
-all: $(addprefix all-,$(EXPERIMENT_NAMES))
-	@$(PYTHON) -m harness report --index-only
-
-all-%:
-	$(PYTHON) -m harness run $* $(COMMON_OPTIONS) --threads make $(if $(FORCE),,--skip-done)
+# Every experiment (or NAMES) in warm worker processes, JOBS of them (or N of make -j N); each is skipped
+# when a finished run has the same config, code and data; FORCE=1 reruns. A failure does not stop the others.
+all:
+	$(PYTHON) -m harness all $(NAMES) $(COMMON_OPTIONS) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),,--skip-done)
 
 gradcheck:
 	@test -n "$(NAME)" || { echo "error: give an experiment, e.g. make gradcheck NAME=l2 DATASET=digits" >&2; exit 2; }
@@ -81,6 +78,10 @@ list:
 
 bench:
 	$(PYTHON) -m harness bench --model $(BENCH_MODEL) --epochs $(BENCH_EPOCHS)
+
+# The seed notebook's code for the ten seed experiments in one process against `make all` on them.
+bench-suite:
+	$(PYTHON) -m harness bench-suite $(if $(JOBS),--jobs $(JOBS))
 
 test:
 	$(PYTHON) -m pytest

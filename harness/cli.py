@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.errors import UserError
 from harness.experiments import available, resolve
-from harness.parallel import parse_threads, thread_environment
+from harness.parallel import make_jobs, parse_threads, thread_environment
 
 USAGE_ERROR = 2
 
@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", help="limit training to N CPU threads, or 'make': its share under make -j N")
     run.add_argument("--skip-done", action="store_true",
                      help="do nothing when a finished run has the same config, code and data (make all)")  # fmt: skip
+
+    every = commands.add_parser("all", parents=[folders], help="run every experiment (or those named) in warm workers")
+    every.add_argument("names", nargs="*", help="experiment names (default: every file in experiments/)")
+    every.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    every.add_argument("--epochs", type=int)
+    every.add_argument("--dataset")
+    every.add_argument("--jobs", type=int, help="worker processes (default: N of make -j N, else 1)")
+    every.add_argument("--skip-done", action="store_true",
+                       help="skip an experiment with a finished run of the same config, code and data")  # fmt: skip
 
     sweep = commands.add_parser("sweep", parents=[folders], help="run an experiment over a grid of config values")
     sweep.add_argument("name", help="experiment name")
@@ -69,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="a model factory (basic_dnn, simple, ...) or an experiment name")  # fmt: skip
     bench.add_argument("--epochs", type=int, default=8, help="timed epochs (rounds), after one warm-up epoch")
     bench.add_argument("--samples", type=int, default=60_000, help="training images per epoch")
+    suite = commands.add_parser("bench-suite", parents=[folders],
+                                help="the seed notebook's code for the ten seed experiments against make all")  # fmt: skip
+    suite.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default) or digits")
+    suite.add_argument("--jobs", type=int, help="workers for make all (default: make all's default)")
+    suite.add_argument("--rounds", type=int, default=1, help="pairs of timed commands, seed code first")
     return parser
 
 
@@ -97,6 +111,15 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"{args.name}: up to date, finished run {done} has the same config, code and data (FORCE=1 reruns)")
             return 0
     return _report_outcome(args, _runner().run_experiment(config, args.reports_dir, run_dir=args.run_dir))
+
+
+def command_all(args: argparse.Namespace) -> int:
+    from harness.suite import run_all
+
+    jobs = args.jobs if args.jobs is not None else make_jobs()
+    names = args.names or available(args.experiments_dir)
+    return run_all(names, args.experiments_dir, args.reports_dir, jobs, args.skip_done,
+                   overrides=args.overrides, dataset=args.dataset, epochs=args.epochs)  # fmt: skip
 
 
 def command_sweep(args: argparse.Namespace) -> int:
@@ -156,7 +179,8 @@ def _report_outcome(args: argparse.Namespace, outcome) -> int:
 
 def command_report(args: argparse.Namespace) -> int:
     from harness.group_report import write_group_report
-    from harness.report import write_index, write_report
+    from harness.index import write_index
+    from harness.report import write_report
     from harness.runs import group_directories, is_group, run_directories
 
     folders = [] if args.index_only else run_directories(args.reports_dir) + group_directories(args.reports_dir)
@@ -204,6 +228,16 @@ def command_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_bench_suite(args: argparse.Namespace) -> int:
+    if args.rounds < 1:
+        raise UserError("--rounds must be at least 1")
+    from harness.bench_suite import run_bench_suite
+
+    out = run_bench_suite(args.experiments_dir, args.reports_dir, args.dataset, args.jobs, args.rounds)
+    print((out / "suite.md").read_text() + f"\nwritten to {out}/suite.json and suite.md")
+    return 0
+
+
 def command_gradcheck(args: argparse.Namespace) -> int:
     config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset)
     from harness.gradcheck import format_results, gradcheck_experiment
@@ -226,9 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {
             "run": command_run,
+            "all": command_all,
             "sweep": command_sweep,
             "list": command_list,
             "bench": command_bench,
+            "bench-suite": command_bench_suite,
             "report": command_report,
             "compare": command_compare,
             "gradcheck": command_gradcheck,

@@ -20,7 +20,7 @@ from harness.runs import read_status, run_directories
 
 FINGERPRINT_FILE = "fingerprint.json"
 ROOT = Path(__file__).resolve().parent.parent
-CODE = ("harness/**/*.py", "harness/templates/*", "models/**/*.py", "requirements.txt")
+CODE = ("harness/**/*.py", "harness/templates/*", "models/**/*.py", "requirements*.txt")
 
 
 def code_version() -> str:

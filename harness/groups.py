@@ -3,9 +3,9 @@
     make experiment NAME=adam SEEDS=5 JOBS=2     reports/adam/seeds-<id>/: 5 runs, summary.json, group.html
     make sweep NAME=l2 GRID="model.l2=0.0001,0.01 training.batch_size=64,128"    reports/l2/sweep-<id>/
 
-Every member is its own `python -m harness run` process (see harness.parallel), created in the group's
-folder under a name that says what it is (seed-3, p02-seed-1). Every config is resolved, and the data
-loaded once, before the group's folder exists, so a bad grid or a missing dataset costs no training.
+The members run in JOBS warm worker processes (harness.workers), each created in the group's folder under
+a name that says what it is (seed-3, p02-seed-1). Every config is resolved, and the data loaded once,
+before the group's folder exists, so a bad grid or a missing dataset costs no training.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from harness.config import ExperimentConfig
 from harness.data import load_dataset
 from harness.errors import UserError
 from harness.experiments import resolve
 from harness.grid import as_override, point_label
-from harness.parallel import Finished, Job, run_jobs, thread_share
+from harness.parallel import thread_share
 from harness.runs import GROUP_FILE, new_run_dir, point_latest, read_status, write_json
+from harness.workers import RunRequest, RunResult, WorkerPool
 
 LOGS = "logs"
 
@@ -74,28 +76,27 @@ def member_overrides(plan: GroupPlan, member: dict) -> list[str]:
     return plan.arguments.overrides + [as_override(key, value) for key, value in member["parameters"].items()]
 
 
-def check_plan(plan: GroupPlan, experiments_dir: Path) -> None:
+def member_config(plan: GroupPlan, member: dict, experiments_dir: Path) -> ExperimentConfig:
+    """The member's resolved config; a problem names the point it belongs to."""
+    try:
+        return resolve(plan.experiment, experiments_dir, member_overrides(plan, member), plan.arguments.dataset,
+                       plan.arguments.epochs, member["seed"])  # fmt: skip
+    except UserError as error:
+        where = f"point {point_label(member['parameters'])}: " if member["parameters"] else ""
+        raise UserError(f"{where}{error}") from None
+
+
+def check_plan(plan: GroupPlan, experiments_dir: Path) -> dict[str, ExperimentConfig]:
     """Resolve every member's config and load the data once: any problem fails here, before training."""
-    config = None
-    for member in plan.members():
-        try:
-            config = resolve(plan.experiment, experiments_dir, member_overrides(plan, member), plan.arguments.dataset,
-                             plan.arguments.epochs, member["seed"])  # fmt: skip
-        except UserError as error:
-            where = f"point {point_label(member['parameters'])}: " if member["parameters"] else ""
-            raise UserError(f"{where}{error}") from None
-    load_dataset(config.dataset)
+    configs = {member["run"]: member_config(plan, member, experiments_dir) for member in plan.members()}
+    load_dataset(next(iter(configs.values())).dataset)
+    return configs
 
 
-def member_job(plan: GroupPlan, member: dict, group_dir: Path, experiments_dir: Path) -> Job:
-    """The member's own `python -m harness run`; harness.parallel gives it its threads and cores."""
-    command = [sys.executable, "-m", "harness", "run", plan.experiment, "--experiments-dir", str(experiments_dir),
-               "--reports-dir", str(group_dir.parent.parent), "--run-dir", str(group_dir / member["run"])]  # fmt: skip
-    command += [option for override in member_overrides(plan, member) for option in ("--set", override)]
-    command += ["--dataset", plan.arguments.dataset] if plan.arguments.dataset else []
-    command += ["--epochs", str(plan.arguments.epochs)] if plan.arguments.epochs is not None else []
-    command += ["--seed", str(member["seed"])] if member["seed"] is not None else []
-    return Job(member["run"], command, group_dir / LOGS / f"{member['run']}.log")
+def member_request(member: dict, config: ExperimentConfig, group_dir: Path, command: list[str]) -> RunRequest:
+    """The member's run, for a worker: in the group's folder, its console output in logs/<run>.log."""
+    return RunRequest(member["run"], config.to_dict(), group_dir.parent.parent, run_dir=group_dir / member["run"],
+                      log=group_dir / LOGS / f"{member['run']}.log", command=tuple(command))  # fmt: skip
 
 
 def describe(member: dict) -> str:
@@ -106,15 +107,15 @@ def describe(member: dict) -> str:
 def progress(group_dir: Path, total: int, members: dict):
     """Print one line as each run ends: its status and score, or where its log is."""
 
-    def report(result: Finished, done: int) -> None:
-        member = members[result.job.label]
+    def report(result: RunResult, done: int) -> None:
+        member = members[result.request.label]
         member["exit_code"] = result.exit_code
         state = read_member(group_dir, member)
         if state["status"] == "finished":
             metrics = state["metrics"]
             outcome = f"finished, test accuracy {metrics['test_accuracy']:.4f}, val {metrics['best_val_accuracy']:.4f}"
         else:
-            outcome = f"{state['status']} (exit {result.exit_code}); log: {result.job.log}"
+            outcome = f"{state['status']} ({result.reason or 'see its log'}); log: {result.request.log}"
         print(f"[{done}/{total}] {describe(member)}: {outcome}", flush=True)
 
     return report
@@ -145,29 +146,30 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
     and the exit code."""
     if jobs < 1:
         raise UserError(f"JOBS={jobs}: run at least one job at a time")
-    check_plan(plan, experiments_dir)
+    configs = check_plan(plan, experiments_dir)
     group_dir = new_run_dir(reports_dir, plan.experiment, prefix=f"{plan.kind}-")
     members = {member["run"]: member | {"exit_code": None} for member in plan.members()}
     parallel = min(jobs, len(members))
     threads = thread_share(parallel)
+    command = [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]]
     record = {
         "experiment": plan.experiment, "kind": plan.kind, "created": datetime.now().isoformat(timespec="seconds"),
         "seeds": plan.seeds, "points": plan.points, "search": plan.search, "jobs": jobs, "threads_per_run": threads,
-        "command": [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]], "members": list(members.values()),
+        "command": command, "members": list(members.values()),
     }  # fmt: skip
     write_json(group_dir / GROUP_FILE, record)
     point_latest(group_dir)
-    print(f"{plan.experiment}: {len(members)} runs, {parallel} at a time with {threads} threads each, in "
-          f"{group_dir} (each run's output: {group_dir / LOGS}/<run>.log)", flush=True)  # fmt: skip
-    job_list = [member_job(plan, member, group_dir, experiments_dir) for member in members.values()]
+    print(f"{plan.experiment}: {len(members)} runs in {parallel} worker processes with {threads} threads each, "
+          f"in {group_dir} (each run's output: {group_dir / LOGS}/<run>.log)", flush=True)  # fmt: skip
+    requests = [member_request(member, configs[name], group_dir, command) for name, member in members.items()]
     interrupted = False
     try:
-        run_jobs(job_list, parallel, progress(group_dir, len(job_list), members))
+        WorkerPool(parallel).run(requests, progress(group_dir, len(requests), members))
     except KeyboardInterrupt:
         interrupted = True
     write_json(group_dir / GROUP_FILE, record | {"members": list(members.values())})
     from harness.group_report import write_group_report
-    from harness.report import write_index
+    from harness.index import write_index
 
     summary = write_group_report(group_dir)
     write_index(reports_dir)

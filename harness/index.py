@@ -15,6 +15,8 @@ import pandas as pd
 import yaml
 
 from harness.grid import point_label
+from harness.i18n import labels, language
+from harness.pages import clean, write_page
 from harness.runs import group_directories, is_group, read_status, run_directories
 
 COLUMNS = [
@@ -106,3 +108,18 @@ def group_row(group_dir: Path, reports_dir: Path) -> dict:
 def groups_table(reports_dir: Path) -> pd.DataFrame:
     rows = [group_row(group_dir, reports_dir) for group_dir in group_directories(reports_dir)]
     return pd.DataFrame(rows, columns=GROUP_COLUMNS).sort_values("date", ascending=False, ignore_index=True)
+
+
+def write_index(reports_dir: Path) -> Path:
+    """reports/index.html: every group and every run, newest first, sortable, each linking to its page."""
+    text = labels(language())
+    table = runs_table(reports_dir)
+    rows = [{key: clean(value) for key, value in row.items()} for row in table.to_dict("records")]
+    groups = [{key: clean(value) for key, value in row.items()} for row in groups_table(reports_dir).to_dict("records")]
+    columns = [(column, text[column]) for column in COLUMNS if column not in ("reason", "path")]
+    path = reports_dir / "index.html"
+    text_columns = {"experiment", "run_id", "group", "date", "dataset", "model", "optimizer", "status", "epochs"}
+    formats = {"test_accuracy": "%.4f", "macro_f1": "%.4f", "best_val_accuracy": "%.4f", "train_seconds": "%.1f"}
+    write_page("index.html", path, reports_dir, language(), text=text, rows=rows, columns=columns, groups=groups,
+               text_columns=text_columns, formats=formats)  # fmt: skip
+    return path

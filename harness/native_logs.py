@@ -13,6 +13,7 @@ its own, not a thread, so that whatever a crashing run wrote last still reaches 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import subprocess
 import sys
@@ -57,7 +58,6 @@ def _restore(original: int, process: subprocess.Popen) -> None:
     """Give file descriptor 2 back and let the filter write what it still holds before the shell prompt."""
     sys.stderr.flush()
     os.dup2(original, 2)
-    try:
+    # A child that outlives us still holds the pipe; the filter then ends with it.
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=2)
-    except subprocess.TimeoutExpired:  # a child that outlives us still holds the pipe; the filter ends with it
-        pass

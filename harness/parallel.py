@@ -1,24 +1,17 @@
-"""Run harness commands as separate processes, N at a time, each limited to its share of the CPU threads.
+"""Shares of the CPU for runs side by side: disjoint cores and thread limits to match.
 
-    make experiment NAME=adam SEEDS=4 JOBS=2     two runs at a time, each with half of the cores
-    make -j 2 all                                 the same share, taken from make's -j
+    make experiment NAME=adam SEEDS=4 JOBS=2     two workers, each with half of the cores
+    make -j 2 all                                 the same, taken from make's -j
 
 Two processes that each start one thread per core fight over the cores and both slow down; a share
-of cores each keeps the total at one thread per core. Jobs started here are also pinned to their own
-cores (JAX's XLA ignores the thread settings, but not the affinity mask). `make -j` can only pass the
-thread count. A job that fails never stops the others.
+of cores each keeps the total at one thread per core. Workers (harness.workers) are also pinned to their
+own cores (JAX's XLA ignores the thread settings, but not the affinity mask).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from harness.errors import UserError
 
@@ -82,62 +75,3 @@ def thread_environment(threads: int) -> dict[str, str]:
         "MKL_NUM_THREADS": count,
         "XLA_FLAGS": f"{xla} {xla_threads} intra_op_parallelism_threads={count}".strip(),
     }
-
-
-@dataclass
-class Job:
-    label: str
-    command: list[str]
-    log: Path  # the job's stdout and stderr
-
-
-@dataclass
-class Finished:
-    job: Job
-    exit_code: int
-
-
-def _start(job: Job, cores: set[int]) -> subprocess.Popen:
-    job.log.parent.mkdir(parents=True, exist_ok=True)
-    pin = (lambda: os.sched_setaffinity(0, cores)) if hasattr(os, "sched_setaffinity") else None
-    # A session of its own: Ctrl-C in the terminal reaches only this process, which passes it on once.
-    with open(job.log, "w", encoding="utf-8") as log:
-        return subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=os.environ | thread_environment(len(cores)), start_new_session=True,
-                                preexec_fn=pin)  # fmt: skip
-
-
-def _interrupt(number, frame):
-    raise KeyboardInterrupt
-
-
-def run_jobs(jobs: list[Job], parallel: int, on_finish: Callable[[Finished, int], None]) -> list[Finished]:
-    """Run every job, `parallel` at a time; on_finish(result, done_count) is called as each one ends.
-
-    Ctrl-C (or SIGTERM to this process) interrupts the running jobs, which end as `interrupted`, and
-    starts no more; the results so far are returned and KeyboardInterrupt is raised again.
-    """
-    free_slots = core_slots(parallel)
-    waiting, running, done = list(jobs), {}, []
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        while waiting or running:
-            while waiting and free_slots:
-                job, slot = waiting.pop(0), free_slots.pop(0)
-                running[job.label] = (job, _start(job, slot), slot)
-            time.sleep(0.2)
-            for label, (job, process, slot) in list(running.items()):
-                if process.poll() is not None:
-                    del running[label]
-                    free_slots.append(slot)
-                    done.append(Finished(job, process.returncode))
-                    on_finish(done[-1], len(done))
-    except KeyboardInterrupt:
-        for _, process, _ in running.values():
-            process.send_signal(signal.SIGINT)
-        for job, process, _ in running.values():
-            done.append(Finished(job, process.wait()))
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    return done

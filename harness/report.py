@@ -7,7 +7,9 @@ Never trains and never loads the model, so it can be rerun at any time without t
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -25,8 +27,8 @@ from sklearn.metrics import classification_report, confusion_matrix  # noqa: E40
 from harness.data import CLASS_NAMES, test_images  # noqa: E402
 from harness.errors import UserError  # noqa: E402
 from harness.i18n import labels, language  # noqa: E402
-from harness.index import COLUMNS, groups_table, run_started, runs_table  # noqa: E402
-from harness.pages import clean, write_page  # noqa: E402
+from harness.index import run_started, write_index  # noqa: E402
+from harness.pages import write_page  # noqa: E402
 from harness.runs import is_group, read_status, reports_root, write_text, write_with  # noqa: E402
 
 MISCLASSIFIED_SHOWN = 20
@@ -78,14 +80,28 @@ def plot_confusion_matrix(confusion: np.ndarray, class_names: tuple[str, ...], t
 
 
 def plot_image_grid(images: np.ndarray, captions: list[str], title: str, path: Path, columns: int = 5) -> None:
-    """Test images with a caption each, as the seed notebook shows its predictions."""
+    """Test images with a caption each, as the seed notebook shows its predictions.
+
+    Drawn as one montage image with the captions over it: a subplot per image took four times as long.
+    """
     rows = max(1, -(-len(images) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.4 * rows), squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, image, caption in zip(axes.flat, images, captions, strict=False):
-        axis.imshow(image, cmap="gray_r" if image.max() <= 1 else "gray")
-        axis.set_title(caption, fontsize=8)
+    height, width = images.shape[1:3]
+    caption_lines = max((caption.count("\n") + 1 for caption in captions), default=1)
+    gap = max(2, height // 10)  # between rows; captions sit in a band of their own above each image
+    band = int(height * 0.4 * caption_lines)
+    cell_height, cell_width = band + height + gap, width + width // 3
+    montage = np.full((rows * cell_height, columns * cell_width), np.nan)
+    for index, image in enumerate(images):
+        top, left = (index // columns) * cell_height + band, (index % columns) * cell_width
+        montage[top : top + height, left : left + width] = image / max(float(image.max()), 1.0)
+    figure_width = 2.1 * columns
+    figure_height = figure_width * montage.shape[0] / montage.shape[1] + 0.4  # the title
+    figure, axis = plt.subplots(figsize=(figure_width, figure_height), layout="constrained")
+    axis.imshow(np.ma.masked_invalid(montage), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    axis.axis("off")
+    for index, caption in enumerate(captions):
+        top, left = (index // columns) * cell_height + band, (index % columns) * cell_width
+        axis.text(left + width / 2, top - 1, caption, ha="center", va="bottom", fontsize=8)
     figure.suptitle(title)
     save_figure(figure, path)
 
@@ -189,16 +205,22 @@ def write_report(run_dir: Path) -> None:
     write_run_page(run_dir, config, text, lang)
 
 
-def write_index(reports_dir: Path) -> Path:
-    """reports/index.html: every group and every run, newest first, sortable, each linking to its page."""
-    text = labels(language())
-    table = runs_table(reports_dir)
-    rows = [{key: clean(value) for key, value in row.items()} for row in table.to_dict("records")]
-    groups = [{key: clean(value) for key, value in row.items()} for row in groups_table(reports_dir).to_dict("records")]
-    columns = [(column, text[column]) for column in COLUMNS if column not in ("reason", "path")]
-    path = reports_dir / "index.html"
-    text_columns = {"experiment", "run_id", "group", "date", "dataset", "model", "optimizer", "status", "epochs"}
-    formats = {"test_accuracy": "%.4f", "macro_f1": "%.4f", "best_val_accuracy": "%.4f", "train_seconds": "%.1f"}
-    write_page("index.html", path, reports_dir, language(), text=text, rows=rows, columns=columns, groups=groups,
-               text_columns=text_columns, formats=formats)  # fmt: skip
-    return path
+def write_report_safely(run_dir: Path, index: bool = True) -> None:
+    """The run's report and (with index) reports/index.html; a failure leaves the results intact and says
+    how to make the report again."""
+    try:
+        write_report(run_dir)
+        if index:
+            write_index(reports_root(run_dir))
+    except Exception as error:  # the results are safe on disk
+        print(f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); "
+              "`make report` makes it again from the run's files", file=sys.stderr)  # fmt: skip
+
+
+def warm_up() -> None:
+    """Draw a tiny figure once, so that the report's first plot does not pay for loading fonts."""
+    figure, axis = plt.subplots(figsize=(1, 1))
+    axis.plot([0, 1], [0, 1])
+    axis.set_title("0")
+    figure.savefig(io.BytesIO(), format="png")
+    plt.close(figure)

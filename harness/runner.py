@@ -13,6 +13,8 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,6 @@ from harness.data import Dataset, load_dataset
 from harness.errors import UserError
 from harness.evaluate import evaluate
 from harness.fingerprint import FINGERPRINT_FILE, fingerprint
-from harness.report import write_index, write_report
 from harness.runs import (
     create_member_dir,
     environment,
@@ -36,7 +37,6 @@ from harness.runs import (
     new_run_dir,
     point_latest,
     read_status,
-    reports_root,
     write_json,
     write_status,
     write_text,
@@ -94,10 +94,17 @@ def read_history(run_dir: Path) -> pd.DataFrame:
 
 
 def run_experiment(
-    config: ExperimentConfig, reports_dir: Path, run_dir: Path | None = None
+    config: ExperimentConfig,
+    reports_dir: Path,
+    run_dir: Path | None = None,
+    report: bool = True,
+    on_start: Callable[[Path], None] | None = None,
+    command: list[str] | None = None,
 ) -> RunOutcome:
     """Train and evaluate `config` in a new run directory: `run_dir` when given (a group's member), else
-    a fresh one under reports/<name>/ that becomes its `latest`."""
+    a fresh one under reports/<name>/ that becomes its `latest`. With report=False the caller makes the
+    report (harness.workers does, while its next run trains); on_start(run_dir) is called once the run's
+    directory says `running`; `command` is the command line recorded in env.json (default: this process's)."""
     dataset = load_dataset(config.dataset)
     if config.model.gradient == "numerical":
         from harness.scratch import build_net, check_numerical_budget
@@ -111,17 +118,19 @@ def run_experiment(
     write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
     keras_run = config.model.framework != "numpy"
     xla = use_xla(config, len(dataset.y_train)) if keras_run else None
-    write_json(run_dir / "env.json", environment(config.training.seed) | {"xla": xla})
+    write_json(run_dir / "env.json", environment(config.training.seed, command) | {"xla": xla})
     write_json(run_dir / FINGERPRINT_FILE, fingerprint(config))
     write_status(run_dir, "running")
     if not member:  # a group's `latest` is the group itself
         point_latest(run_dir)
+    if on_start is not None:
+        on_start(run_dir)
     if not keras_run:
-        return train_numpy_in(run_dir, config, dataset)
-    return train_in(run_dir, config, dataset)
+        return train_numpy_in(run_dir, config, dataset, report)
+    return train_in(run_dir, config, dataset, report=report)
 
 
-def train_numpy_in(run_dir: Path, config: ExperimentConfig, dataset: Dataset) -> RunOutcome:
+def train_numpy_in(run_dir: Path, config: ExperimentConfig, dataset: Dataset, report: bool = True) -> RunOutcome:
     """The textbook's NumPy network, through the same statuses, files and report as a Keras run."""
     from harness import scratch
 
@@ -132,15 +141,16 @@ def train_numpy_in(run_dir: Path, config: ExperimentConfig, dataset: Dataset) ->
         with signals_interrupt():
             history = scratch.train_net(config, dataset, net, run_dir)
     except Interrupted as stop:
-        return finish(run_dir, "interrupted", f"stopped by {stop.signal_name}; the NumPy network does not resume")
+        reason = f"stopped by {stop.signal_name}; the NumPy network does not resume"
+        return finish(run_dir, "interrupted", reason, report=report)
     except Exception as error:
-        finish(run_dir, "failed", f"{type(error).__name__}: {error}".splitlines()[0])
+        finish(run_dir, "failed", f"{type(error).__name__}: {error}".splitlines()[0], report=report)
         raise
     metrics, predictions = scratch.evaluate_net(net, dataset)
     write_text(run_dir / "predictions.csv", predictions.to_csv(index=False))
     write_with(run_dir / "weights.npz", lambda path: np.savez(path, **net.params))
     metrics |= history_summary(history, dataset) | {"stopped_early": False, "parameters": net.parameter_count}
-    return finish(run_dir, "finished", None, metrics)
+    return finish(run_dir, "finished", None, metrics, report)
 
 
 def history_summary(history: pd.DataFrame, dataset: Dataset) -> dict:
@@ -173,7 +183,7 @@ def resume_experiment(run_dir: Path) -> RunOutcome:
 
 
 def train_in(
-    run_dir: Path, config: ExperimentConfig, dataset: Dataset, initial_epoch: int = 0
+    run_dir: Path, config: ExperimentConfig, dataset: Dataset, initial_epoch: int = 0, report: bool = True
 ) -> RunOutcome:
     seed_everything(config.training.seed, config.training.deterministic)
     xla = use_xla(config, len(dataset.y_train))
@@ -192,18 +202,22 @@ def train_in(
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
         EpochLine(config.training.epochs, terminal=sys.stdout.isatty()),
     ]
+    if report:  # its imports and first figure, while the compiled epochs run without the GIL
+        threading.Thread(target=warm_up_report, daemon=True).start()
     try:
         with signals_interrupt():
             result = fit(config, model, dataset.x_train, dataset.y_train, (dataset.x_val, dataset.y_val),
                          callbacks, verbose=0, initial_epoch=initial_epoch)  # fmt: skip
     except Interrupted as stop:
-        return finish(run_dir, "interrupted", f"stopped by {stop.signal_name} after epoch {_last_epoch(run_dir)}")
+        reason = f"stopped by {stop.signal_name} after epoch {_last_epoch(run_dir)}"
+        return finish(run_dir, "interrupted", reason, report=report)
     except Exception as error:
-        finish(run_dir, "failed", f"{type(error).__name__}: {error}".splitlines()[0])
+        finish(run_dir, "failed", f"{type(error).__name__}: {error}".splitlines()[0], report=report)
         raise
     if guard.diverged_in_epoch is not None:
         shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)  # its weights are NaN: nothing to resume
-        return finish(run_dir, "diverged", f"the loss became NaN or infinite in epoch {guard.diverged_in_epoch}")
+        reason = f"the loss became NaN or infinite in epoch {guard.diverged_in_epoch}"
+        return finish(run_dir, "diverged", reason, report=report)
     evaluation = evaluate(result.model, dataset)
     write_with(run_dir / "model.keras", lambda path: result.model.save(path))
     write_text(run_dir / "predictions.csv", evaluation.predictions.to_csv(index=False))
@@ -216,7 +230,7 @@ def train_in(
         "parameters": result.model.count_params(),
     } | history_summary(history, dataset)
     shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
-    return finish(run_dir, "finished", None, metrics)
+    return finish(run_dir, "finished", None, metrics, report)
 
 
 def _last_epoch(run_dir: Path) -> str:
@@ -224,18 +238,24 @@ def _last_epoch(run_dir: Path) -> str:
     return str(int(history["epoch"].iloc[-1])) if len(history) else "none (no epoch completed)"
 
 
-def finish(run_dir: Path, status: str, reason: str | None, results: dict | None = None) -> RunOutcome:
-    """Write metrics.json and the final status, then the report; a report failure leaves both intact."""
+def finish(
+    run_dir: Path, status: str, reason: str | None, results: dict | None = None, report: bool = True
+) -> RunOutcome:
+    """Write metrics.json and the final status, then (unless told not to) the report."""
     history = read_history(run_dir)
     metrics = {"status": status, "reason": reason, "epochs_run": len(history)}
     metrics["train_seconds"] = round(float(history["seconds"].sum()), 3) if len(history) else 0.0
     write_json(run_dir / "metrics.json", metrics | (results or {}))
     write_status(run_dir, status, reason)
-    try:
-        write_report(run_dir)
-        if not is_group(run_dir.parent):  # a group writes the index once all its runs are done
-            write_index(reports_root(run_dir))
-    except Exception as error:  # the results are safe on disk; say how to make the report again
-        print(f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); "
-              "`make report` makes it again from the run's files", file=sys.stderr)  # fmt: skip
+    if report:
+        from harness.report import write_report_safely
+
+        write_report_safely(run_dir, index=not is_group(run_dir.parent))  # a group writes its index at the end
     return RunOutcome(run_dir, status, reason)
+
+
+def warm_up_report() -> None:
+    """Import the report's libraries and draw one small figure (font cache, renderer) ahead of the report."""
+    from harness.report import warm_up
+
+    warm_up()

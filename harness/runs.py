@@ -102,8 +102,8 @@ def _git(*args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def environment(seed: int) -> dict:
-    """What produced the run: versions, hardware, code version and command line."""
+def environment(seed: int, command: list[str] | None = None) -> dict:
+    """What produced the run: versions, hardware, code version and command line (this process's by default)."""
     import keras
     import numpy
 
@@ -133,7 +133,7 @@ def environment(seed: int) -> dict:
         "git_dirty": None if status is None else bool(status),
         "seed": seed,
         "threads": int(os.environ["TF_NUM_INTRAOP_THREADS"]) if "TF_NUM_INTRAOP_THREADS" in os.environ else None,
-        "command": [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]],
+        "command": command or [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]],
     }
 
 
@@ -146,6 +146,14 @@ def write_status(run_dir: Path, status: str, reason: str | None = None, **detail
         raise ValueError(f"unknown status {status!r}")
     record = {"status": status, "reason": reason, "pid": os.getpid(), "host": platform.node()}
     write_json(run_dir / "status.json", record | {"updated": datetime.now().isoformat(timespec="seconds")} | details)
+
+
+def mark_interrupted(run_dir: Path, reason: str) -> None:
+    """What a run's own process would have written had it lived: the status, and metrics.json saying so."""
+    history = run_dir / "history.csv"
+    epochs = max(len(history.read_text().splitlines()) - 1, 0) if history.is_file() else 0
+    write_json(run_dir / "metrics.json", {"status": "interrupted", "reason": reason, "epochs_run": epochs})
+    write_status(run_dir, "interrupted", reason)
 
 
 def read_status(run_dir: Path) -> dict:
@@ -171,7 +179,7 @@ def _alive(pid) -> bool:
     return True
 
 
-NOT_RUNS = {"bench", "compare"}  # folders under reports/ that hold no experiment runs
+NOT_RUNS = {"bench", "compare", "logs"}  # folders under reports/ that hold no experiment runs
 GROUP_FILE = "group.json"  # marks reports/<experiment>/<group-id>/, whose runs are its subfolders
 
 

@@ -135,12 +135,18 @@ class TrainingResult:
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
-    """Seed Python, NumPy and the backend; optionally ask the backend for deterministic kernels."""
+    """Seed Python, NumPy and the backend, and ask the backend for deterministic kernels or not: a worker
+    (harness.workers) runs run after run, and each must start as it would in a process of its own."""
     keras.utils.set_random_seed(seed)
-    if deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf  # the one TensorFlow-only switch; JAX on CPU is deterministic already
+    if keras.backend.backend() == "tensorflow":
+        # The one TensorFlow-only switch (JAX on CPU is deterministic already). Its public API can only
+        # turn it on; a worker's next run may need it off again.
+        from tensorflow.python.framework import config as tensorflow_config
 
-        tf.config.experimental.enable_op_determinism()
+        if deterministic:
+            tensorflow_config.enable_op_determinism()
+        else:
+            tensorflow_config.disable_op_determinism()
 
 
 # XLA even on CPU, where Keras's own "auto" leaves it off for TensorFlow: it compiles a whole epoch's loop

@@ -7,7 +7,7 @@ import pytest
 
 from harness.compare import compare
 from harness.experiments import resolve
-from harness.report import write_index
+from harness.index import write_index
 from harness.runner import run_experiment
 from tests.conftest import EXPERIMENTS
 
