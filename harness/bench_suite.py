@@ -71,7 +71,11 @@ def harness_side(out: Path, dataset: str, jobs: int | None) -> dict:
     result = timed(command, out / "make_all.log")
     accuracies = {}
     for name in SEED_EXPERIMENTS:
-        (metrics,) = [json.loads(path.read_text()) for path in reports.glob(f"{name}/*/metrics.json")]
+        (metrics,) = [
+            json.loads(path.read_text())
+            for path in reports.glob(f"{name}/*/metrics.json")
+            if not path.parent.is_symlink()
+        ]  # not again through `latest`
         accuracies[name] = metrics["test_accuracy"]
     return result | {"test_accuracy": accuracies}
 

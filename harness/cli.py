@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.errors import UserError
 from harness.experiments import available, resolve
-from harness.parallel import make_jobs, parse_threads, thread_environment
+from harness.parallel import default_workers, parse_threads, thread_environment
 
 USAGE_ERROR = 2
 
@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     every.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     every.add_argument("--epochs", type=int)
     every.add_argument("--dataset")
-    every.add_argument("--jobs", type=int, help="worker processes (default: N of make -j N, else 1)")
+    every.add_argument(
+        "--jobs", type=int, help="worker processes (default: N of make -j N, else one per core, at most 4)"
+    )
     every.add_argument("--skip-done", action="store_true",
                        help="skip an experiment with a finished run of the same config, code and data")  # fmt: skip
 
@@ -78,8 +80,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="a model factory (basic_dnn, simple, ...) or an experiment name")  # fmt: skip
     bench.add_argument("--epochs", type=int, default=8, help="timed epochs (rounds), after one warm-up epoch")
     bench.add_argument("--samples", type=int, default=60_000, help="training images per epoch")
-    suite = commands.add_parser("bench-suite", parents=[folders],
-                                help="the seed notebook's code for the ten seed experiments against make all")  # fmt: skip
+    suite_help = "the seed notebook's code for the ten seed experiments against make all"
+    suite = commands.add_parser("bench-suite", parents=[folders], help=suite_help)
     suite.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default) or digits")
     suite.add_argument("--jobs", type=int, help="workers for make all (default: make all's default)")
     suite.add_argument("--rounds", type=int, default=1, help="pairs of timed commands, seed code first")
@@ -116,7 +118,7 @@ def command_run(args: argparse.Namespace) -> int:
 def command_all(args: argparse.Namespace) -> int:
     from harness.suite import run_all
 
-    jobs = args.jobs if args.jobs is not None else make_jobs()
+    jobs = args.jobs if args.jobs is not None else default_workers()
     names = args.names or available(args.experiments_dir)
     return run_all(names, args.experiments_dir, args.reports_dir, jobs, args.skip_done,
                    overrides=args.overrides, dataset=args.dataset, epochs=args.epochs)  # fmt: skip

@@ -211,6 +211,9 @@ class TrainingConfig(Section):
     # XLA compilation: true, false, or auto (on for runs of at least 200,000 training images in all,
     # where its faster epochs repay the seconds it takes to compile).
     jit_compile: bool | Literal["auto"] = "auto"
+    # Keras's dtype policy: mixed_bfloat16 computes in bfloat16 and keeps float32 weights (the output layer
+    # stays float32); it pays where the hardware multiplies bfloat16 natively (AVX512_BF16, AMX, GPUs).
+    precision: Literal["float32", "mixed_bfloat16"] = "float32"
     early_stopping: EarlyStoppingConfig | None = None
 
 

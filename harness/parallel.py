@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 from harness.errors import UserError
 
@@ -48,6 +49,20 @@ def make_jobs(makeflags: str | None = None) -> int:
     if not match:
         return 1
     return int(match.group(1)) if match.group(1) else cpu_count()
+
+
+MAX_DEFAULT_WORKERS = 4  # each worker holds its own frameworks and data: about 1 GB
+
+
+def default_workers() -> int:
+    """Workers for `make all` when JOBS is not given: N of make -j N; else one per core (up to four), since
+    small models train faster as runs side by side on a core each than one at a time on all cores
+    (the README's Speed section); one where there is a GPU, which each TensorFlow process would claim whole."""
+    if make_jobs() > 1:
+        return make_jobs()
+    if any(Path("/dev").glob("nvidia[0-9]*")):
+        return 1
+    return min(cpu_count(), MAX_DEFAULT_WORKERS)
 
 
 def parse_threads(text: str) -> int:

@@ -179,7 +179,12 @@ def build_compiled_model(
     """The config's model, compiled to train a whole epoch per call (harness.epoch_step); with
     keras_loop_steps=N, compiled for Keras's own loop instead, N steps per call (`make bench` compares)."""
     model_config = config.model.architecture()
-    model = build_model(config.model.factory, input_dim, num_classes, **model_config)
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.training.precision)  # read by each layer as it is built
+    try:
+        model = build_model(config.model.factory, input_dim, num_classes, **model_config)
+    finally:
+        keras.config.set_dtype_policy(policy)  # the next model a process builds starts from float32 again
     model.compile(
         optimizer=build_optimizer(config.optimizer),
         # Integer labels with the sparse loss: the same loss as one-hot categorical cross-entropy.

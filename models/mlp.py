@@ -46,5 +46,6 @@ def build_mlp(input_dim: int, num_classes: int, spec: MLPSpec, name: str = "mlp"
             x = keras.layers.Activation(spec.activation, name=f"{spec.activation}_{index}")(x)
         if rate > 0:
             x = keras.layers.Dropout(rate, name=f"dropout_{index}")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="softmax")(x)
+    # float32 whatever the dtype policy: probabilities and the loss need its range and precision.
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)

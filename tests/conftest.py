@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = ROOT / "experiments"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Decoded datasets go to a cache of the test session's own, not the user's (harness.dataset_cache).
+os.environ.setdefault("KERAS_HARNESS_CACHE", tempfile.mkdtemp(prefix="harness-test-cache-"))
 
 
 def run_harness(*args: str, reports: Path, experiments: Path = EXPERIMENTS, env: dict | None = None):

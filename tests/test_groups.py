@@ -4,6 +4,7 @@ run stops nothing, `make all` skips what is up to date, and groups compare by th
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -119,17 +120,37 @@ def test_an_experiment_with_a_finished_run_of_the_same_fingerprint_is_skipped(re
     assert len(list((reports / "adam").glob("2*"))) == 2
 
 
-def test_make_all_has_a_target_per_experiment_and_force_reruns():
-    def dry_run(*variables: str) -> str:
-        command = ["make", "-n", "all", "REPORTS=/nonexistent", *variables]
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+def test_make_all_runs_the_named_experiments_in_workers_skips_what_is_done_and_force_reruns(reports):
+    def make_all(*variables: str) -> subprocess.CompletedProcess:
+        command = ["make", "--no-print-directory", "all", f"PYTHON={sys.executable}", f"REPORTS={reports}",
+                   "NAMES=adam sgd", "DATASET=digits", "EPOCHS=1", "JOBS=2", *variables]  # fmt: skip
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
-    plan = dry_run()
-    for experiment in EXPERIMENTS.glob("*.yaml"):
-        assert f"harness run {experiment.stem} " in plan
-    assert plan.count("--skip-done") == len(list(EXPERIMENTS.glob("*.yaml")))
-    assert "--threads make" in plan
-    assert "--skip-done" not in dry_run("FORCE=1")
+    first = make_all()
+    assert first.returncode == 0, first.stderr
+    assert "adam: finished" in first.stdout and "sgd: finished" in first.stdout
+    assert (reports / "logs" / "adam.log").is_file() and (reports / "index.html").is_file()
+    again = make_all()
+    assert "adam: up to date" in again.stdout and "sgd: up to date" in again.stdout
+    forced = make_all("FORCE=1")
+    assert forced.returncode == 0 and "up to date" not in forced.stdout
+    assert len(list((reports / "adam").glob("2*"))) == 2
+
+
+def test_a_run_in_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_output(reports):
+    config = resolve("basic_dnn", EXPERIMENTS, ["training.precision=mixed_bfloat16"], "digits", 1)
+    from harness.train import build_compiled_model
+
+    model = build_compiled_model(config, 64, 10)
+    hidden, output = model.get_layer("dense_1"), model.get_layer("softmax")
+    assert (hidden.compute_dtype, hidden.variable_dtype) == ("bfloat16", "float32")
+    assert output.compute_dtype == "float32"
+    assert build_compiled_model(resolve("adam", EXPERIMENTS), 64, 10).get_layer("dense_1").compute_dtype == "float32"
+    result = run_harness("run", "basic_dnn", *DIGITS, "--epochs", "2", "--set", "training.precision=mixed_bfloat16",
+                         reports=reports)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = [path for path in (reports / "basic_dnn").glob("2*")]
+    assert json.loads((run_dir / "metrics.json").read_text())["test_accuracy"] > 0.5
 
 
 def constructed_group(reports: Path, experiment: str, accuracies: list[float], statuses=None) -> Path:

@@ -1,0 +1,121 @@
+"""Many runs, one warm process: isolated runs, a dead worker costs one run, a quiet console, a verified data cache."""
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from harness import dataset_cache
+from harness.config import DatasetConfig
+from harness.data import load_dataset
+from harness.experiments import resolve
+from harness.native_logs import FILTER
+from harness.runs import read_status
+from harness.workers import RunRequest, WorkerPool
+from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
+
+DETERMINISTIC = ["--dataset", "digits", "--epochs", "3", "--set", "training.deterministic=true"]
+
+
+def _results(run_dir):
+    history = pd.read_csv(run_dir / "history.csv").drop(columns="seconds")
+    return history, (run_dir / "predictions.csv").read_text()
+
+
+def test_runs_in_one_worker_equal_the_same_runs_made_alone(tmp_path):
+    names = ["dropout", "adam"]  # dropout first: its random masks must not leak into the next run's seeds
+    configs = [resolve(name, EXPERIMENTS, ["training.deterministic=true"], "digits", 3) for name in names]
+    pooled = tmp_path / "pooled"
+    requests = [RunRequest(config.name, config.to_dict(), pooled) for config in configs]
+    results = WorkerPool(1).run(requests, lambda result, done: None)
+    assert [result.status for result in results] == ["finished", "finished"]
+    for name, result in zip(names, results, strict=True):
+        alone = tmp_path / f"alone-{name}"
+        assert run_harness("run", name, *DETERMINISTIC, reports=alone).returncode == 0
+        (alone_dir,) = run_dirs(alone)
+        history, predictions = _results(result.run_dir)
+        alone_history, alone_predictions = _results(alone_dir)
+        pd.testing.assert_frame_equal(history, alone_history, check_exact=True)
+        assert predictions == alone_predictions
+        assert (result.run_dir / "report.html").is_file()  # drawn by the worker's report thread
+
+
+def test_a_worker_killed_mid_run_costs_only_that_run(reports):
+    command = [sys.executable, "-m", "harness", "run", "adam", "--dataset", "digits", "--epochs", "60",
+               "--seeds", "3", "--jobs", "1", "--reports-dir", str(reports)]  # fmt: skip
+    group = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = None
+    deadline = time.monotonic() + 180
+    while second is None and time.monotonic() < deadline:
+        for history in reports.glob("adam/seeds-*/seed-1/history.csv"):
+            if len(history.read_text().splitlines()) > 3:  # the second run is training
+                second = history.parent
+        time.sleep(0.05)
+    assert second is not None, "the second run never started"
+    worker = json.loads((second / "status.json").read_text())["pid"]
+    os.kill(worker, signal.SIGKILL)
+    stdout, stderr = group.communicate(timeout=300)
+    assert group.returncode == 1, stderr  # not every run finished
+    first, third = second.parent / "seed-0", second.parent / "seed-2"
+    assert read_status(first)["status"] == "finished" and (first / "report.html").is_file()
+    assert read_status(third)["status"] == "finished"  # taken by a new worker
+    status = read_status(second)
+    assert status["status"] == "interrupted" and "worker process died (signal SIGKILL)" in status["reason"]
+    assert json.loads((second / "metrics.json").read_text())["status"] == "interrupted"
+    assert "adam: 2 of 3 runs finished" in stdout
+
+
+def test_a_damaged_dataset_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_HARNESS_CACHE", str(tmp_path))
+    monkeypatch.setattr(dataset_cache, "_IN_MEMORY", {})
+    first = load_dataset(DatasetConfig(name="digits"))
+    (cached,) = (tmp_path / "datasets").glob("digits-*.npz")
+    content = bytearray(cached.read_bytes())
+    content[len(content) // 2] ^= 0xFF  # one flipped byte inside the pixels
+    cached.write_bytes(bytes(content))
+    monkeypatch.setattr(dataset_cache, "_IN_MEMORY", {})  # a new process
+    again = load_dataset(DatasetConfig(name="digits"))
+    assert f"the dataset cache {cached} is damaged; decoding the dataset again" in capsys.readouterr().err
+    assert np.array_equal(first.x_train, again.x_train) and np.array_equal(first.y_test, again.y_test)
+    rebuilt = cached.read_bytes()
+    assert rebuilt != bytes(content)  # written anew, with a digest that matches it
+    assert (
+        hashlib.sha256(rebuilt).hexdigest() == (tmp_path / "datasets" / f"{cached.name}.sha256").read_text().split()[0]
+    )
+
+
+def test_the_console_of_a_run_has_one_line_per_epoch_and_no_tensorflow_start_up_lines(reports):
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "harness", "run", "adam", "--dataset", "digits", "--epochs", "3",
+               "--reports-dir", str(reports)]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "absl::InitializeLog" not in result.stderr and "oneDNN" not in result.stderr
+    assert not re.search(r"^[IW]\d{4} ", result.stderr, re.MULTILINE), result.stderr
+    epochs = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == ["1/3", "2/3", "3/3"]
+    assert "val_accuracy" in epochs[0] and epochs[0].endswith(" s")
+    assert "1/1" not in result.stdout  # not Keras's bar of one step per epoch
+
+
+def test_the_filter_passes_errors_and_python_output_and_drops_only_start_up_notices():
+    lines = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1795506207.439820    4071 cpu_feature_guard.cc:227] This TensorFlow binary is optimized",
+        "To enable the following instructions: AVX2 AVX512F, in other operations, rebuild TensorFlow",
+        "W0000 00:00:1795506208.767177    4071 port.cc:153] oneDNN custom operations are on.",
+        "E0000 00:00:1795506212.915886    4071 op_kernel.cc:1830] OP_REQUIRES failed: out of memory",
+        "F0000 00:00:1795506212.915886    4071 logging.cc:12] Check failed: shape",
+        "Traceback (most recent call last):",
+        "To enable the following instructions: (a Python line that merely looks like a continuation)",
+    ]
+    filtered = subprocess.run([sys.executable, "-S", "-c", FILTER], input="\n".join(lines) + "\n",
+                              capture_output=True, text=True, timeout=30).stdout.splitlines()  # fmt: skip
+    assert filtered == lines[4:]
