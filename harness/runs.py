@@ -126,6 +126,10 @@ def environment(seed: int, command: list[str] | None = None) -> dict:
         "backend": backend,
         "devices": devices,
         "gpu": any("GPU" in device.upper() or "CUDA" in device.upper() for device in devices),
+        # Keras places a model on the first GPU when there is one, else on the CPU.
+        "training_device": next(
+            (device for device in devices if "GPU" in device.upper() or "CUDA" in device.upper()), "CPU"
+        ),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
