@@ -46,6 +46,8 @@ def build_mlp(input_dim: int, num_classes: int, spec: MLPSpec, name: str = "mlp"
             x = keras.layers.Activation(spec.activation, name=f"{spec.activation}_{index}")(x)
         if rate > 0:
             x = keras.layers.Dropout(rate, name=f"dropout_{index}")(x)
-    # float32 whatever the dtype policy: probabilities and the loss need its range and precision.
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="softmax", dtype="float32")(x)
+    # Under a mixed policy (bfloat16 compute) the output stays float32: probabilities and the loss need its
+    # range and precision. Otherwise it follows the policy (float64 in harness.gradcheck).
+    output_dtype = "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="softmax", dtype=output_dtype)(x)
     return keras.Model(inputs, outputs, name=name)
