@@ -36,7 +36,7 @@ def made_run(tmp_path_factory):
 
 def test_make_experiment_prints_a_summary_and_the_report_path(made_run):
     result, run_dir = made_run
-    assert "Epoch 2/2" in result.stdout
+    assert "epoch 2/2  loss " in result.stdout  # one line per epoch
     assert "adam_lr: test accuracy 0." in result.stdout
     assert f"report: {run_dir}" in result.stdout
 
