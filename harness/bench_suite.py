@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.runs import write_json, write_text
+from harness.runs import run_directories, write_json, write_text
 
 # The seed notebook's ten models and optimizers (not the textbook's NumPy network).
 SEED_EXPERIMENTS = ("basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr")
@@ -69,14 +69,10 @@ def harness_side(out: Path, dataset: str, jobs: int | None) -> dict:
     command = make_command("all", reports, NAMES=names, SET=f"dataset.name={dataset}", FORCE="1",
                            JOBS=str(jobs) if jobs else "")  # fmt: skip
     result = timed(command, out / "make_all.log")
-    accuracies = {}
-    for name in SEED_EXPERIMENTS:
-        (metrics,) = [
-            json.loads(path.read_text())
-            for path in reports.glob(f"{name}/*/metrics.json")
-            if not path.parent.is_symlink()
-        ]  # not again through `latest`
-        accuracies[name] = metrics["test_accuracy"]
+    accuracies = {
+        run_dir.parent.name: json.loads((run_dir / "metrics.json").read_text())["test_accuracy"]
+        for run_dir in run_directories(reports)
+    }
     return result | {"test_accuracy": accuracies}
 
 

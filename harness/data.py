@@ -197,8 +197,8 @@ def source_arrays(name: str, download: bool = True) -> tuple[tuple, tuple]:
     if name != "digits" and not files:  # nothing to cache yet: the loader says what is missing, or downloads
         loader(download)
         files = source_files(name)
-    identity = [data_identity(name)] + [f"{path.resolve()} {path.stat().st_size} {path.stat().st_mtime_ns}"
-                                        for path in files]  # fmt: skip
+    stats = [(path, path.stat()) for path in files]
+    identity = [data_identity(name)] + [f"{path.resolve()} {stat.st_size} {stat.st_mtime_ns}" for path, stat in stats]
     arrays = cached_arrays(name, identity, lambda: _as_arrays(loader(download)))
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 

@@ -121,15 +121,13 @@ def environment(seed: int, command: list[str] | None = None) -> dict:
         versions["jax"] = jax.__version__
         devices = [str(device) for device in jax.devices()]
     status = _git("status", "--porcelain")
+    gpus = [device for device in devices if "GPU" in device.upper() or "CUDA" in device.upper()]
     return {
         "versions": versions,
         "backend": backend,
         "devices": devices,
-        "gpu": any("GPU" in device.upper() or "CUDA" in device.upper() for device in devices),
-        # Keras places a model on the first GPU when there is one, else on the CPU.
-        "training_device": next(
-            (device for device in devices if "GPU" in device.upper() or "CUDA" in device.upper()), "CPU"
-        ),
+        "gpu": bool(gpus),
+        "training_device": gpus[0] if gpus else "CPU",  # Keras places a model on the first GPU, if any
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),

@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
 
+from harness.bench import seed_style_model  # noqa: E402
 from harness.bench_suite import SEED_EXPERIMENTS  # noqa: E402
 from harness.config import ExperimentConfig  # noqa: E402
 from harness.data import SOURCES, flatten, split_train_val  # noqa: E402
@@ -51,21 +52,10 @@ def notebook_data(config: ExperimentConfig):
     return (x_train, onehot(y_train)), (x_val, onehot(y_val)), (flatten(test_images, scale), onehot(test_labels))
 
 
-def notebook_model(config: ExperimentConfig, input_dim: int, classes: int) -> keras.Sequential:
-    """Sequential Dense layers as in create_basic_dnn / create_simple_model and their regularised variants."""
-    spec = resolve_spec(config.model.factory, **config.model.architecture())
-    layers = [keras.Input(shape=(input_dim,))]
-    for units, rate in zip(spec.hidden_units, spec.dropout_rates(), strict=True):
-        regularizer = keras.regularizers.L1L2(l1=spec.l1, l2=spec.l2) if spec.l1 or spec.l2 else None
-        layers.append(keras.layers.Dense(units, activation=spec.activation, kernel_regularizer=regularizer))
-        if rate:
-            layers.append(keras.layers.Dropout(rate))
-    return keras.Sequential([*layers, keras.layers.Dense(classes, activation="softmax")])
-
-
 def run_experiment(config: ExperimentConfig, data, out: Path) -> float:
     (x_train, y_train), validation, (x_test, y_test) = data
-    model = notebook_model(config, x_train.shape[1], y_train.shape[1])
+    spec = resolve_spec(config.model.factory, **config.model.architecture())
+    model = seed_style_model(spec, x_train.shape[1], y_train.shape[1])
     model.compile(optimizer=build_optimizer(config.optimizer), loss="categorical_crossentropy", metrics=["accuracy"])
     rates = learning_rates(config)
     callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch: rates[epoch])] if config.schedule else []

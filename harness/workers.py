@@ -55,7 +55,6 @@ class RunResult:
     status: str
     run_dir: Path | None
     reason: str | None = None
-    worker_memory_mb: float | None = None  # the worker's resident memory after the run
 
     @property
     def exit_code(self) -> int:
@@ -85,7 +84,6 @@ def serve(connection: Connection, cores: set[int]) -> None:
             result = _run(request, runner, lambda run_dir: connection.send(("started", run_dir)))
             if result.run_dir is not None:
                 reports.submit(write_report_safely, result.run_dir, index=False)
-            result.worker_memory_mb = resident_memory_mb()
             connection.send(("finished", result))
     finally:
         reports.shutdown(wait=True)  # every report written before the pool goes on to the group's page
@@ -148,15 +146,6 @@ def output_to(log: Path | None) -> Iterator[None]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
-
-
-def resident_memory_mb() -> float | None:
-    """This process's resident memory now (Linux), to show that a worker does not grow run after run."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return None
 
 
 # ---------------------------------------------------------------- the pool, in the process that asked
