@@ -27,6 +27,7 @@ from harness.runs import run_directories, write_json, write_text
 
 # The seed notebook's ten models and optimizers (not the textbook's NumPy network).
 SEED_EXPERIMENTS = ("basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr")
+SUITE_DATASETS = ("fashion_mnist", "mnist")  # large enough for every experiment's 10,000 + 2,000 split
 SINGLE_RUN = "adam_lr"
 SINGLE_RUN_REPEATS = 3
 
@@ -89,8 +90,16 @@ def single_run(out: Path, dataset: str) -> dict:
 def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs: int | None, rounds: int) -> Path:
     from harness.data import source_files
 
-    if dataset != "digits" and not source_files(dataset):
-        raise UserError(f"{dataset} is not on this machine: apt-get install dataset-fashion-mnist, or --dataset digits")
+    if dataset not in SUITE_DATASETS:
+        raise UserError(f"--dataset {dataset}: the notebook's protocol (10,000 + 2,000 training images) needs "
+                        f"a 60,000-image set: {' or '.join(SUITE_DATASETS)}")  # fmt: skip
+    if not any(path.is_file() for path in source_files(dataset)):
+        hint = (
+            "apt-get install dataset-fashion-mnist"
+            if dataset == "fashion_mnist"
+            else "put mnist.npz in the Keras cache"
+        )
+        raise UserError(f"{dataset} is not on this machine: {hint}")
     out = reports_dir / "bench" / f"suite-{datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
     pairs = []

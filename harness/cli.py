@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--samples", type=int, default=60_000, help="training images per epoch")
     suite_help = "the seed notebook's code for the ten seed experiments against make all"
     suite = commands.add_parser("bench-suite", parents=[folders], help=suite_help)
-    suite.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default) or digits")
+    suite.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default) or mnist")
     suite.add_argument("--jobs", type=int, help="workers for make all (default: make all's default)")
     suite.add_argument("--rounds", type=int, default=1, help="pairs of timed commands, seed code first")
     return parser
