@@ -1,7 +1,6 @@
 """``python -m harness``: see harness/cli.py."""
 
 import os
-import sys
 
 if __name__ == "__main__":  # not when a worker process (harness.workers) imports this module
     # Read by TensorFlow once its logging is set up; harness.native_logs filters what it prints before that.
@@ -10,5 +9,6 @@ if __name__ == "__main__":  # not when a worker process (harness.workers) import
 
     filter_native_logs()
     from harness.cli import main
+    from harness.process_exit import exit_now
 
-    sys.exit(main())
+    exit_now(main())

@@ -33,6 +33,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from harness.parallel import core_slots, thread_environment
+from harness.process_exit import exit_now
 from harness.runs import mark_interrupted
 
 EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
@@ -87,6 +88,7 @@ def serve(connection: Connection, cores: set[int]) -> None:
             connection.send(("finished", result))
     finally:
         reports.shutdown(wait=True)  # every report written before the pool goes on to the group's page
+    exit_now(0)  # the pool waits for its workers to end; Python's teardown would add most of a second
 
 
 def _next_request(connection: Connection) -> RunRequest | None:

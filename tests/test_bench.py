@@ -24,22 +24,36 @@ def test_bench_runs_end_to_end_and_writes_every_field(reports):
     (bench_json,) = reports.glob("bench/*/bench.json")
     results = json.loads(bench_json.read_text())
     assert results["model"] == "simple" and results["samples"] == 1024 and results["timed_epochs"] == 1
-    for way in ("seed_way", "harness_way", "keras_loop_with_xla", "harness_without_xla"):
+    other = {"tensorflow": "jax", "jax": "tensorflow"}[keras.backend.backend()]
+    ways = ["seed_way", "harness_way", "harness_bfloat16", "keras_loop_with_xla", "harness_without_xla",
+            f"seed_way_{other}", f"harness_on_{other}"]  # fmt: skip
+    assert sorted(results["ways"]) == sorted(ways)
+    for way in ways:
         assert set(results[way]) == WAY_FIELDS
         assert len(results[way]["epoch_seconds"]) == 1
         assert results[way]["median_epoch_seconds"] > 0 and results[way]["peak_memory_mb"] > 100
         assert 0 <= results[way]["test_accuracy"] <= 1
-    assert results["ratio_harness_over_seed"] == pytest.approx(
-        results["harness_way"]["median_epoch_seconds"] / results["seed_way"]["median_epoch_seconds"], rel=0.01
-    )  # the seconds are rounded to 0.1 ms, and a 1,024-image epoch takes only tens of milliseconds
-    assert set(results["ratios_by_measure"]) == {"xla", "whole_epoch_calls", "harness_without_xla_over_seed"}
+
+    def ratio(way, baseline):
+        return results[way]["median_epoch_seconds"] / results[baseline]["median_epoch_seconds"]
+
+    # The seconds are rounded to 0.1 ms, and a 1,024-image epoch takes only tens of milliseconds.
+    assert results["ratio_harness_over_seed"] == pytest.approx(ratio("harness_way", "seed_way"), rel=0.01)
+    faster = min(("seed_way", f"seed_way_{other}"), key=lambda way: results[way]["median_epoch_seconds"])
+    assert results["faster_seed_way"] == faster
+    assert results["ratio_harness_over_faster_seed_way"] == pytest.approx(ratio("harness_way", faster), rel=0.01)
+    assert set(results["ratios_by_measure"]) == {"xla", "whole_epoch_calls", "harness_without_xla_over_seed", "bfloat16"}
     (peak,) = results["matmul_peak_gflops_per_round"]  # measured just before the harness's one timed epoch
     assert results["matmul_peak_gflops"] == peak > 0
     harness_rate = results["harness_way"]["training_gflops_per_second"]
     assert results["harness_fraction_of_peak"] == pytest.approx(harness_rate / peak, rel=0.01)
+    assert results["harness_fraction_of_batch_matmul"] == pytest.approx(
+        harness_rate / results["batch_matmul_gflops"], rel=0.01
+    )
     assert results["environment"]["backend"] == keras.backend.backend()
-    assert "ratio harness / seed way" in (bench_json.parent / "bench.md").read_text()
-    assert "ratio harness / seed way" in result.stdout
+    markdown = (bench_json.parent / "bench.md").read_text()
+    assert "ratio harness / the faster seed way" in markdown and "mixed_bfloat16" in markdown
+    assert "ratio harness / the faster seed way" in result.stdout
 
 
 def test_bench_refuses_an_unknown_model(reports):

@@ -75,3 +75,22 @@ def test_xla_is_used_where_its_compile_time_pays_off():
     assert not use_xla(resolve("basic_dnn", EXPERIMENTS, ["training.jit_compile=false"]), 10**6)
     deterministic = resolve("basic_dnn", EXPERIMENTS, ["training.jit_compile=true", "training.deterministic=true"])
     assert not use_xla(deterministic, 10**6)  # Keras compiles without XLA under op determinism
+    long_dropout = resolve("dropout", EXPERIMENTS, ["training.epochs=10"], dataset="fashion_mnist")
+    assert not use_xla(long_dropout, 55_000)  # TensorFlow's random numbers are far slower under XLA on CPU
+    assert use_xla(resolve("dropout", EXPERIMENTS, ["training.jit_compile=true"]), 10_000)  # when asked
+
+
+def test_test_metrics_are_those_model_evaluate_reports_regularization_included():
+    from harness.data import load_dataset
+    from harness.evaluate import evaluate
+    from harness.train import build_compiled_model, fit
+
+    config = resolve("combined", EXPERIMENTS, ["model.l2=0.01"], dataset="digits", epochs=2)  # L2 and dropout
+    dataset = load_dataset(config.dataset)
+    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes)
+    fit(config, model, dataset.x_train, dataset.y_train, verbose=0)
+    keras_loss, keras_accuracy = model.evaluate(dataset.x_test, dataset.y_test, verbose=0)
+    evaluation = evaluate(model, dataset)
+    assert sum(float(loss) for loss in model.losses) > 0.01  # the regularization term is part of the loss
+    assert evaluation.test_loss == pytest.approx(keras_loss, rel=1e-5)
+    assert evaluation.test_accuracy == pytest.approx(keras_accuracy, abs=1e-6)
