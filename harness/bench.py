@@ -284,7 +284,10 @@ def other_backend_ways(name: str, epochs: int, samples: int, experiments_dir: Pa
     try:
         if parent.recv() != backend:
             raise RuntimeError(f"the benchmark's second process did not start on {backend}")
-        yield {f"seed_way_{backend}": RemoteWay(parent, "seed_way"), f"harness_on_{backend}": RemoteWay(parent, "harness_way")}
+        yield {
+            f"seed_way_{backend}": RemoteWay(parent, "seed_way"),
+            f"harness_on_{backend}": RemoteWay(parent, "harness_way"),
+        }
         parent.send("stop")
     finally:
         process.join(timeout=30)
@@ -368,6 +371,7 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
     seed_ways = [way for way in summaries if way.startswith("seed_way")]
     fastest_seed = min(seed_ways, key=lambda way: summaries[way]["median_epoch_seconds"])
     harness_rate = summaries["harness_way"]["training_gflops_per_second"]
+    compiled = f"XLA, as for every run of at least {XLA_MIN_IMAGES:,} training images in all (without dropout)"
     results = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "model": config.model.factory,
@@ -398,8 +402,7 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
         "harness_settings": {
             "labels": "sparse integers",
             "calls": "one per epoch, its batches looped inside the compiled step (harness.epoch_step)",
-            "jit_compile": f"XLA, as for every run of at least {XLA_MIN_IMAGES:,} training images in all"
-            if use_xla(config, samples) else "none: the model has dropout (see harness.train.use_xla)",
+            "jit_compile": compiled if use_xla(config, samples) else "no XLA: the model has dropout (use_xla)",
         },  # fmt: skip
         "environment": environment(config.training.seed),
     }
@@ -456,8 +459,8 @@ Data: {results["data"]}. {results["timed_epochs"]} timed epochs after one warm-u
 - training work: {results["training_gflop_per_epoch"]} GFLOP per epoch; float32 matrix-multiply peak measured
   just before the harness's epoch in each round: {results["matmul_peak_gflops_per_round"]} GFLOP/s; the
   harness reaches **{results["harness_fraction_of_peak"]:.0%}** of it (median over rounds of its rate over
-  that round's peak), and {results["harness_fraction_of_batch_matmul"]:.0%} of the rate of the model's widest
-  product at its batch size ({results["batch_size"]} x {INPUT_DIM} by {INPUT_DIM} x ..., {results["batch_matmul_gflops"]}
-  GFLOP/s): the ceiling for layers this small
+  that round's peak), and {results["harness_fraction_of_batch_matmul"]:.0%} of the rate of the model's
+  widest product at its batch size ({results["batch_size"]} x {INPUT_DIM} by {INPUT_DIM} x the first layer's
+  width, {results["batch_matmul_gflops"]} GFLOP/s): the ceiling for layers this small
 - harness settings: {results["harness_settings"]}
 """

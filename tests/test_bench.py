@@ -42,7 +42,8 @@ def test_bench_runs_end_to_end_and_writes_every_field(reports):
     faster = min(("seed_way", f"seed_way_{other}"), key=lambda way: results[way]["median_epoch_seconds"])
     assert results["faster_seed_way"] == faster
     assert results["ratio_harness_over_faster_seed_way"] == pytest.approx(ratio("harness_way", faster), rel=0.01)
-    assert set(results["ratios_by_measure"]) == {"xla", "whole_epoch_calls", "harness_without_xla_over_seed", "bfloat16"}
+    measures = {"xla", "whole_epoch_calls", "harness_without_xla_over_seed", "bfloat16"}
+    assert set(results["ratios_by_measure"]) == measures
     (peak,) = results["matmul_peak_gflops_per_round"]  # measured just before the harness's one timed epoch
     assert results["matmul_peak_gflops"] == peak > 0
     harness_rate = results["harness_way"]["training_gflops_per_second"]
