@@ -11,7 +11,15 @@ import jinja2
 
 from harness.runs import write_text, write_with
 
-_templates = jinja2.Environment(
+class _Environment(jinja2.Environment):
+    def getattr(self, obj, attribute):
+        """`text.values` is the label "values", not the dict's method: in a mapping, keys come first."""
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+_templates = _Environment(
     loader=jinja2.PackageLoader("harness", "templates"), autoescape=jinja2.select_autoescape(["html"])
 )
 

@@ -48,6 +48,7 @@ def test_three_seeds_give_a_summary_with_intervals_and_banded_curves(reports):
     assert "adam: 3 of 3 runs finished" in result.stdout and "test_accuracy" in result.stdout
     page = (group / "group.html").read_text()
     assert "curves.png" in page and "3/3" in page
+    assert '<th class="text">values</th>' in page and "built-in method" not in page  # the column's own name
     assert group.name in (reports / "index.html").read_text()
     assert (reports / "adam" / "latest").resolve() == group.resolve()
 
