@@ -78,6 +78,22 @@ def test_the_index_lists_every_run_with_its_status(browser, reports, tmp_path):
     assert (tmp_path / "index.png").stat().st_size > 10_000
 
 
+@pytest.mark.parametrize("width", [1400, 900])
+def test_the_runs_table_never_widens_the_page_and_its_last_column_can_be_scrolled_to(browser, reports, width):
+    browser.set_window_size(width, 1000)
+    try:
+        _open(browser, reports / "index.html")
+        page = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        page_width, window_width = browser.execute_script(page)
+        assert page_width <= window_width  # nothing sticks out of the window
+        last = browser.find_element(By.CSS_SELECTOR, "#runs thead th:last-child")
+        scroll_its_box = "var box = arguments[0].closest('.table-scroll'); box.scrollLeft = box.scrollWidth;"
+        browser.execute_script(scroll_its_box, last)
+        assert browser.execute_script("return arguments[0].getBoundingClientRect().right", last) <= window_width
+    finally:
+        browser.set_window_size(1300, 1000)
+
+
 def test_clicking_test_accuracy_sorts_the_rows(browser, reports):
     _open(browser, reports / "index.html")
     header = next(th for th in browser.find_elements(By.CSS_SELECTOR, "#runs th") if th.text == "test accuracy")
