@@ -7,7 +7,6 @@ python -m harness list
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from harness.errors import UserError
 from harness.experiments import available, resolve
 from harness.parallel import default_workers, parse_threads, thread_environment
+from harness.runs import read_json
 
 USAGE_ERROR = 2
 
@@ -165,7 +165,7 @@ def _resume(args: argparse.Namespace) -> int:
 def _report_outcome(args: argparse.Namespace, outcome) -> int:
     run_dir, name = outcome.run_dir, args.name
     if outcome.status == "finished":
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics = read_json(run_dir / "metrics.json")
         print(
             f"\n{name}: test accuracy {metrics['test_accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
             f"best val accuracy {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch']}), "

@@ -29,7 +29,15 @@ from harness.errors import UserError
 from harness.i18n import labels, language
 from harness.pages import clean, write_page
 from harness.report import plot_image_grid, save_figure
-from harness.runs import GROUP_FILE, group_directories, is_group, read_status, run_directories, write_with
+from harness.runs import (
+    GROUP_FILE,
+    group_directories,
+    is_group,
+    read_json,
+    read_status,
+    run_directories,
+    write_with,
+)
 from harness.stats import paired
 from harness.verdicts import WHY_MCNEMAR, paired_verdict
 
@@ -76,7 +84,7 @@ def find_target(reports_dir: Path, name: str) -> Path:
 def load_run(path: Path) -> Run:
     config = yaml.safe_load((path / "config.yaml").read_text())
     metrics_path, history_path, predictions_path = path / "metrics.json", path / "history.csv", path / "predictions.csv"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = read_json(metrics_path, missing={})
     history = pd.read_csv(history_path) if history_path.is_file() and history_path.stat().st_size else pd.DataFrame()
     predictions = pd.read_csv(predictions_path) if predictions_path.is_file() else None
     return Run(f"{config['name']} {path.name}", path, config, read_status(path), metrics, history, predictions)
@@ -247,7 +255,7 @@ def compare(names: list[str], reports_dir: Path) -> Comparison:
     if len(names) < 2:
         raise UserError('compare needs at least two runs, e.g. make compare NAMES="adam adam_lr"')
     targets = [find_target(reports_dir, name) for name in names]
-    kinds = [json.loads((target / GROUP_FILE).read_text())["kind"] if is_group(target) else "run" for target in targets]
+    kinds = [read_json(target / GROUP_FILE)["kind"] if is_group(target) else "run" for target in targets]
     if "sweep" in kinds:
         sweep = targets[kinds.index("sweep")]
         raise UserError(f"{sweep.name} is a sweep, not repeats of one config: compare seed groups (SEEDS=N), or "

@@ -10,7 +10,6 @@ before the group's folder exists, so a bad grid or a missing dataset costs no tr
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +21,7 @@ from harness.errors import UserError
 from harness.experiments import resolve
 from harness.grid import as_override, point_label
 from harness.parallel import thread_share
-from harness.runs import GROUP_FILE, new_run_dir, point_latest, read_status, write_json
+from harness.runs import GROUP_FILE, new_run_dir, point_latest, read_json, read_status, write_json
 from harness.workers import RunRequest, RunResult, WorkerPool
 
 LOGS = "logs"
@@ -124,8 +123,7 @@ def progress(group_dir: Path, total: int, members: dict):
 def read_member(group_dir: Path, member: dict) -> dict:
     """A member's record with its status and metrics; a run that never started reads as failed."""
     run_dir = group_dir / member["run"]
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = read_json(run_dir / "metrics.json", missing={})
     if run_dir.is_dir():
         status = read_status(run_dir)
         state, reason = status["status"], status.get("reason")
@@ -137,7 +135,7 @@ def read_member(group_dir: Path, member: dict) -> dict:
 
 def read_group(group_dir: Path) -> tuple[dict, list[dict]]:
     """The group's record (group.json) and each member as read_member reads it."""
-    record = json.loads((group_dir / GROUP_FILE).read_text())
+    record = read_json(group_dir / GROUP_FILE)
     return record, [read_member(group_dir, member) for member in record["members"]]
 
 

@@ -11,6 +11,7 @@ import jinja2
 
 from harness.runs import write_text, write_with
 
+
 class _Environment(jinja2.Environment):
     def getattr(self, obj, attribute):
         """`text.values` is the label "values", not the dict's method: in a mapping, keys come first."""

@@ -8,7 +8,6 @@ Never trains and never loads the model, so it can be rerun at any time without t
 from __future__ import annotations
 
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from harness.errors import UserError  # noqa: E402
 from harness.i18n import labels, language  # noqa: E402
 from harness.index import run_started, write_index  # noqa: E402
 from harness.pages import write_page  # noqa: E402
-from harness.runs import is_group, read_status, reports_root, write_text, write_with  # noqa: E402
+from harness.runs import is_group, read_json, read_status, reports_root, write_text, write_with  # noqa: E402
 
 MISCLASSIFIED_SHOWN = 20
 
@@ -163,8 +162,7 @@ def key_metrics(metrics: dict, text: dict) -> list[tuple[str, str]]:
 
 
 def write_run_page(run_dir: Path, config: dict, text: dict, lang: str) -> None:
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = read_json(run_dir / "metrics.json", missing={})
     images = [(name, text[key]) for name, key in
               (("learning_curves.png", "learning_curves"), ("loss_per_iteration.png", "loss_per_iteration"),
                ("confusion_matrix.png", "confusion_matrix"), ("misclassified.png", "misclassified"))

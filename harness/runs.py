@@ -158,6 +158,21 @@ def mark_interrupted(run_dir: Path, reason: str) -> None:
     write_status(run_dir, "interrupted", reason)
 
 
+def read_json(path: Path, missing: dict | None = None) -> dict:
+    """A JSON file of a run or group: `missing` when there is none (an error when not given); a damaged
+    one (cut short by a kill or a full disk, or edited by hand) is a UserError that names it."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        if missing is None:
+            raise UserError(f"{path} is missing: rerun that run, or delete its directory") from None
+        return missing
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise UserError(f"{path} is damaged ({error}): rerun that run, or delete its directory") from None
+
+
 def read_status(run_dir: Path) -> dict:
     """The run's status; a 'running' run whose process is gone is reported as interrupted."""
     try:

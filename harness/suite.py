@@ -9,12 +9,12 @@ A run that fails does not stop the others; the command exits 1 if any did not fi
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from harness.experiments import resolve
 from harness.fingerprint import finished_run_like
+from harness.runs import read_json
 from harness.workers import RunRequest, RunResult, WorkerPool
 
 
@@ -52,7 +52,7 @@ def _progress(total: int):
     def report(result: RunResult, done: int) -> None:
         outcome = result.status
         if result.status == "finished":
-            metrics = json.loads((result.run_dir / "metrics.json").read_text())
+            metrics = read_json(result.run_dir / "metrics.json")
             outcome += f", test accuracy {metrics['test_accuracy']:.4f}, best val {metrics['best_val_accuracy']:.4f}"
         else:
             where = f"; log: {result.request.log}" if result.request.log else ""

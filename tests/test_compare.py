@@ -12,7 +12,7 @@ from harness.compare import compare, config_difference, find_target, load_run, s
 from harness.errors import UserError
 from harness.experiments import resolve
 from harness.runs import point_latest, write_status
-from tests.conftest import EXPERIMENTS
+from tests.conftest import EXPERIMENTS, run_harness
 
 
 def make_run(reports: Path, name: str, run_id: str, overrides=(), metrics=None, dataset="digits") -> Path:
@@ -70,6 +70,18 @@ def test_a_failed_run_is_shown_with_its_status_not_a_crash(tmp_path):
     assert pd.isna(table.loc["sgd 20260101-000001-bbbb", "test_accuracy"])
     assert (out / "compare.html").is_file() and (out / "metrics.csv").is_file()
     assert "the loss became NaN" in (out / "compare.html").read_text()
+
+
+def test_a_damaged_metrics_file_is_one_line_naming_it_with_exit_2(tmp_path):
+    good = make_run(tmp_path, "adam", "20260101-000000-aaaa", metrics={"test_accuracy": 0.9})
+    damaged = make_run(tmp_path, "sgd", "20260101-000001-bbbb", metrics={"test_accuracy": 0.8})
+    text = (damaged / "metrics.json").read_text()
+    (damaged / "metrics.json").write_text(text[: len(text) // 2])  # cut short, as by a kill mid-write
+    result = run_harness("compare", str(good), str(damaged), reports=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {damaged / 'metrics.json'} is damaged (Unterminated string")
+    assert line.endswith("rerun that run, or delete its directory")
 
 
 def test_runs_on_different_datasets_are_refused(tmp_path):
