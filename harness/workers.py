@@ -18,7 +18,6 @@ the remaining runs. Ctrl-C or SIGTERM stops the running runs as `interrupted` an
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import multiprocessing
 import os
@@ -100,11 +99,9 @@ def _next_request(connection: Connection) -> RunRequest | None:
 
 def _run(request: RunRequest, runner, on_start: Callable[[Path], None]) -> RunResult:
     """One run, isolated from the runs before it; an exception fails the run, not the worker."""
-    import keras
-
     from harness.config import ExperimentConfig
+    from harness.isolation import isolated_run
 
-    keras.backend.clear_session()  # layer names, uids and graphs as in a fresh process
     run_dir = None
 
     def started(path: Path) -> None:
@@ -112,18 +109,15 @@ def _run(request: RunRequest, runner, on_start: Callable[[Path], None]) -> RunRe
         run_dir = path
         on_start(path)
 
-    with output_to(request.log):
+    with isolated_run(), output_to(request.log):
         try:
             config = ExperimentConfig.model_validate(request.config)
             outcome = runner.run_experiment(config, request.reports_dir, run_dir=request.run_dir, report=False,
                                             on_start=started, command=list(request.command))  # fmt: skip
-            result = RunResult(request, outcome.status, outcome.run_dir, outcome.reason)
+            return RunResult(request, outcome.status, outcome.run_dir, outcome.reason)
         except Exception as error:  # noqa: BLE001 - reported as the run's failure, with its traceback in the log
             traceback.print_exc()
-            result = RunResult(request, "failed", run_dir, f"{type(error).__name__}: {error}".splitlines()[0])
-    keras.backend.clear_session()
-    gc.collect()  # the run's model and data go before the next run's arrive
-    return result
+            return RunResult(request, "failed", run_dir, f"{type(error).__name__}: {error}".splitlines()[0])
 
 
 @contextmanager

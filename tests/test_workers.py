@@ -119,3 +119,34 @@ def test_the_filter_passes_errors_and_python_output_and_drops_only_start_up_noti
     filtered = subprocess.run([sys.executable, "-S", "-c", FILTER], input="\n".join(lines) + "\n",
                               capture_output=True, text=True, timeout=30).stdout.splitlines()  # fmt: skip
     assert filtered == lines[4:]
+
+
+def test_a_run_in_a_warm_process_leaves_no_traced_graph_behind(reports):
+    """What a worker keeps between runs does not grow: TensorFlow's gradient registry held every traced
+    training step of every earlier run (about 10 MB a run) until harness.isolation forgot them."""
+    import gc
+
+    import keras
+    import pytest
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's gradient registry")
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    from harness.isolation import _gradient_registrations, isolated_run
+    from harness.runner import run_experiment
+
+    def traced_graphs():
+        gc.collect()
+        return sum(isinstance(thing, FuncGraph) for thing in gc.get_objects())
+
+    config = resolve("adam", EXPERIMENTS, dataset="digits", epochs=1)
+    with isolated_run():
+        run_experiment(config, reports, report=False)
+    registered, graphs = _gradient_registrations(), traced_graphs()
+    for _ in range(2):
+        with isolated_run():
+            assert run_experiment(config, reports, report=False).status == "finished"
+            assert _gradient_registrations() > registered  # the run traced a step that registered one
+    assert _gradient_registrations() == registered
+    assert traced_graphs() <= graphs
