@@ -46,8 +46,9 @@ def completed_epochs(directory: Path) -> int | None:
         return None
 
 
-def restore(model: keras.Model, directory: Path) -> None:
-    """Load the checkpoint's weights and optimizer state into a compiled model."""
+def restore(model: keras.Model, weights: Path) -> None:
+    """Load weights and optimizer state (a checkpoint's WEIGHTS file, or a finished run's model.keras) into
+    a compiled model."""
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(directory / WEIGHTS)
+    model.load_weights(weights)

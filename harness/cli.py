@@ -154,12 +154,24 @@ def _runner():
 
 
 def _resume(args: argparse.Namespace) -> int:
-    if args.overrides or args.dataset or args.epochs or args.seed is not None:
-        raise UserError("a resumed run keeps the config it started with: drop --set, --epochs, --dataset and --seed")
-    from harness.runs import find_run
+    """RESUME=... continues a run with its own config: options may repeat its values (the command that
+    started it, with RESUME added), EPOCHS may ask for more epochs; any other difference is refused."""
+    from harness.experiments import resume_conflicts, touched_keys
+    from harness.runs import find_run, read_config
 
     run_dir = find_run(args.reports_dir, args.name, args.resume)
-    return _report_outcome(args, _runner().resume_experiment(run_dir))
+    stored = read_config(run_dir)
+    if args.overrides or args.dataset or args.seed is not None:
+        requested = resolve(stored.name, args.experiments_dir, args.overrides, args.dataset, args.epochs, args.seed)
+        touched = touched_keys(args.overrides, args.dataset, args.epochs, args.seed)
+        conflicts = resume_conflicts(stored, requested, touched)
+        if conflicts:
+            raise UserError(f"a resumed run keeps its config, but {'; '.join(conflicts)}: drop those options, "
+                            "or start a new run without RESUME")  # fmt: skip
+        epochs = requested.training.epochs
+    else:
+        epochs = args.epochs
+    return _report_outcome(args, _runner().resume_experiment(run_dir, epochs=epochs))
 
 
 def _report_outcome(args: argparse.Namespace, outcome) -> int:

@@ -26,6 +26,7 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from harness.data import CLASS_NAMES, test_images
 from harness.errors import UserError
+from harness.experiments import flat_config
 from harness.i18n import labels, language
 from harness.pages import clean, write_page
 from harness.report import plot_image_grid, save_figure
@@ -90,20 +91,9 @@ def load_run(path: Path) -> Run:
     return Run(f"{config['name']} {path.name}", path, config, read_status(path), metrics, history, predictions)
 
 
-def flatten(config: dict, prefix: str = "") -> dict:
-    """{'optimizer': {'name': 'adam'}} -> {'optimizer.name': 'adam'}; lists stay values."""
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat |= flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def config_difference(runs: list[Run]) -> pd.DataFrame:
     """Only the config keys whose values differ between the runs (a key one run lacks counts as different)."""
-    flat = [flatten({k: v for k, v in run.config.items() if k not in ("name", "description")}) for run in runs]
+    flat = [flat_config({k: v for k, v in run.config.items() if k not in ("name", "description")}) for run in runs]
     keys = sorted(set().union(*flat))
     differing = [key for key in keys if len({json.dumps(f.get(key), sort_keys=True) for f in flat}) > 1]
     rows = {run.label: [f.get(key, "—") for key in differing] for run, f in zip(runs, flat, strict=True)}

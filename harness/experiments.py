@@ -204,3 +204,33 @@ def resolve(
         return ExperimentConfig.model_validate(raw | {"name": name})
     except ValidationError as error:
         raise UserError(f"{source}: {describe_validation_error(error)}") from None
+
+
+def touched_keys(overrides: list[str], dataset: str | None, epochs: int | None, seed: int | None) -> list[str]:
+    """The dotted config keys (or sections) a command's options set."""
+    keys = [".".join(parse_override(text)[0]) for text in overrides]
+    shortcuts = {"dataset": dataset, "training.epochs": epochs, "training.seed": seed}
+    return keys + [key for key, value in shortcuts.items() if value is not None]
+
+
+def resume_conflicts(stored: ExperimentConfig, requested: ExperimentConfig, touched: list[str]) -> list[str]:
+    """'key: a in the run, b in the command' for each key the command set to another value than the run has,
+    training.epochs aside (more epochs continue the run)."""
+    old, new = flat_config(stored.to_dict()), flat_config(requested.to_dict())
+
+    def set_by_command(key: str) -> bool:
+        return key != "training.epochs" and any(key == t or key.startswith(t + ".") for t in touched)
+
+    keys = sorted(key for key in set(old) | set(new) if set_by_command(key) and old.get(key) != new.get(key))
+    return [f"{key} is {old.get(key)!r} in the run, {new.get(key)!r} in the command" for key in keys]
+
+
+def flat_config(config: dict, prefix: str = "") -> dict:
+    """{'optimizer': {'name': 'adam'}} -> {'optimizer.name': 'adam'}; lists stay values."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat |= flat_config(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from harness.checkpoint import WEIGHTS as CHECKPOINT_WEIGHTS
 from harness.checkpoint import EpochCheckpoint, completed_epochs, restore
 from harness.config import ExperimentConfig
 from harness.data import Dataset, load_dataset
@@ -36,6 +37,7 @@ from harness.runs import (
     is_group,
     new_run_dir,
     point_latest,
+    read_config,
     read_status,
     write_json,
     write_status,
@@ -45,6 +47,8 @@ from harness.runs import (
 from harness.train import DivergenceGuard, EpochLine, build_compiled_model, fit, seed_everything, use_xla
 
 CHECKPOINT_DIR = "checkpoint"
+MODEL_FILE = "model.keras"
+RESUME_DETAILS = ("resumed_from_epoch", "extended_from_epochs")  # kept in status.json once the run ends
 EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
 
 
@@ -164,33 +168,58 @@ def history_summary(history: pd.DataFrame, dataset: Dataset) -> dict:
     }
 
 
-def resume_experiment(run_dir: Path) -> RunOutcome:
-    """Continue an interrupted or failed run from its last completed epoch, in the same directory."""
-    status = read_status(run_dir)
-    if status["status"] not in ("interrupted", "failed"):
-        detail = f" (pid {status.get('pid')})" if status["status"] == "running" else ""
-        raise UserError(f"run {run_dir} is {status['status']}{detail}; only interrupted or failed runs resume")
-    completed = completed_epochs(run_dir / CHECKPOINT_DIR)
-    if completed is None:
-        raise UserError(f"run {run_dir} has no checkpoint (it stopped before its first epoch ended); start a new run")
-    config = ExperimentConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text()))
+def resume_experiment(run_dir: Path, epochs: int | None = None) -> RunOutcome:
+    """Continue an interrupted or failed run from its last completed epoch, in the same directory. With
+    `epochs` beyond the run's own, also train a finished run on from its saved model, to that many epochs
+    in all; the config then says so (training.epochs) and the schedule goes on as configured."""
+    config, status = read_config(run_dir), read_status(run_dir)["status"]
+    if config.model.framework == "numpy":
+        raise UserError(f"run {run_dir} is the NumPy network's, which does not resume; start a new run")
+    planned = config.training.epochs
+    if epochs is not None and epochs < planned:
+        raise UserError(f"run {run_dir} was set to {planned} epochs; EPOCHS={epochs} cannot shorten it")
+    longer = epochs is not None and epochs > planned
+    if status == "finished" and longer:
+        completed, weights = len(read_history(run_dir)), run_dir / MODEL_FILE
+    elif status in ("interrupted", "failed"):
+        completed, weights = completed_epochs(run_dir / CHECKPOINT_DIR), run_dir / CHECKPOINT_DIR / CHECKPOINT_WEIGHTS
+        if completed is None:
+            raise UserError(f"run {run_dir} has no checkpoint (it stopped before its first epoch ended); "
+                            "start a new run")  # fmt: skip
+    elif status == "finished":
+        raise UserError(f"run {run_dir} is finished ({planned} epochs); give EPOCHS greater than {planned} "
+                        "to train it longer in the same run, or start a new run")  # fmt: skip
+    else:
+        detail = f" (pid {read_status(run_dir).get('pid')})" if status == "running" else ""
+        raise UserError(f"run {run_dir} is {status}{detail}; only interrupted, failed or finished runs resume")
+    if longer:
+        config = config.model_copy(update={"training": config.training.model_copy(update={"epochs": epochs})})
+        write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+        write_json(run_dir / FINGERPRINT_FILE, fingerprint(config))
     dataset = load_dataset(config.dataset)
     history = read_history(run_dir)
     # Epochs logged after the last checkpoint are trained again; keep each epoch once.
     write_text(run_dir / "history.csv", history[history["epoch"] < completed].to_csv(index=False))
-    write_status(run_dir, "running", resumed_from_epoch=completed)
-    return train_in(run_dir, config, dataset, initial_epoch=completed)
+    extended = {"extended_from_epochs": planned} if longer else {}
+    write_status(run_dir, "running", resumed_from_epoch=completed, **extended)
+    return train_in(run_dir, config, dataset, initial_epoch=completed, weights=weights)
 
 
 def train_in(
-    run_dir: Path, config: ExperimentConfig, dataset: Dataset, initial_epoch: int = 0, report: bool = True
+    run_dir: Path,
+    config: ExperimentConfig,
+    dataset: Dataset,
+    initial_epoch: int = 0,
+    report: bool = True,
+    weights: Path | None = None,
 ) -> RunOutcome:
+    """Train (from `weights` when given: a resumed run), evaluate, and write the run's results."""
     seed_everything(config.training.seed, config.training.deterministic)
     xla = use_xla(config, len(dataset.y_train))
     model = build_compiled_model(config, dataset.input_dim, dataset.num_classes, xla)
     write_text(run_dir / "model_summary.txt", model_summary(model))
-    if initial_epoch:
-        restore(model, run_dir / CHECKPOINT_DIR)
+    if weights is not None:
+        restore(model, weights)
     guard = DivergenceGuard()
     # The CSV row of an epoch is written before its checkpoint: a kill between them repeats the epoch,
     # and resume_experiment drops the repeated row.
@@ -219,7 +248,7 @@ def train_in(
         reason = f"the loss became NaN or infinite in epoch {guard.diverged_in_epoch}"
         return finish(run_dir, "diverged", reason, report=report)
     evaluation = evaluate(result.model, dataset)
-    write_with(run_dir / "model.keras", lambda path: result.model.save(path))
+    write_with(run_dir / MODEL_FILE, lambda path: result.model.save(path))
     write_text(run_dir / "predictions.csv", evaluation.predictions.to_csv(index=False))
     history = read_history(run_dir)
     metrics = {
@@ -246,7 +275,8 @@ def finish(
     metrics = {"status": status, "reason": reason, "epochs_run": len(history)}
     metrics["train_seconds"] = round(float(history["seconds"].sum()), 3) if len(history) else 0.0
     write_json(run_dir / "metrics.json", metrics | (results or {}))
-    write_status(run_dir, status, reason)
+    resumed = {key: value for key, value in read_status(run_dir).items() if key in RESUME_DETAILS}
+    write_status(run_dir, status, reason, **resumed)
     if report:
         from harness.report import write_report_safely
 

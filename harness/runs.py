@@ -14,6 +14,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import yaml
+
+from harness.config import ExperimentConfig
 from harness.errors import UserError
 
 
@@ -171,6 +174,18 @@ def read_json(path: Path, missing: dict | None = None) -> dict:
         return json.loads(text)
     except ValueError as error:
         raise UserError(f"{path} is damaged ({error}): rerun that run, or delete its directory") from None
+
+
+def read_config(run_dir: Path) -> ExperimentConfig:
+    """The resolved config a run was made with (its config.yaml)."""
+    path = run_dir / "config.yaml"
+    try:
+        return ExperimentConfig.model_validate(yaml.safe_load(path.read_text()))
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: {run_dir} is not a run directory") from None
+    except (yaml.YAMLError, ValueError) as error:
+        reason = str(error).splitlines()[0]
+        raise UserError(f"{path} is damaged ({reason}): rerun that run, or delete its directory") from None
 
 
 def read_status(run_dir: Path) -> dict:

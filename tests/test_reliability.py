@@ -9,6 +9,7 @@ import time
 
 import pandas as pd
 import pytest
+import yaml
 
 from harness import report as report_module
 from harness.cli import main
@@ -157,14 +158,41 @@ def test_an_unwritable_reports_folder_is_a_clear_error(tmp_path):
     assert "cannot create a run directory under" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_resume_refuses_a_finished_run_and_changed_settings(reports):
-    assert main(["run", "adam", "--dataset", "digits", "--epochs", "1", "--reports-dir", str(reports)]) == 0
-    finished = run_harness("run", "adam", "--resume", "latest", reports=reports)
-    assert finished.returncode == 2 and "is finished; only interrupted or failed runs resume" in finished.stderr
-    changed = run_harness("run", "adam", "--resume", "latest", "--epochs", "5", reports=reports)
-    assert changed.returncode == 2 and "keeps the config it started with" in changed.stderr
+def test_resume_accepts_the_starting_options_repeated_and_names_each_one_that_differs(reports):
+    started = ["run", "adam", "--dataset", "digits", "--epochs", "1", "--set", "optimizer.learning_rate=0.002"]
+    assert main([*started, "--reports-dir", str(reports)]) == 0
+    again = run_harness(*started, "--resume", "latest", reports=reports)  # the same command, RESUME added
+    assert again.returncode == 2 and "is finished (1 epochs); give EPOCHS greater than 1" in again.stderr
+    changed = run_harness(*started, "--seed", "5", "--set", "optimizer.learning_rate=0.01", "--resume", "latest",
+                          reports=reports)  # fmt: skip
+    assert changed.returncode == 2 and "Traceback" not in changed.stderr
+    assert ("a resumed run keeps its config, but optimizer.learning_rate is 0.002 in the run, 0.01 in the command; "
+            "training.seed is 0 in the run, 5 in the command: drop those options") in changed.stderr  # fmt: skip
+    shorter = run_harness("run", "adam", "--resume", "latest", "--epochs", "0", reports=reports)
+    assert shorter.returncode == 2
     unknown = run_harness("run", "adam", "--resume", "nosuchrun", reports=reports)
     assert unknown.returncode == 2 and "no run 'nosuchrun' of adam" in unknown.stderr
+
+
+def test_a_finished_run_given_more_epochs_trains_on_in_its_directory_as_one_longer_run_would(tmp_path):
+    """adam_lr's schedule steps at epochs 5 and 8: 4 epochs, then on to 10, equal 10 epochs in one go."""
+    extended, straight = tmp_path / "extended", tmp_path / "straight"
+    options = ["adam_lr", "--dataset", "digits", "--set", "training.deterministic=true"]
+    assert run_harness("run", *options, "--epochs", "4", reports=extended).returncode == 0
+    (run_dir,) = run_dirs(extended)
+    more = run_harness("run", *options, "--epochs", "10", "--resume", "latest", reports=extended)
+    assert more.returncode == 0, more.stderr
+    assert run_dirs(extended) == [run_dir]
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["training"]["epochs"] == 10
+    status = read_status(run_dir)
+    assert status["status"] == "finished" and status["resumed_from_epoch"] == 4 and status["extended_from_epochs"] == 4
+    assert run_harness("run", *options, "--epochs", "10", reports=straight).returncode == 0
+    (straight_dir,) = run_dirs(straight)
+    history, predictions = _results(run_dir)
+    assert history["epoch"].tolist() == list(range(10))
+    straight_history, straight_predictions = _results(straight_dir)
+    pd.testing.assert_frame_equal(history, straight_history)
+    assert predictions == straight_predictions
 
 
 def test_a_running_status_whose_process_is_gone_reads_as_interrupted(tmp_path):
