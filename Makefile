@@ -36,11 +36,14 @@ help:
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-cpu.txt requirements-gpu.txt
+$(VENV)/.installed: requirements.txt requirements-cpu.txt requirements-gpu.txt pyproject.toml
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	@echo "installing requirements.txt and $(ACCELERATOR_REQUIREMENTS)"
 	$(PYTHON) -m pip install --quiet -r requirements.txt -r $(ACCELERATOR_REQUIREMENTS)
+	@echo "installing the harness itself (editable: import harness from any directory) and the Jupyter kernel keras-harness"
+	$(PYTHON) -m pip install --quiet --no-deps -e .
+	$(PYTHON) -m ipykernel install --user --name keras-harness --display-name "Python (keras-harness)" > /dev/null
 	touch $@
 
 experiment:

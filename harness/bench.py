@@ -30,7 +30,7 @@ from harness.data import SOURCES, flatten
 from harness.errors import UserError
 from harness.experiments import available, resolve
 from harness.optimizers import build_optimizer
-from harness.runs import environment, write_json, write_text
+from harness.records import environment, write_json, write_text
 from harness.train import XLA_MIN_IMAGES, build_compiled_model, fit, seed_everything, use_xla
 from models.registry import FACTORIES, resolve_spec
 from models.spec import MLPSpec

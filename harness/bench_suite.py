@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.runs import run_directories, write_json, write_text
+from harness.records import run_directories, write_json, write_text
 
 # The seed notebook's ten models and optimizers (not the textbook's NumPy network).
 SEED_EXPERIMENTS = ("basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from harness.runs import write_json, write_with
+from harness.records import write_json, write_with
 
 WEIGHTS = "latest.weights.h5"  # model and optimizer state
 PROGRESS = "progress.json"  # {"epoch": epochs completed}

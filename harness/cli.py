@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.errors import UserError
 from harness.experiments import available, resolve
 from harness.parallel import default_workers, parse_threads, thread_environment
-from harness.runs import read_json
+from harness.records import read_json
 
 USAGE_ERROR = 2
 
@@ -157,7 +157,7 @@ def _resume(args: argparse.Namespace) -> int:
     """RESUME=... continues a run with its own config: options may repeat its values (the command that
     started it, with RESUME added), EPOCHS may ask for more epochs; any other difference is refused."""
     from harness.experiments import resume_conflicts, touched_keys
-    from harness.runs import find_run, read_config
+    from harness.records import find_run, read_config
 
     run_dir = find_run(args.reports_dir, args.name, args.resume)
     stored = read_config(run_dir)
@@ -194,8 +194,8 @@ def _report_outcome(args: argparse.Namespace, outcome) -> int:
 def command_report(args: argparse.Namespace) -> int:
     from harness.group_report import write_group_report
     from harness.index import write_index
+    from harness.records import group_directories, is_group, run_directories
     from harness.report import write_report
-    from harness.runs import group_directories, is_group, run_directories
 
     folders = [] if args.index_only else run_directories(args.reports_dir) + group_directories(args.reports_dir)
     failures = 0
@@ -262,7 +262,7 @@ def command_gradcheck(args: argparse.Namespace) -> int:
 
 
 def command_compare(args: argparse.Namespace) -> int:
-    from harness.compare import compare, terminal_text
+    from harness.comparison import compare, terminal_text
 
     comparison = compare(args.names, args.reports_dir)
     print(terminal_text(comparison) + f"\n\ncomparison: {comparison.out / 'compare.html'}")

@@ -17,14 +17,14 @@ import seaborn as sns
 import yaml
 from matplotlib.ticker import MaxNLocator
 
-from harness.compare import Comparison, check_one_dataset, config_difference, short_names, slug
+from harness.comparison import Comparison, check_one_dataset, config_difference, short_names, slug
 from harness.errors import UserError
 from harness.group_report import GROUP_METRICS, histories
 from harness.groups import read_group
 from harness.i18n import labels, language
 from harness.pages import write_page
+from harness.records import write_with
 from harness.report import save_figure
-from harness.runs import write_with
 from harness.stats import band, welch
 from harness.verdicts import group_verdict
 

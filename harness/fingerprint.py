@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.config import ExperimentConfig
 from harness.data import data_identity
-from harness.runs import read_status, run_directories
+from harness.records import read_status, run_directories
 
 FINGERPRINT_FILE = "fingerprint.json"
 ROOT = Path(__file__).resolve().parent.parent

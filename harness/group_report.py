@@ -21,8 +21,8 @@ from harness.groups import read_group
 from harness.i18n import labels, language
 from harness.index import started
 from harness.pages import write_page
+from harness.records import write_json
 from harness.report import save_figure
-from harness.runs import write_json
 from harness.stats import band, t_interval
 
 GROUP_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy")

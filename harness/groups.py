@@ -21,7 +21,7 @@ from harness.errors import UserError
 from harness.experiments import resolve
 from harness.grid import as_override, point_label
 from harness.parallel import thread_share
-from harness.runs import GROUP_FILE, new_run_dir, point_latest, read_json, read_status, write_json
+from harness.records import GROUP_FILE, new_run_dir, point_latest, read_json, read_status, write_json
 from harness.workers import RunRequest, RunResult, WorkerPool
 
 LOGS = "logs"

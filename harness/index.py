@@ -17,7 +17,7 @@ import yaml
 from harness.grid import point_label
 from harness.i18n import labels, language
 from harness.pages import clean, write_page
-from harness.runs import group_directories, is_group, read_status, run_directories
+from harness.records import group_directories, is_group, read_status, run_directories
 
 COLUMNS = [
     "experiment", "run_id", "group", "date", "dataset", "model", "optimizer", "learning_rate", "epochs",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from harness.runs import write_text, write_with
+from harness.records import write_text, write_with
 
 
 class _Environment(jinja2.Environment):

@@ -28,7 +28,7 @@ from harness.errors import UserError  # noqa: E402
 from harness.i18n import labels, language  # noqa: E402
 from harness.index import run_started, write_index  # noqa: E402
 from harness.pages import write_page  # noqa: E402
-from harness.runs import is_group, read_json, read_status, reports_root, write_text, write_with  # noqa: E402
+from harness.records import is_group, read_json, read_status, reports_root, write_text, write_with  # noqa: E402
 
 MISCLASSIFIED_SHOWN = 20
 

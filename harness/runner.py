@@ -31,7 +31,7 @@ from harness.data import Dataset, load_dataset
 from harness.errors import UserError
 from harness.evaluate import evaluate
 from harness.fingerprint import FINGERPRINT_FILE, fingerprint
-from harness.runs import (
+from harness.records import (
     create_member_dir,
     environment,
     is_group,

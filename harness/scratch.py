@@ -15,7 +15,7 @@ from sklearn.metrics import f1_score
 from harness.config import ExperimentConfig
 from harness.data import Dataset
 from harness.errors import UserError
-from harness.runs import write_text
+from harness.records import write_text
 from models.two_layer_net import TwoLayerNet
 
 NUMERICAL_BUDGET_SECONDS = 180  # the numerical gradient is refused when it would take longer than this

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.experiments import resolve
 from harness.fingerprint import finished_run_like
-from harness.runs import read_json
+from harness.records import read_json
 from harness.workers import RunRequest, RunResult, WorkerPool
 
 

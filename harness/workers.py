@@ -33,7 +33,7 @@ from pathlib import Path
 
 from harness.parallel import core_slots, thread_environment
 from harness.process_exit import exit_now
-from harness.runs import mark_interrupted
+from harness.records import mark_interrupted
 
 EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
 STOP_WAIT_SECONDS = 120  # for running runs to end after Ctrl-C

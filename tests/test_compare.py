@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.compare import compare, config_difference, find_target, load_run, summary_table
+from harness.comparison import compare, config_difference, find_target, load_run, summary_table
 from harness.errors import UserError
 from harness.experiments import resolve
-from harness.runs import point_latest, write_status
+from harness.records import point_latest, write_status
 from tests.conftest import EXPERIMENTS, run_harness
 
 

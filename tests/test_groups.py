@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.compare import compare
+from harness.comparison import compare
 from harness.errors import UserError
 from harness.experiments import resolve
-from harness.runs import write_status
+from harness.records import write_status
 from harness.stats import t_interval
 from tests.conftest import EXPERIMENTS, ROOT, run_harness
 

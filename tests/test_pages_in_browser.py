@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from harness.compare import compare
+from harness.comparison import compare
 from harness.experiments import resolve
 from harness.index import write_index
 from harness.runner import run_experiment

@@ -14,8 +14,8 @@ import yaml
 from harness import report as report_module
 from harness.cli import main
 from harness.experiments import resolve
+from harness.records import read_status, write_status
 from harness.runner import run_experiment
-from harness.runs import read_status, write_status
 from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
 
 DETERMINISTIC_DROPOUT = [

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.compare import compare
+from harness.comparison import compare
 from harness.config import DatasetConfig
 from harness.data import load_dataset
 from harness.gradcheck import float64

@@ -17,7 +17,7 @@ from harness.config import DatasetConfig
 from harness.data import load_dataset
 from harness.experiments import resolve
 from harness.native_logs import FILTER
-from harness.runs import read_status
+from harness.records import read_status
 from harness.workers import RunRequest, WorkerPool
 from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
 

@@ -29,8 +29,7 @@ from harness.errors import UserError
 from harness.experiments import flat_config
 from harness.i18n import labels, language
 from harness.pages import clean, write_page
-from harness.report import plot_image_grid, save_figure
-from harness.runs import (
+from harness.records import (
     GROUP_FILE,
     group_directories,
     is_group,
@@ -39,6 +38,7 @@ from harness.runs import (
     run_directories,
     write_with,
 )
+from harness.report import plot_image_grid, save_figure
 from harness.stats import paired
 from harness.verdicts import WHY_MCNEMAR, paired_verdict
 

@@ -1,0 +1,274 @@
+"""The harness from Python (a notebook): run, load and compare runs and get their results as DataFrames.
+
+    import harness
+    run = harness.run("adam_lr", epochs=3, dataset="digits")      # a Run, shown as a card in a notebook
+    group = harness.run("adam", epochs=3, dataset="digits", seeds=3)
+    harness.comparison("adam", "adam_lr").verdicts
+    harness.records()                                                 # every run, as the index page lists them
+
+Each function does what the command line does, with the same validation, run directories and files;
+bad input raises harness.UserError (a ValueError) with the command line's one-line message. Runs made
+here run in this process (isolated from each other as a worker's are); groups and sweeps in workers.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from harness.config import ExperimentConfig
+from harness.data import CLASS_NAMES
+from harness.errors import UserError
+from harness.experiments import resolve
+from harness.records import GROUP_FILE, is_group, read_config, read_json, read_status
+
+PROJECT = Path(__file__).resolve().parent.parent  # the checkout (installed editable by `make setup`)
+REPORTS = Path(os.environ.get("REPORTS", PROJECT / "reports"))  # where `make` writes, from any directory
+EXPERIMENTS = PROJECT / "experiments"
+KEY_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy", "epochs_run", "train_seconds")
+
+
+class Run:
+    """One run directory, read through harness.records (nothing is cached but the config)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path).resolve()
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, status={self.status!r})"
+
+    @cached_property
+    def config(self) -> ExperimentConfig:
+        return read_config(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def status(self) -> str:
+        return read_status(self.path)["status"]
+
+    @property
+    def metrics(self) -> dict:
+        return read_json(self.path / "metrics.json", missing={})
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return _csv(self.path / "history.csv")
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        return _csv(self.path / "predictions.csv")
+
+    @property
+    def class_names(self) -> list[str]:
+        return CLASS_NAMES[self.config.dataset.name]
+
+    @property
+    def classification_report(self) -> pd.DataFrame:
+        return _csv(self.path / "classification_report.csv").set_index("class")
+
+    @property
+    def confusion_matrix(self) -> pd.DataFrame:
+        """Counts of true (rows) against predicted (columns) classes, labelled with the class names."""
+        predictions, names = self.predictions, self.class_names
+        table = pd.crosstab(predictions["true_label"], predictions["predicted_label"])
+        table = table.reindex(index=range(len(names)), columns=range(len(names)), fill_value=0)
+        table.index, table.columns = pd.Index(names, name="true"), pd.Index(names, name="predicted")
+        return table
+
+    def model(self):
+        """The trained Keras model (model.keras)."""
+        import keras
+
+        return keras.saving.load_model(self.path / "model.keras")
+
+    def resume(self, epochs: int | None = None) -> Run:
+        """Continue this run (interrupted or failed), or train a finished one on to `epochs` in all."""
+        from harness.isolation import isolated_run
+        from harness.runner import resume_experiment
+
+        with isolated_run():
+            resume_experiment(self.path, epochs=epochs)
+        return self
+
+    def _repr_html_(self) -> str:
+        metrics = self.metrics
+        cells = "".join(
+            f"<td><b>{html.escape(key)}</b><br>{_format(metrics[key])}</td>" for key in KEY_METRICS if key in metrics
+        )
+        images = "".join(_inline_png(self.path / name) for name in ("learning_curves.png", "confusion_matrix.png"))
+        return (
+            f"<div><h4>{html.escape(self.name)} · {html.escape(self.path.name)} · {html.escape(self.status)}</h4>"
+            f"<table><tr>{cells}</tr></table><div>{images}</div>{_page_link(self.path / 'report.html')}</div>"
+        )
+
+
+class Group:
+    """A group of seeds or a sweep: its summary and its member runs."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path).resolve()
+
+    def __repr__(self) -> str:
+        return f"Group({str(self.path)!r})"
+
+    @property
+    def record(self) -> dict:
+        return read_json(self.path / GROUP_FILE)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per metric: mean, standard deviation, 95% interval and the members' values."""
+        metrics = read_json(self.path / "summary.json").get("metrics", {})
+        return pd.DataFrame.from_dict(metrics, orient="index").rename_axis("metric")
+
+    @property
+    def runs(self) -> list[Run]:
+        return [Run(self.path / member["run"]) for member in self.record["members"]
+                if (self.path / member["run"] / "config.yaml").is_file()]  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        record = self.record
+        table = self.summary.drop(columns=["values"], errors="ignore").to_html(float_format=_four_places)
+        return (
+            f"<div><h4>{html.escape(record['experiment'])} · {html.escape(self.path.name)} · "
+            f"{len(self.runs)} runs</h4>{table}{_inline_png(self.path / 'curves.png')}"
+            f"{_page_link(self.path / 'group.html')}</div>"
+        )
+
+
+class Comparison:
+    """`make compare`'s result: the verdict sentences, the statistics and the page it wrote."""
+
+    def __init__(self, comparison):
+        self.path = Path(comparison.out).resolve()
+        self.verdicts: list[str] = comparison.verdicts
+        self.statistics: pd.DataFrame = comparison.table
+
+    def _repr_html_(self) -> str:
+        verdicts = "".join(f"<li>{html.escape(verdict)}</li>" for verdict in self.verdicts)
+        curves = "".join(_inline_png(path) for path in sorted(self.path.glob("*curves*.png")))
+        return (
+            f"<div><ul>{verdicts}</ul>{self.statistics.to_html(float_format=_four_places)}{curves}"
+            f"{_page_link(self.path / 'compare.html')}</div>"
+        )
+
+
+def run(
+    name: str,
+    *,
+    epochs: int | None = None,
+    dataset: str | None = None,
+    seed: int | None = None,
+    overrides: dict | None = None,
+    seeds: int | str | None = None,
+    jobs: int = 1,
+    reports_dir: Path | str = REPORTS,
+    experiments_dir: Path | str = EXPERIMENTS,
+) -> Run | Group:
+    """Run an experiment as `make experiment` does; with `seeds` (a count or "3 7 11"), a group of them."""
+    settings = _settings(overrides)
+    if seeds is not None:
+        if seed is not None:
+            raise UserError("give either seed (one run) or seeds (a group of runs), not both")
+        return _group(name, "seeds", [{}], None, settings, dataset, epochs, seeds, jobs, reports_dir, experiments_dir)
+    config = resolve(name, Path(experiments_dir), settings, dataset, epochs, seed)
+    from harness.isolation import isolated_run
+    from harness.runner import run_experiment
+
+    with isolated_run():
+        outcome = run_experiment(config, Path(reports_dir), command=["harness.run", name])
+    return Run(outcome.run_dir)
+
+
+def sweep(
+    name: str,
+    grid: str,
+    *,
+    random: int | None = None,
+    sample_seed: int = 0,
+    epochs: int | None = None,
+    dataset: str | None = None,
+    overrides: dict | None = None,
+    seeds: int | str | None = None,
+    jobs: int = 1,
+    reports_dir: Path | str = REPORTS,
+    experiments_dir: Path | str = EXPERIMENTS,
+) -> Group:
+    """`make sweep`: every point of GRID (or `random` points of its LOW:HIGH ranges), times `seeds`."""
+    from harness.grid import grid_points, parse_axes, random_points
+
+    axes = parse_axes(grid, random=random is not None)
+    points = random_points(axes, random, sample_seed) if random is not None else grid_points(axes)
+    search = {"grid": grid, "random": random, "sample_seed": sample_seed if random else None}
+    return _group(name, "sweep", points, search, _settings(overrides), dataset, epochs, seeds, jobs, reports_dir,
+                  experiments_dir)  # fmt: skip
+
+
+def load(name_or_path: str | Path, reports_dir: Path | str = REPORTS) -> Run | Group:
+    """An experiment's latest run or group, a run id, or a path to a run or group directory."""
+    from harness.comparison import find_target
+
+    path = find_target(Path(reports_dir), str(name_or_path))
+    return Group(path) if is_group(path) else Run(path)
+
+
+def runs(reports_dir: Path | str = REPORTS) -> pd.DataFrame:
+    """Every run under reports_dir, one row each, with the index page's columns."""
+    from harness.index import runs_table
+
+    return runs_table(Path(reports_dir))
+
+
+def compare(*names: str, reports_dir: Path | str = REPORTS) -> Comparison:
+    """`make compare NAMES="..."`: runs or groups of seeds, each against the first; writes the same page."""
+    from harness.comparison import compare as compare_targets
+
+    return Comparison(compare_targets([str(name) for name in names], Path(reports_dir)))
+
+
+def _group(name, kind, points, search, settings, dataset, epochs, seeds, jobs, reports_dir, experiments_dir) -> Group:
+    from harness.groups import GroupPlan, RunArguments, parse_seeds, run_group
+
+    seed_list = parse_seeds(str(seeds)) if seeds is not None else [None]
+    plan = GroupPlan(name, kind, points, seed_list, RunArguments(settings, dataset, epochs), search)
+    group_dir, _, _ = run_group(plan, Path(experiments_dir), Path(reports_dir), jobs)
+    return Group(group_dir)
+
+
+def _settings(overrides: dict | None) -> list[str]:
+    """{"optimizer.learning_rate": 0.01} -> ["optimizer.learning_rate=0.01"], as --set takes them."""
+    import json
+
+    return [f"{key}={json.dumps(value)}" for key, value in (overrides or {}).items()]
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame()
+
+
+def _four_places(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _format(value) -> str:
+    return _four_places(value) if isinstance(value, float) else html.escape(str(value))
+
+
+def _inline_png(path: Path) -> str:
+    """The image itself in the page (base64), so that a saved notebook shows it without the run's files."""
+    if not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" style="max-width:48%;margin:2px" alt="{path.name}">'
+
+
+def _page_link(page: Path) -> str:
+    return f'<p><a href="{page.as_uri()}" target="_blank">{page.name}</a></p>' if page.is_file() else ""
