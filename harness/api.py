@@ -3,7 +3,7 @@
     import harness
     run = harness.run("adam_lr", epochs=3, dataset="digits")      # a Run, shown as a card in a notebook
     group = harness.run("adam", epochs=3, dataset="digits", seeds=3)
-    harness.comparison("adam", "adam_lr").verdicts
+    harness.reporting.compare_runs("adam", "adam_lr").verdicts
     harness.records()                                                 # every run, as the index page lists them
 
 Each function does what the command line does, with the same validation, run directories and files;
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.config import ExperimentConfig
-from harness.data import CLASS_NAMES
+from harness.config.experiments import resolve
+from harness.config.schema import ExperimentConfig
+from harness.data.datasets import CLASS_NAMES
 from harness.errors import UserError
-from harness.experiments import resolve
 from harness.records import GROUP_FILE, is_group, read_config, read_json, read_status
 
 PROJECT = Path(__file__).resolve().parent.parent  # the checkout (installed editable by `make setup`)
@@ -91,11 +91,12 @@ class Run:
 
     def resume(self, epochs: int | None = None) -> Run:
         """Continue this run (interrupted or failed), or train a finished one on to `epochs` in all."""
-        from harness.isolation import isolated_run
-        from harness.runner import resume_experiment
+        from harness.reporting.report import REPORTER
+        from harness.training.isolation import isolated_run
+        from harness.training.runner import resume_experiment
 
         with isolated_run():
-            resume_experiment(self.path, epochs=epochs)
+            resume_experiment(self.path, epochs=epochs, reporter=REPORTER)
         return self
 
     def _repr_html_(self) -> str:
@@ -180,11 +181,12 @@ def run(
             raise UserError("give either seed (one run) or seeds (a group of runs), not both")
         return _group(name, "seeds", [{}], None, settings, dataset, epochs, seeds, jobs, reports_dir, experiments_dir)
     config = resolve(name, Path(experiments_dir), settings, dataset, epochs, seed)
-    from harness.isolation import isolated_run
-    from harness.runner import run_experiment
+    from harness.reporting.report import REPORTER
+    from harness.training.isolation import isolated_run
+    from harness.training.runner import run_experiment
 
     with isolated_run():
-        outcome = run_experiment(config, Path(reports_dir), command=["harness.run", name])
+        outcome = run_experiment(config, Path(reports_dir), reporter=REPORTER, command=["harness.run", name])
     return Run(outcome.run_dir)
 
 
@@ -203,7 +205,7 @@ def sweep(
     experiments_dir: Path | str = EXPERIMENTS,
 ) -> Group:
     """`make sweep`: every point of GRID (or `random` points of its LOW:HIGH ranges), times `seeds`."""
-    from harness.grid import grid_points, parse_axes, random_points
+    from harness.config.grid import grid_points, parse_axes, random_points
 
     axes = parse_axes(grid, random=random is not None)
     points = random_points(axes, random, sample_seed) if random is not None else grid_points(axes)
@@ -214,7 +216,7 @@ def sweep(
 
 def load(name_or_path: str | Path, reports_dir: Path | str = REPORTS) -> Run | Group:
     """An experiment's latest run or group, a run id, or a path to a run or group directory."""
-    from harness.comparison import find_target
+    from harness.records import find_target
 
     path = find_target(Path(reports_dir), str(name_or_path))
     return Group(path) if is_group(path) else Run(path)
@@ -222,20 +224,20 @@ def load(name_or_path: str | Path, reports_dir: Path | str = REPORTS) -> Run | G
 
 def runs(reports_dir: Path | str = REPORTS) -> pd.DataFrame:
     """Every run under reports_dir, one row each, with the index page's columns."""
-    from harness.index import runs_table
+    from harness.reporting.index import runs_table
 
     return runs_table(Path(reports_dir))
 
 
 def compare(*names: str, reports_dir: Path | str = REPORTS) -> Comparison:
     """`make compare NAMES="..."`: runs or groups of seeds, each against the first; writes the same page."""
-    from harness.comparison import compare as compare_targets
+    from harness.reporting.compare import compare as compare_targets
 
     return Comparison(compare_targets([str(name) for name in names], Path(reports_dir)))
 
 
 def _group(name, kind, points, search, settings, dataset, epochs, seeds, jobs, reports_dir, experiments_dir) -> Group:
-    from harness.groups import GroupPlan, RunArguments, parse_seeds, run_group
+    from harness.groups.groups import GroupPlan, RunArguments, parse_seeds, run_group
 
     seed_list = parse_seeds(str(seeds)) if seeds is not None else [None]
     plan = GroupPlan(name, kind, points, seed_list, RunArguments(settings, dataset, epochs), search)

@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+from harness.config.experiments import available, resolve
 from harness.errors import UserError
-from harness.experiments import available, resolve
-from harness.parallel import default_workers, parse_threads, thread_environment
+from harness.groups.parallel import default_workers, parse_threads, thread_environment
 from harness.records import read_json
 
 USAGE_ERROR = 2
@@ -106,17 +106,20 @@ def command_run(args: argparse.Namespace) -> int:
         return _run_group(args, "seeds", [{}], None)
     config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset, args.epochs, args.seed)
     if args.skip_done:
-        from harness.fingerprint import finished_run_like
+        from harness.training.fingerprint import finished_run_like
 
         done = finished_run_like(config, args.reports_dir)
         if done:
             print(f"{args.name}: up to date, finished run {done} has the same config, code and data (FORCE=1 reruns)")
             return 0
-    return _report_outcome(args, _runner().run_experiment(config, args.reports_dir, run_dir=args.run_dir))
+    runner, reporter = _runner()
+    return _report_outcome(
+        args, runner.run_experiment(config, args.reports_dir, run_dir=args.run_dir, reporter=reporter)
+    )
 
 
 def command_all(args: argparse.Namespace) -> int:
-    from harness.suite import run_all
+    from harness.groups.suite import run_all
 
     jobs = args.jobs if args.jobs is not None else default_workers()
     names = args.names or available(args.experiments_dir)
@@ -125,7 +128,7 @@ def command_all(args: argparse.Namespace) -> int:
 
 
 def command_sweep(args: argparse.Namespace) -> int:
-    from harness.grid import grid_points, parse_axes, random_points
+    from harness.config.grid import grid_points, parse_axes, random_points
 
     axes = parse_axes(args.grid, random=args.random is not None)
     points = random_points(axes, args.random, args.sample_seed) if args.random is not None else grid_points(axes)
@@ -134,29 +137,31 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def _run_group(args: argparse.Namespace, kind: str, points: list[dict], search: dict | None) -> int:
-    from harness.groups import GroupPlan, RunArguments, parse_seeds, run_group
+    from harness.groups.groups import GroupPlan, RunArguments, parse_seeds, run_group
 
     if getattr(args, "seed", None) is not None:
         raise UserError("give either SEED (one run) or SEEDS (a group of runs), not both")
     seeds = parse_seeds(args.seeds) if args.seeds else [None]
     plan = GroupPlan(args.name, kind, points, seeds, RunArguments(args.overrides, args.dataset, args.epochs), search)
     group_dir, summary, exit_code = run_group(plan, args.experiments_dir, args.reports_dir, args.jobs)
-    from harness.group_report import summary_text
+    from harness.reporting.group_report import summary_text
 
     print(summary_text(summary) + f"\npage: {group_dir / 'group.html'}")
     return exit_code
 
 
 def _runner():
-    from harness import runner  # loads TensorFlow: only once the input is known to be good
+    """The training runner and the report maker (both load TensorFlow: only once the input is known to be good)."""
+    from harness.reporting.report import REPORTER
+    from harness.training import runner
 
-    return runner
+    return runner, REPORTER
 
 
 def _resume(args: argparse.Namespace) -> int:
     """RESUME=... continues a run with its own config: options may repeat its values (the command that
     started it, with RESUME added), EPOCHS may ask for more epochs; any other difference is refused."""
-    from harness.experiments import resume_conflicts, touched_keys
+    from harness.config.experiments import resume_conflicts, touched_keys
     from harness.records import find_run, read_config
 
     run_dir = find_run(args.reports_dir, args.name, args.resume)
@@ -171,7 +176,8 @@ def _resume(args: argparse.Namespace) -> int:
         epochs = requested.training.epochs
     else:
         epochs = args.epochs
-    return _report_outcome(args, _runner().resume_experiment(run_dir, epochs=epochs))
+    runner, reporter = _runner()
+    return _report_outcome(args, runner.resume_experiment(run_dir, epochs=epochs, reporter=reporter))
 
 
 def _report_outcome(args: argparse.Namespace, outcome) -> int:
@@ -192,10 +198,10 @@ def _report_outcome(args: argparse.Namespace, outcome) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from harness.group_report import write_group_report
-    from harness.index import write_index
     from harness.records import group_directories, is_group, run_directories
-    from harness.report import write_report
+    from harness.reporting.group_report import write_group_report
+    from harness.reporting.index import write_index
+    from harness.reporting.report import write_report
 
     folders = [] if args.index_only else run_directories(args.reports_dir) + group_directories(args.reports_dir)
     failures = 0
@@ -214,7 +220,7 @@ def command_report(args: argparse.Namespace) -> int:
 
 def command_list(args: argparse.Namespace) -> int:
     if args.runs:
-        from harness.index import runs_table, terminal_table
+        from harness.reporting.index import runs_table, terminal_table
 
         print(terminal_table(runs_table(args.reports_dir)))
         return 0
@@ -235,7 +241,7 @@ def command_list(args: argparse.Namespace) -> int:
 def command_bench(args: argparse.Namespace) -> int:
     if args.epochs < 1 or args.samples < 1:
         raise UserError("--epochs and --samples must be at least 1")
-    from harness.bench import run_bench
+    from harness.tools.bench import run_bench
 
     out = run_bench(args.model, args.epochs, args.samples, args.experiments_dir, args.reports_dir)
     print((out / "bench.md").read_text() + f"\nwritten to {out}/bench.json and bench.md")
@@ -245,7 +251,7 @@ def command_bench(args: argparse.Namespace) -> int:
 def command_bench_suite(args: argparse.Namespace) -> int:
     if args.rounds < 1:
         raise UserError("--rounds must be at least 1")
-    from harness.bench_suite import run_bench_suite
+    from harness.tools.bench_suite import run_bench_suite
 
     out = run_bench_suite(args.experiments_dir, args.reports_dir, args.dataset, args.jobs, args.rounds)
     print((out / "suite.md").read_text() + f"\nwritten to {out}/suite.json and suite.md")
@@ -254,7 +260,7 @@ def command_bench_suite(args: argparse.Namespace) -> int:
 
 def command_gradcheck(args: argparse.Namespace) -> int:
     config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset)
-    from harness.gradcheck import format_results, gradcheck_experiment
+    from harness.tools.gradcheck import format_results, gradcheck_experiment
 
     results = gradcheck_experiment(config)
     print(format_results(args.name, results))
@@ -262,7 +268,8 @@ def command_gradcheck(args: argparse.Namespace) -> int:
 
 
 def command_compare(args: argparse.Namespace) -> int:
-    from harness.comparison import compare, terminal_text
+    from harness.reporting.compare import compare
+    from harness.reporting.compare_runs import terminal_text
 
     comparison = compare(args.names, args.reports_dir)
     print(terminal_text(comparison) + f"\n\ncomparison: {comparison.out / 'compare.html'}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.config import ExperimentConfig
+from harness.config.schema import ExperimentConfig
 from harness.errors import UserError
 
 
@@ -251,3 +251,39 @@ def find_run(reports_dir: Path, experiment: str, run: str) -> Path:
     runs = [path.name for path in run_directories(reports_dir) if path.parent.name == experiment]
     known = ", ".join(runs[-5:]) if runs else "none yet"
     raise UserError(f"no run {run!r} of {experiment} under {reports_dir}; recent runs: {known} (or use latest)")
+
+
+def read_member(group_dir: Path, member: dict) -> dict:
+    """A member's record with its status and metrics; a run that never started reads as failed."""
+    run_dir = group_dir / member["run"]
+    metrics = read_json(run_dir / "metrics.json", missing={})
+    if run_dir.is_dir():
+        status = read_status(run_dir)
+        state, reason = status["status"], status.get("reason")
+    else:
+        state, reason = "failed", f"the run did not start (exit {member.get('exit_code')}); see its log"
+    return member | {"status": state, "reason": reason, "metrics": metrics,
+                     "report": (run_dir / "report.html").is_file()}  # fmt: skip
+
+
+def read_group(group_dir: Path) -> tuple[dict, list[dict]]:
+    """The group's record (group.json) and each member as read_member reads it."""
+    record = read_json(group_dir / GROUP_FILE)
+    return record, [read_member(group_dir, member) for member in record["members"]]
+
+
+def find_target(reports_dir: Path, name: str) -> Path:
+    """An experiment's latest run or group, a run or group id anywhere under reports/, or a directory's path."""
+    for candidate in (reports_dir / name / "latest", Path(name)):
+        if (candidate / "config.yaml").is_file() or is_group(candidate):
+            return candidate.resolve()
+    matches = [path for path in run_directories(reports_dir) + group_directories(reports_dir) if path.name == name]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        listing = ", ".join(str(path.relative_to(reports_dir)) for path in matches[:4])
+        raise UserError(f"{name!r} names {len(matches)} runs ({listing}); give the run's path instead")
+    known = ", ".join(sorted(path.parent.name for path in reports_dir.glob("*/latest"))) or "none yet"
+    raise UserError(
+        f"no run named {name!r} under {reports_dir}: give an experiment with runs ({known}), a run id or a path"
+    )

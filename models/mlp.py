@@ -47,7 +47,7 @@ def build_mlp(input_dim: int, num_classes: int, spec: MLPSpec, name: str = "mlp"
         if rate > 0:
             x = keras.layers.Dropout(rate, name=f"dropout_{index}")(x)
     # Under a mixed policy (bfloat16 compute) the output stays float32: probabilities and the loss need its
-    # range and precision. Otherwise it follows the policy (float64 in harness.gradcheck).
+    # range and precision. Otherwise it follows the policy (float64 in harness.tools.gradcheck).
     output_dtype = "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="softmax", dtype=output_dtype)(x)
     return keras.Model(inputs, outputs, name=name)

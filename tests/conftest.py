@@ -15,8 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = ROOT / "experiments"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Decoded datasets go to a cache of the test session's own, not the user's (harness.dataset_cache).
-os.environ.setdefault("KERAS_HARNESS_CACHE", tempfile.mkdtemp(prefix="harness-test-cache-"))
+# Decoded datasets go to a cache of the test session's own, not the user's (harness.data.cache), removed
+# when the session ends.
+if "KERAS_HARNESS_CACHE" not in os.environ:
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="harness-test-cache-")
+    os.environ["KERAS_HARNESS_CACHE"] = _SESSION_CACHE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "_SESSION_CACHE" in globals():
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
 def run_harness(*args: str, reports: Path, experiments: Path = EXPERIMENTS, env: dict | None = None):

@@ -7,8 +7,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import runner
 from harness.cli import main
+from harness.training import runner
 from tests.conftest import EXPERIMENTS
 
 VALID = yaml.safe_load((EXPERIMENTS / "adam.yaml").read_text()) | {"description": "plain one-line text"}

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from harness.bench import seed_style_model, training_gflop_per_epoch
-from harness.experiments import resolve
-from harness.train import build_compiled_model, fit
+from harness.config.experiments import resolve
+from harness.tools.bench import seed_style_model, training_gflop_per_epoch
+from harness.training.train import build_compiled_model, fit
 from models.registry import FACTORIES
 from tests.conftest import EXPERIMENTS, run_harness
 

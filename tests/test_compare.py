@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.comparison import compare, config_difference, find_target, load_run, summary_table
+from harness.config.experiments import resolve
 from harness.errors import UserError
-from harness.experiments import resolve
-from harness.records import point_latest, write_status
+from harness.records import find_target, point_latest, write_status
+from harness.reporting.compare import compare
+from harness.reporting.compare_runs import config_difference, load_run, summary_table
 from tests.conftest import EXPERIMENTS, run_harness
 
 
@@ -104,8 +105,8 @@ def test_runs_are_found_by_experiment_run_id_or_path(tmp_path):
 
 
 def test_japanese_labels_render_without_missing_glyphs(tmp_path):
-    from harness.i18n import labels
-    from harness.report import plot_learning_curves
+    from harness.reporting.i18n import labels
+    from harness.reporting.report import plot_learning_curves
 
     history = pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.5], "accuracy": [0.5, 0.8],
                             "val_loss": [1.1, 0.6], "val_accuracy": [0.45, 0.75]})  # fmt: skip

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from harness import data as data_module
-from harness.config import DatasetConfig
-from harness.data import DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, FASHION_MNIST_IDX, load_dataset
+from harness.config.schema import DatasetConfig
+from harness.data import datasets as data_module
+from harness.data.datasets import DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, FASHION_MNIST_IDX, load_dataset
 from harness.errors import UserError
 
 

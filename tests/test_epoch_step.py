@@ -9,10 +9,10 @@ import keras
 import numpy as np
 import pytest
 
-from harness.data import load_dataset
-from harness.experiments import resolve
-from harness.optimizers import build_optimizer
-from harness.train import build_compiled_model, fit, seed_everything
+from harness.config.experiments import resolve
+from harness.data.datasets import load_dataset
+from harness.training.optimizers import build_optimizer
+from harness.training.train import build_compiled_model, fit, seed_everything
 from models.registry import build_model
 from tests.conftest import EXPERIMENTS, ROOT
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.config.experiments import available, resolve
 from harness.errors import UserError
-from harness.experiments import available, resolve
 from tests.conftest import EXPERIMENTS
 
 SEED_EXPERIMENTS = ["basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr"]

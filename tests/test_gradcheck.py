@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from harness.config import DatasetConfig
-from harness.data import load_dataset
-from harness.experiments import resolve
-from harness.gradcheck import (
+from harness.config.experiments import resolve
+from harness.config.schema import DatasetConfig
+from harness.data.datasets import load_dataset
+from harness.tools.gradcheck import (
     THRESHOLD,
     analytic_gradients,
     build_float64_model,

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
+from harness.config.grid import Range, as_override, grid_points, parse_axes, random_points
 from harness.errors import UserError
-from harness.grid import Range, as_override, grid_points, parse_axes, random_points
-from harness.groups import parse_seeds
+from harness.groups.groups import parse_seeds
 from tests.conftest import run_harness
 
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.comparison import compare
+from harness.config.experiments import resolve
 from harness.errors import UserError
-from harness.experiments import resolve
 from harness.records import write_status
-from harness.stats import t_interval
+from harness.reporting.compare import compare
+from harness.reporting.stats import t_interval
 from tests.conftest import EXPERIMENTS, ROOT, run_harness
 
 DIGITS = ["--dataset", "digits"]
@@ -140,7 +140,7 @@ def test_make_all_runs_the_named_experiments_in_workers_skips_what_is_done_and_f
 
 def test_a_run_in_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_output(reports):
     config = resolve("basic_dnn", EXPERIMENTS, ["training.precision=mixed_bfloat16"], "digits", 1)
-    from harness.train import build_compiled_model
+    from harness.training.train import build_compiled_model
 
     model = build_compiled_model(config, 64, 10)
     hidden, output = model.get_layer("dense_1"), model.get_layer("softmax")

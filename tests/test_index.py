@@ -1,7 +1,7 @@
 """The index is rebuilt from the run directories: every run, newest first, incomplete ones included."""
 
-from harness.index import runs_table, terminal_table
 from harness.records import write_status
+from harness.reporting.index import runs_table, terminal_table
 from tests.conftest import run_harness
 from tests.test_compare import make_run
 

@@ -3,9 +3,9 @@
 import keras
 import pytest
 
-from harness.config import OptimizerConfig
-from harness.experiments import resolve
-from harness.optimizers import build_optimizer, learning_rates, schedule_callback
+from harness.config.experiments import resolve
+from harness.config.schema import OptimizerConfig
+from harness.training.optimizers import build_optimizer, learning_rates, schedule_callback
 from tests.conftest import EXPERIMENTS
 
 

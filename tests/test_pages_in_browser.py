@@ -5,10 +5,11 @@ import shutil
 
 import pytest
 
-from harness.comparison import compare
-from harness.experiments import resolve
-from harness.index import write_index
-from harness.runner import run_experiment
+from harness.config.experiments import resolve
+from harness.reporting.compare import compare
+from harness.reporting.index import write_index
+from harness.reporting.report import REPORTER
+from harness.training.runner import run_experiment
 from tests.conftest import EXPERIMENTS
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -28,7 +29,7 @@ def reports(tmp_path_factory):
     """Three real runs on digits (one diverged) and one run directory left incomplete."""
     reports = tmp_path_factory.mktemp("pages") / "reports"
     for name, overrides in (("adam", []), ("sgd", []), ("sgd", ["optimizer.learning_rate=1e5"])):
-        run_experiment(resolve(name, EXPERIMENTS, overrides, dataset="digits", epochs=2), reports)
+        run_experiment(resolve(name, EXPERIMENTS, overrides, dataset="digits", epochs=2), reports, reporter=REPORTER)
     broken = reports / "adam" / "20200101-000000-dead"
     broken.mkdir()
     (broken / "config.yaml").write_text("name: adam\n")  # a crash before anything else was written
@@ -140,7 +141,7 @@ def test_the_compare_page_shows_both_runs_and_what_differs(browser, reports, tmp
 
 
 def test_a_group_page_shows_its_summary_and_banded_curves_and_the_index_links_it(browser, tmp_path):
-    from harness.group_report import write_group_report
+    from harness.reporting.group_report import write_group_report
     from tests.test_groups import constructed_group
 
     reports = tmp_path / "reports"

@@ -1,6 +1,6 @@
 """Parallel runs share the machine: disjoint cores per job, thread limits to match, make's -j understood."""
 
-from harness.parallel import core_slots, make_jobs, thread_environment, usable_cores
+from harness.groups.parallel import core_slots, make_jobs, thread_environment, usable_cores
 
 
 def test_each_job_gets_its_own_cores():

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness import report as report_module
 from harness.cli import main
-from harness.experiments import resolve
+from harness.config.experiments import resolve
 from harness.records import read_status, write_status
-from harness.runner import run_experiment
+from harness.reporting import report as report_module
+from harness.training.runner import run_experiment
 from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
 
 DETERMINISTIC_DROPOUT = [
@@ -103,7 +103,7 @@ def test_sigterm_also_stops_cleanly(reports):
 
 def test_a_diverging_run_stops_is_marked_and_still_reported(reports):
     config = resolve("sgd", EXPERIMENTS, ["optimizer.learning_rate=1e5"], dataset="digits", epochs=10)
-    outcome = run_experiment(config, reports)
+    outcome = run_experiment(config, reports, reporter=report_module.REPORTER)
     assert (outcome.status, outcome.exit_code) == ("diverged", 3)
     assert outcome.reason == "the loss became NaN or infinite in epoch 0"
     metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
@@ -123,7 +123,8 @@ def test_a_crash_in_the_report_step_leaves_results_and_make_report_recovers(repo
         raise RuntimeError("injected crash while plotting")
 
     monkeypatch.setattr(report_module, "plot_confusion_matrix", broken_plot)
-    outcome = run_experiment(resolve("adam", EXPERIMENTS, dataset="digits", epochs=1), reports)
+    config = resolve("adam", EXPERIMENTS, dataset="digits", epochs=1)
+    outcome = run_experiment(config, reports, reporter=report_module.REPORTER)
     assert outcome.status == "finished"
     assert "injected crash while plotting" in capsys.readouterr().err
     metrics = json.loads((outcome.run_dir / "metrics.json").read_text())

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.data import DEBIAN_FASHION_MNIST
+from harness.data.datasets import DEBIAN_FASHION_MNIST
 from tests.conftest import ROOT, run_dirs, run_harness
 
 HISTORY_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
@@ -114,8 +114,8 @@ def test_plots_are_real_images(made_run, name):
 
 def test_model_keras_reloads_and_reproduces_the_predictions(made_run):
     _, run_dir = made_run
-    from harness.config import DatasetConfig
-    from harness.data import load_dataset
+    from harness.config.schema import DatasetConfig
+    from harness.data.datasets import load_dataset
 
     model = keras.saving.load_model(run_dir / "model.keras")
     data = load_dataset(DatasetConfig(name="digits"))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from harness.stats import band, paired, t_interval, welch
-from harness.verdicts import group_verdict, paired_verdict
+from harness.reporting.stats import band, paired, t_interval, welch
+from harness.reporting.verdicts import group_verdict, paired_verdict
 
 ADAM = [0.8812, 0.8840, 0.8825, 0.8831, 0.8819]
 ADAM_LR = [0.8835, 0.8861, 0.8842, 0.8858, 0.8840]

@@ -8,9 +8,9 @@ import sys
 import pandas as pd
 import pytest
 
-from harness.experiments import resolve
-from harness.optimizers import learning_rates
-from harness.runner import run_experiment
+from harness.config.experiments import resolve
+from harness.training.optimizers import learning_rates
+from harness.training.runner import run_experiment
 from tests.conftest import EXPERIMENTS, ROOT, run_dirs
 
 
@@ -65,7 +65,7 @@ def test_the_same_experiment_runs_on_the_jax_backend(reports):
 
 
 def test_xla_is_used_where_its_compile_time_pays_off():
-    from harness.train import use_xla
+    from harness.training.train import use_xla
 
     long_run = resolve("basic_dnn", EXPERIMENTS, ["training.epochs=10"], dataset="fashion_mnist")
     assert use_xla(long_run, 55_000)  # 550,000 images in all
@@ -81,9 +81,9 @@ def test_xla_is_used_where_its_compile_time_pays_off():
 
 
 def test_test_metrics_are_those_model_evaluate_reports_regularization_included():
-    from harness.data import load_dataset
-    from harness.evaluate import evaluate
-    from harness.train import build_compiled_model, fit
+    from harness.data.datasets import load_dataset
+    from harness.training.evaluate import evaluate
+    from harness.training.train import build_compiled_model, fit
 
     config = resolve("combined", EXPERIMENTS, ["model.l2=0.01"], dataset="digits", epochs=2)  # L2 and dropout
     dataset = load_dataset(config.dataset)

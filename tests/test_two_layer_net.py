@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.comparison import compare
-from harness.config import DatasetConfig
-from harness.data import load_dataset
-from harness.gradcheck import float64
+from harness.config.schema import DatasetConfig
+from harness.data.datasets import load_dataset
+from harness.reporting.compare import compare
+from harness.tools.gradcheck import float64
 from models.registry import build_model
 from models.two_layer_net import DELTA, TwoLayerNet
 from tests.conftest import run_dirs, run_harness

@@ -12,13 +12,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from harness import dataset_cache
-from harness.config import DatasetConfig
-from harness.data import load_dataset
-from harness.experiments import resolve
+from harness.config.experiments import resolve
+from harness.config.schema import DatasetConfig
+from harness.data import cache as dataset_cache
+from harness.data.datasets import load_dataset
+from harness.groups.workers import RunRequest, WorkerPool
 from harness.native_logs import FILTER
 from harness.records import read_status
-from harness.workers import RunRequest, WorkerPool
 from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
 
 DETERMINISTIC = ["--dataset", "digits", "--epochs", "3", "--set", "training.deterministic=true"]
@@ -123,7 +123,7 @@ def test_the_filter_passes_errors_and_python_output_and_drops_only_start_up_noti
 
 def test_a_run_in_a_warm_process_leaves_no_traced_graph_behind(reports):
     """What a worker keeps between runs does not grow: TensorFlow's gradient registry held every traced
-    training step of every earlier run (about 10 MB a run) until harness.isolation forgot them."""
+    training step of every earlier run (about 10 MB a run) until harness.training.isolation forgot them."""
     import gc
 
     import keras
@@ -133,8 +133,8 @@ def test_a_run_in_a_warm_process_leaves_no_traced_graph_behind(reports):
         pytest.skip("TensorFlow's gradient registry")
     from tensorflow.python.framework.func_graph import FuncGraph
 
-    from harness.isolation import _gradient_registrations, isolated_run
-    from harness.runner import run_experiment
+    from harness.training.isolation import _gradient_registrations, isolated_run
+    from harness.training.runner import run_experiment
 
     def traced_graphs():
         gc.collect()
@@ -142,11 +142,11 @@ def test_a_run_in_a_warm_process_leaves_no_traced_graph_behind(reports):
 
     config = resolve("adam", EXPERIMENTS, dataset="digits", epochs=1)
     with isolated_run():
-        run_experiment(config, reports, report=False)
+        run_experiment(config, reports)
     registered, graphs = _gradient_registrations(), traced_graphs()
     for _ in range(2):
         with isolated_run():
-            assert run_experiment(config, reports, report=False).status == "finished"
+            assert run_experiment(config, reports).status == "finished"
             assert _gradient_registrations() > registered  # the run traced a step that registered one
     assert _gradient_registrations() == registered
     assert traced_graphs() <= graphs

@@ -1,0 +1,1 @@
+"""What an experiment is: the config schema, experiment files, sweep grids."""

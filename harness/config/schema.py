@@ -1,0 +1,270 @@
+"""The experiment file's schema: what an experiment may say, and what each value may be.
+
+`python -m harness run adam_lr` validates ``experiments/adam_lr.yaml`` (after ``extends:`` and
+``--set`` overrides) with these models before anything is trained or written. Loading files and
+applying overrides lives in ``harness.config.experiments``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.errors import did_you_mean
+from models.registry import FACTORIES, SPEC_FIELDS, factory_defaults
+from models.spec import ACTIVATIONS, INITIALIZERS
+
+DATASETS = ("mnist", "fashion_mnist", "digits")
+
+# Which parameters each optimizer takes besides learning_rate; absent ones keep Keras's defaults.
+OPTIMIZER_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("momentum",),
+    "nesterov": ("momentum",),
+    "rmsprop": ("rho", "momentum", "epsilon"),
+    "adagrad": ("epsilon",),
+    "adam": ("beta_1", "beta_2", "epsilon"),
+    "adamw": ("beta_1", "beta_2", "epsilon", "weight_decay"),
+}
+
+Probability = Annotated[float, Field(ge=0, lt=1)]
+
+
+class Section(BaseModel):
+    """Every section rejects keys it does not know, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_choice(value: str, choices, what: str) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}{did_you_mean(value, choices)}; choose one of {', '.join(choices)}")
+    return value
+
+
+class DatasetConfig(Section):
+    name: str
+    # Training examples to use (a stratified sample); all that remain after validation when absent.
+    train_size: int | None = Field(default=None, ge=1)
+    # Validation examples split from the training set; 5,000 for 60k-image sets when absent.
+    val_size: int | None = Field(default=None, ge=1)
+    # The split is the same for every training seed, so runs that differ in seed share a validation set.
+    split_seed: int = Field(default=0, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        return _check_choice(name, DATASETS, "dataset")
+
+
+class ModelConfig(Section):
+    factory: str
+    # Absent fields take the factory's values; the resolved config.yaml shows them all.
+    hidden_units: list[Annotated[int, Field(ge=1, le=100_000)]] | None = Field(default=None, min_length=1)
+    activation: str | None = None
+    initializer: str | None = None
+    l1: float | None = Field(default=None, ge=0)
+    l2: float | None = Field(default=None, ge=0)
+    dropout: list[Probability] | None = None
+    batch_norm: bool | None = None
+    # keras, or numpy: the textbook's from-scratch TwoLayerNet (factory two_layer_net only).
+    framework: Literal["keras", "numpy"] = "keras"
+    # numpy only: backprop, or numerical (central differences; tiny networks only).
+    gradient: Literal["backprop", "numerical"] | None = None
+
+    @field_validator("factory")
+    @classmethod
+    def _known_factory(cls, factory: str) -> str:
+        return _check_choice(factory, list(FACTORIES), "model factory")
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, activation: str | None) -> str | None:
+        return activation if activation is None else _check_choice(activation, ACTIVATIONS, "activation")
+
+    @field_validator("initializer")
+    @classmethod
+    def _known_initializer(cls, initializer: str | None) -> str | None:
+        return initializer if initializer is None else _check_choice(initializer, list(INITIALIZERS), "initializer")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_factory(cls, data):
+        """Absent fields take the factory's values; one dropout rate applies to every hidden layer."""
+        if not isinstance(data, dict) or data.get("factory") not in FACTORIES:
+            return data  # the field validators report what is wrong
+        values = factory_defaults(data["factory"]) | {key: value for key, value in data.items() if value is not None}
+        dropout, hidden_units = values["dropout"], values["hidden_units"]
+        if isinstance(dropout, int | float) and isinstance(hidden_units, list):
+            values["dropout"] = [dropout] * len(hidden_units) if dropout else []
+        return values
+
+    def architecture(self) -> dict:
+        """The MLPSpec fields (what the builder needs), without factory, framework or gradient."""
+        return self.model_dump(include=set(SPEC_FIELDS))
+
+    @model_validator(mode="after")
+    def _one_rate_per_layer(self) -> ModelConfig:
+        if self.dropout and len(self.dropout) != len(self.hidden_units):
+            raise ValueError(
+                f"dropout has {len(self.dropout)} rates for {len(self.hidden_units)} hidden layers: "
+                "give one rate, or one per hidden layer"
+            )
+        return self
+
+
+class OptimizerConfig(Section):
+    name: str
+    learning_rate: float = Field(gt=0, le=1e6)
+    momentum: Probability | None = None
+    beta_1: Probability | None = None
+    beta_2: Probability | None = None
+    rho: Probability | None = None
+    epsilon: float | None = Field(default=None, gt=0)
+    weight_decay: float | None = Field(default=None, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _known_optimizer(cls, name: str) -> str:
+        return _check_choice(name, list(OPTIMIZER_PARAMETERS), "optimizer")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_momentum(cls, data):
+        if isinstance(data, dict) and data.get("name") in ("momentum", "nesterov") and data.get("momentum") is None:
+            return data | {"momentum": 0.9}
+        return data
+
+    @model_validator(mode="after")
+    def _parameters_apply(self) -> OptimizerConfig:
+        allowed = OPTIMIZER_PARAMETERS[self.name]
+        for key in self.model_dump(exclude_none=True, exclude={"name", "learning_rate"}):
+            if key not in allowed:
+                takes = ", ".join(("learning_rate",) + allowed)
+                raise ValueError(f"{key} does not apply to the {self.name} optimizer, which takes {takes}")
+        return self
+
+
+class StepSchedule(Section):
+    """Multiply the learning rate by factors[i] from epoch boundaries[i-1] on (epochs count from 0)."""
+
+    name: Literal["step"]
+    boundaries: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    factors: list[Annotated[float, Field(gt=0)]]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StepSchedule:
+        if self.boundaries != sorted(set(self.boundaries)):
+            raise ValueError("boundaries must be strictly increasing epochs")
+        if len(self.factors) != len(self.boundaries) + 1:
+            raise ValueError(
+                f"factors needs {len(self.boundaries) + 1} values (one before the first boundary and one after each), "
+                f"got {len(self.factors)}"
+            )
+        return self
+
+
+class ExponentialSchedule(Section):
+    """learning_rate * decay_rate ** epoch."""
+
+    name: Literal["exponential"]
+    decay_rate: float = Field(gt=0, le=1)
+
+
+class CosineSchedule(Section):
+    """Cosine decay from the learning rate to min_factor times it over the run's epochs."""
+
+    name: Literal["cosine"]
+    min_factor: Probability = 0.0
+
+
+class WarmupCosineSchedule(Section):
+    """Linear warm-up over warmup_epochs, then cosine decay over the remaining epochs."""
+
+    name: Literal["warmup_cosine"]
+    warmup_epochs: int = Field(ge=1)
+    min_factor: Probability = 0.0
+
+
+SCHEDULE_KINDS = (StepSchedule, ExponentialSchedule, CosineSchedule, WarmupCosineSchedule)
+Schedule = Annotated[
+    StepSchedule | ExponentialSchedule | CosineSchedule | WarmupCosineSchedule, Field(discriminator="name")
+]
+
+
+class EarlyStoppingConfig(Section):
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    patience: int = Field(default=3, ge=0)
+    min_delta: float = Field(default=0.0, ge=0)
+    restore_best_weights: bool = True
+
+
+class TrainingConfig(Section):
+    epochs: int | None = Field(default=None, ge=1, le=100_000)
+    # numpy models only: mini-batch steps, each batch drawn with replacement (the textbook's loop).
+    iterations: int | None = Field(default=None, ge=1, le=10_000_000)
+    batch_size: int = Field(default=128, ge=1, le=1_000_000)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    # Deterministic kernels: identical history.csv for the same seed, somewhat slower.
+    deterministic: bool = False
+    # XLA compilation: true, false, or auto (on for runs of at least 200,000 training images in all,
+    # where its faster epochs repay the seconds it takes to compile).
+    jit_compile: bool | Literal["auto"] = "auto"
+    # Keras's dtype policy: mixed_bfloat16 computes in bfloat16 and keeps float32 weights (the output layer
+    # stays float32); it pays where the hardware multiplies bfloat16 natively (AVX512_BF16, AMX, GPUs).
+    precision: Literal["float32", "mixed_bfloat16"] = "float32"
+    early_stopping: EarlyStoppingConfig | None = None
+
+
+class ReportConfig(Section):
+    # Labels of plots and pages; absent: Japanese when LANG starts with "ja", else English.
+    language: Literal["en", "ja"] | None = None
+
+
+class ExperimentConfig(Section):
+    name: str
+    description: str = Field(min_length=1)
+    extends: str | None = None
+    dataset: DatasetConfig
+    model: ModelConfig
+    optimizer: OptimizerConfig
+    schedule: Schedule | None = None
+    training: TrainingConfig
+    report: ReportConfig = ReportConfig()
+
+    @model_validator(mode="after")
+    def _numpy_model_fits(self) -> ExperimentConfig:
+        model, training = self.model, self.training
+        if model.framework == "keras":
+            if training.epochs is None:
+                raise ValueError("training.epochs is required")
+            if training.iterations is not None or model.gradient is not None:
+                raise ValueError("training.iterations and model.gradient apply to model.framework: numpy only")
+            return self
+        problems = [
+            (model.factory != "two_layer_net", "model.factory must be two_layer_net"),
+            (len(model.hidden_units) != 1 or model.activation != "sigmoid", "one sigmoid hidden layer"),
+            (bool(model.l1 or model.l2 or model.dropout or model.batch_norm), "no l1, l2, dropout or batch_norm"),
+            (self.optimizer.name != "sgd", "optimizer.name: sgd (plain gradient descent)"),
+            (self.schedule is not None or training.early_stopping is not None, "no schedule or early_stopping"),
+            (training.iterations is None or training.epochs is not None, "training.iterations instead of epochs"),
+        ]
+        unmet = [need for failed, need in problems if failed]
+        if unmet:
+            raise ValueError(f"the numpy TwoLayerNet needs {'; '.join(unmet)}")
+        return self
+
+    @model_validator(mode="after")
+    def _schedule_fits_run(self) -> ExperimentConfig:
+        schedule = self.schedule
+        if isinstance(schedule, WarmupCosineSchedule) and schedule.warmup_epochs >= (self.training.epochs or 0):
+            raise ValueError(
+                f"schedule.warmup_epochs ({schedule.warmup_epochs}) must be fewer than training.epochs "
+                f"({self.training.epochs})"
+            )
+        return self
+
+    def to_dict(self) -> dict:
+        """Plain values for config.yaml: every default filled in, unset optional keys left out."""
+        return self.model_dump(mode="json", exclude_none=True)

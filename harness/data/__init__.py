@@ -1,0 +1,1 @@
+"""Datasets: loading, splitting, and the verified cache of decoded arrays."""

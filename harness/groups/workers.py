@@ -1,0 +1,256 @@
+"""Long-lived worker processes that run run after run, so that a group pays for its imports once.
+
+    make all [JOBS=2]                          every experiment, in JOBS workers
+    make experiment NAME=adam SEEDS=5 JOBS=2   five seeds, in two workers
+
+Starting Python, importing TensorFlow, Keras and the plotting libraries and loading a dataset cost about
+four seconds, more than training one seed experiment. A worker pays that once and then runs the runs it
+is given one at a time, each isolated as a run made alone would be: a fresh Keras session, its own seeds
+(harness.training.train.seed_everything), its own dtype policy and op-determinism setting. In deterministic mode
+a run's history and predictions equal those of the same run made alone, bit for bit (tests check it).
+
+Each worker has its own share of the cores (harness.groups.parallel), set before TensorFlow loads. A run's report
+is drawn by a thread of its worker while the worker's next run trains. A worker that dies (a segfault,
+out of memory, SIGKILL) costs only its current run, which is marked `interrupted`; a new worker takes
+the remaining runs. Ctrl-C or SIGTERM stops the running runs as `interrupted` and starts no more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+from harness.groups.parallel import core_slots, thread_environment
+from harness.process_exit import exit_now
+from harness.records import mark_interrupted
+
+EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
+STOP_WAIT_SECONDS = 120  # for running runs to end after Ctrl-C
+
+
+@dataclass
+class RunRequest:
+    label: str  # how progress lines and results name the run
+    config: dict  # the resolved config (ExperimentConfig.to_dict())
+    reports_dir: Path
+    run_dir: Path | None = None  # a group's member directory; None: a new run under reports/<name>/
+    log: Path | None = None  # where the run's console output goes; None: the worker's own output
+    command: tuple[str, ...] = ()  # the command line that asked for the run, for env.json
+
+
+@dataclass
+class RunResult:
+    request: RunRequest
+    status: str
+    run_dir: Path | None
+    reason: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.status, 1)
+
+
+# ---------------------------------------------------------------- the worker process
+
+
+def serve(connection: Connection, cores: set[int]) -> None:
+    """A worker's life: limit its threads and cores, import the frameworks once, run requests until told to stop."""
+    os.setsid()  # Ctrl-C in the terminal reaches the pool, which stops each running run once
+    os.environ.update(thread_environment(len(cores)))  # before TensorFlow loads
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
+    from harness.reporting.report import warm_up, write_report_safely
+    from harness.training import runner
+
+    # Every run builds its own model, so TensorFlow's warning that functions are traced again is expected here.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+    reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
+    reports.submit(warm_up)
+    try:
+        while (request := _next_request(connection)) is not None:
+            result = _run(request, runner, lambda run_dir: connection.send(("started", run_dir)))
+            if result.run_dir is not None:
+                reports.submit(write_report_safely, result.run_dir, index=False)
+            connection.send(("finished", result))
+    finally:
+        reports.shutdown(wait=True)  # every report written before the pool goes on to the group's page
+    exit_now(0)  # the pool waits for its workers to end; Python's teardown would add most of a second
+
+
+def _next_request(connection: Connection) -> RunRequest | None:
+    try:
+        return connection.recv()
+    except (EOFError, KeyboardInterrupt):
+        return None
+
+
+def _run(request: RunRequest, runner, on_start: Callable[[Path], None]) -> RunResult:
+    """One run, isolated from the runs before it; an exception fails the run, not the worker."""
+    from harness.config.schema import ExperimentConfig
+    from harness.training.isolation import isolated_run
+
+    run_dir = None
+
+    def started(path: Path) -> None:
+        nonlocal run_dir
+        run_dir = path
+        on_start(path)
+
+    with isolated_run(), output_to(request.log):
+        try:
+            config = ExperimentConfig.model_validate(request.config)
+            outcome = runner.run_experiment(config, request.reports_dir, run_dir=request.run_dir,
+                                            on_start=started, command=list(request.command))  # fmt: skip
+            return RunResult(request, outcome.status, outcome.run_dir, outcome.reason)
+        except Exception as error:  # noqa: BLE001 - reported as the run's failure, with its traceback in the log
+            traceback.print_exc()
+            return RunResult(request, "failed", run_dir, f"{type(error).__name__}: {error}".splitlines()[0])
+
+
+@contextmanager
+def output_to(log: Path | None) -> Iterator[None]:
+    """Send this process's standard output and error (file descriptors 1 and 2) to `log` for a while."""
+    if log is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as file:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+# ---------------------------------------------------------------- the pool, in the process that asked
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.Process
+    connection: Connection
+    cores: set[int]
+    request: RunRequest | None = None
+    run_dir: Path | None = None
+
+
+class WorkerPool:
+    """`jobs` workers, each on its own cores; `run` hands them requests and reports each result as it comes."""
+
+    def __init__(self, jobs: int):
+        self.context = multiprocessing.get_context("spawn")  # a clean interpreter, nothing inherited but files
+        self.slots = core_slots(jobs)
+        self.workers: list[_Worker] = []
+
+    def _start(self, cores: set[int]) -> _Worker:
+        mine, theirs = self.context.Pipe()
+        process = self.context.Process(target=serve, args=(theirs, cores), name="harness-worker")
+        process.start()
+        theirs.close()
+        return _Worker(process, mine, cores)
+
+    def run(self, requests: list[RunRequest], on_finish: Callable[[RunResult, int], None]) -> list[RunResult]:
+        """Run every request; on_finish(result, done_count) as each ends. Ctrl-C (or SIGTERM to this process)
+        interrupts the running runs, starts no more, and raises KeyboardInterrupt once they have stopped."""
+        waiting, results = list(requests), []
+
+        def done(result: RunResult) -> None:
+            results.append(result)
+            on_finish(result, len(results))
+
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self.workers = [self._start(cores) for cores in self.slots[: max(1, min(len(self.slots), len(waiting)))]]
+            while waiting or any(worker.request for worker in self.workers):
+                for worker in self.workers:
+                    if worker.request is None and waiting:
+                        worker.request, worker.run_dir = waiting.pop(0), None
+                        worker.connection.send(worker.request)
+                self._collect(done)
+        except KeyboardInterrupt:
+            self._stop_running(done)
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self.close()
+        return results
+
+    def _collect(self, done: Callable[[RunResult], None], timeout: float | None = None) -> None:
+        """Wait for a message or a dead worker; replace a dead worker with a new one on the same cores."""
+        busy = [worker for worker in self.workers if worker.request is not None]
+        ready = wait([worker.connection for worker in busy] + [worker.process.sentinel for worker in busy], timeout)
+        for worker in busy:
+            if worker.connection in ready and worker.connection.poll():
+                try:
+                    kind, value = worker.connection.recv()
+                except (EOFError, OSError):
+                    kind, value = "died", None
+                if kind == "started":
+                    worker.run_dir = value
+                    continue
+                if kind == "finished":
+                    worker.request = None
+                    done(value)
+                    continue
+            if worker.process.sentinel in ready and not worker.process.is_alive():
+                done(self._worker_died(worker))
+
+    def _worker_died(self, worker: _Worker) -> RunResult:
+        worker.process.join()
+        code = worker.process.exitcode
+        how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
+        reason = f"its worker process died ({how}): killed, out of memory or crashed"
+        request, run_dir = worker.request, worker.run_dir or (worker.request.run_dir if worker.request else None)
+        if run_dir is not None and run_dir.is_dir():
+            mark_interrupted(run_dir, reason)
+        index = self.workers.index(worker)
+        worker.connection.close()
+        self.workers[index] = self._start(worker.cores)
+        return RunResult(request, "interrupted" if run_dir and run_dir.is_dir() else "failed", run_dir, reason)
+
+    def _stop_running(self, done: Callable[[RunResult], None]) -> None:
+        for worker in self.workers:
+            if worker.request is not None and worker.process.is_alive():
+                os.kill(worker.process.pid, signal.SIGINT)
+        deadline = STOP_WAIT_SECONDS
+        while any(worker.request for worker in self.workers) and deadline > 0:
+            self._collect(done, timeout=1.0)
+            deadline -= 1
+
+    def close(self) -> None:
+        """Tell every worker to stop once its reports are written, and wait for it."""
+        for worker in self.workers:
+            with contextlib.suppress(OSError, ValueError):  # a worker that died has nothing to stop
+                worker.connection.send(None)
+        for worker in self.workers:
+            worker.process.join(timeout=STOP_WAIT_SECONDS)
+            if worker.process.is_alive():
+                worker.process.kill()
+            worker.connection.close()
+        self.workers = []
+
+
+def _interrupt(number, frame):
+    raise KeyboardInterrupt

@@ -1,0 +1,1 @@
+"""Reports, pages and comparisons, made from the run directories' files."""

@@ -1,0 +1,120 @@
+"""Compare groups of seeds by their distributions: Welch's t-test and the 95% interval of the difference
+of means for each metric, banded learning curves, and a verdict that says what the numbers prove.
+
+    make experiment NAME=adam SEEDS=5; make experiment NAME=adam_lr SEEDS=5
+    make compare NAMES="adam adam_lr"       -> reports/compare/<slug>/compare.html, statistics.csv
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+import yaml
+from matplotlib.ticker import MaxNLocator
+
+from harness.errors import UserError
+from harness.records import read_group, write_with
+from harness.reporting.compare_runs import Comparison, check_one_dataset, config_difference, short_names, slug
+from harness.reporting.group_report import GROUP_METRICS, histories
+from harness.reporting.i18n import labels, language
+from harness.reporting.pages import write_page
+from harness.reporting.report import save_figure
+from harness.reporting.stats import band, welch
+from harness.reporting.verdicts import group_verdict
+
+METRIC_WORDS = {"test_accuracy": "test accuracy", "macro_f1": "macro F1", "best_val_accuracy": "best val accuracy"}
+
+
+@dataclass
+class Group:
+    label: str  # "<experiment> <group id>"
+    path: Path
+    config: dict  # of its first run, without the seed: what every run of the group shares
+    values: dict[str, list[float]]  # metric -> the finished runs' values
+    finished: int
+    runs: int
+    history: pd.DataFrame
+
+
+def load_group(path: Path) -> Group:
+    record, members = read_group(path)
+    finished = [member for member in members if member["status"] == "finished"]
+    config_paths = [path / member["run"] / "config.yaml" for member in members]
+    config = next((yaml.safe_load(p.read_text()) for p in config_paths if p.is_file()), None)
+    if config is None:
+        raise UserError(f"group {path} has no run with a config.yaml; it has nothing to compare")
+    config["training"].pop("seed", None)
+    values = {metric: [member["metrics"][metric] for member in finished] for metric in GROUP_METRICS}
+    return Group(f"{record['experiment']} {path.name}", path, config, values, len(finished), len(members),
+                 histories(path, members))  # fmt: skip
+
+
+def statistics_table(groups: list[Group], names: list[str]) -> pd.DataFrame:
+    """Every later group against the first, per metric: means, difference, its interval, p and n."""
+    rows = []
+    for group, name in zip(groups[1:], names[1:], strict=True):
+        for metric in GROUP_METRICS:
+            result = welch(group.values[metric], groups[0].values[metric])
+            verdict = group_verdict(name, names[0], result, METRIC_WORDS[metric])
+            row = {
+                "candidate": name,
+                "baseline": names[0],
+                "metric": metric,
+                "test": "Welch t-test",
+                "verdict": verdict,
+            }
+            rows.append(row | vars(result))
+    return pd.DataFrame(rows)
+
+
+def group_means_table(groups: list[Group]) -> pd.DataFrame:
+    rows = []
+    for group in groups:
+        row = {"group": group.label, "finished": f"{group.finished}/{group.runs}"}
+        for metric in GROUP_METRICS:
+            series = pd.Series(group.values[metric], dtype=float)
+            row |= {f"{metric}_mean": series.mean(), f"{metric}_std": series.std()}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("group")
+
+
+def plot_group_curves(groups: list[Group], names: list[str], path: Path, text: dict) -> None:
+    """Validation accuracy and loss: each group's mean over seeds with its 95% interval as a band."""
+    frames = [group.history.assign(group=name) for group, name in zip(groups, names, strict=True)]
+    history = pd.concat([frame for frame in frames if not frame.empty], ignore_index=True)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.3))
+    for axis, metric in zip(axes, ("accuracy", "loss"), strict=True):
+        sns.lineplot(data=history, x="epoch", y=f"val_{metric}", hue="group", errorbar=band, marker="o", ax=axis)
+        axis.set(title=text[f"val_{metric}"], xlabel=text["epoch"], ylabel=text[metric])
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.legend(title=None, fontsize=8)
+    save_figure(figure, path)
+
+
+def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
+    groups = [load_group(path) for path in paths]
+    check_one_dataset(groups)
+    names = short_names([group.label for group in groups])
+    lang = language(groups[0].config.get("report", {}).get("language"))
+    text = labels(lang)
+    out = reports_dir / "compare" / slug(groups)
+    out.mkdir(parents=True, exist_ok=True)
+    statistics = statistics_table(groups, names)
+    summary = group_means_table(groups)
+    differences = config_difference(groups)
+    write_with(out / "statistics.csv", lambda path: statistics.to_csv(path, index=False))
+    write_with(out / "groups.csv", lambda path: summary.to_csv(path))
+    if any(not group.history.empty for group in groups):
+        plot_group_curves(groups, names, out / "curves.png", text)
+    verdicts = statistics[statistics.metric == "test_accuracy"].verdict.tolist()
+    write_page("compare_groups.html", out / "compare.html", reports_dir, lang, text=text, groups=groups, names=names,
+               verdicts=verdicts, statistics=statistics.to_dict("records"), metric_words=METRIC_WORDS,
+               links=[os.path.relpath(group.path / "group.html", out.resolve()) for group in groups],
+               summary=summary, metrics=GROUP_METRICS, curves=(out / "curves.png").is_file(),
+               differences=differences.to_html(na_rep="") if not differences.empty else "")  # fmt: skip
+    return Comparison(out, summary, verdicts)

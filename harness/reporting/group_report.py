@@ -1,0 +1,182 @@
+"""A group's summary.json and group.html: statistics over seeds, banded learning curves, a sweep's points.
+
+    make experiment NAME=adam SEEDS=5   writes them when its runs end; `make report` makes them again
+
+The summary is computed from the member runs' own files, so it always agrees with them. A sweep's best
+point is chosen by mean best validation accuracy, never by test accuracy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+import yaml
+from matplotlib.ticker import MaxNLocator
+
+from harness.config.grid import point_label
+from harness.records import read_group, write_json
+from harness.reporting.i18n import labels, language
+from harness.reporting.index import started
+from harness.reporting.pages import write_page
+from harness.reporting.report import save_figure
+from harness.reporting.stats import band, t_interval
+
+GROUP_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy")
+SELECTED_BY = "best_val_accuracy"  # the validation set chooses; the test set only reports
+CURVES_SHOWN = 10  # a sweep's curves: the best points by validation, so the plot stays readable
+
+
+def point_summary(members: list[dict]) -> dict:
+    finished = [member for member in members if member["status"] == "finished"]
+    metrics = {}
+    for metric in GROUP_METRICS:
+        values = [member["metrics"][metric] for member in finished]
+        metrics[metric] = t_interval(values).to_dict() | {"values": values}
+    return {"runs": len(members), "finished": len(finished), "metrics": metrics}
+
+
+def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
+    """The group's statistics from its record (group.json) and its members as read_group reads them."""
+    points = []
+    for index, parameters in enumerate(record["points"]):
+        at_point = [member for member in members if member["point"] == index]
+        points.append({"point": index, "parameters": parameters} | point_summary(at_point))
+    summary = {
+        "experiment": record["experiment"], "kind": record["kind"], "group": group_dir.name,
+        "runs": len(members), "finished": sum(member["status"] == "finished" for member in members),
+        "not_finished": [{key: member[key] for key in ("run", "status", "reason")}
+                         for member in members if member["status"] != "finished"],
+        "seeds": record["seeds"], "points": points,
+    }  # fmt: skip
+    if record["kind"] == "seeds":
+        summary["metrics"] = points[0]["metrics"]
+    else:
+        scored = [point for point in points if point["finished"]]
+        best = max(scored, key=lambda point: point["metrics"][SELECTED_BY]["mean"]) if scored else None
+        summary["search"] = record.get("search")
+        summary["selected_by"] = f"highest mean {SELECTED_BY} over the point's runs; test accuracy is only reported"
+        summary["best_point"] = best["point"] if best else None
+    return summary
+
+
+def histories(group_dir: Path, members: list[dict]) -> pd.DataFrame:
+    frames = []
+    for member in members:
+        path = group_dir / member["run"] / "history.csv"
+        if member["status"] == "finished" and path.is_file():
+            frames.append(pd.read_csv(path).assign(run=member["run"], point=point_label(member["parameters"])))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def plot_banded_curves(history: pd.DataFrame, hue: str, path: Path, text: dict) -> None:
+    """Accuracy and loss per epoch: the mean over runs with its 95% t interval as a band."""
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.3))
+    for axis, metric in zip(axes, ("accuracy", "loss"), strict=True):
+        if hue == "split":  # one point: train against validation
+            long = history.melt(id_vars=["epoch", "run"], value_vars=[metric, f"val_{metric}"], var_name="split")
+            long["split"] = long["split"].map({metric: text["train"], f"val_{metric}": text["validation"]})
+            sns.lineplot(data=long, x="epoch", y="value", hue="split", style="split", errorbar=band, markers=True,
+                         dashes={text["train"]: (4, 2), text["validation"]: ""}, ax=axis)  # fmt: skip
+        else:  # a sweep: validation curves, one colour per point
+            sns.lineplot(data=history, x="epoch", y=f"val_{metric}", hue=hue, errorbar=band, marker="o", ax=axis)
+        axis.set(title=text[f"val_{metric}"] if hue != "split" else text[metric], xlabel=text["epoch"],
+                 ylabel=text[metric])  # fmt: skip
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.legend(title=None, fontsize=7)
+    save_figure(figure, path)
+
+
+def plot_parameters(members: list[dict], keys: list[str], random: bool, path: Path, text: dict) -> None:
+    """The selection metric against each swept parameter. A grid draws one line per combination of the
+    other parameters, with the 95% interval over seeds as a band; a random search draws every run as a dot."""
+    table = pd.DataFrame([member["parameters"] | {SELECTED_BY: member["metrics"][SELECTED_BY]}
+                          for member in members if member["status"] == "finished"])  # fmt: skip
+    figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
+    for axis, key in zip(axes[0], keys, strict=True):
+        others = [other for other in keys if other != key]
+        hue = table[others].apply(lambda row: point_label(row.to_dict()), axis=1) if others and not random else None
+        numeric = pd.api.types.is_numeric_dtype(table[key]) and not pd.api.types.is_bool_dtype(table[key])
+        x = table[key] if numeric else table[key].map(str)
+        if random:
+            sns.scatterplot(x=x, y=table[SELECTED_BY], ax=axis)
+        else:
+            sns.lineplot(x=x, y=table[SELECTED_BY], hue=hue, errorbar=band, marker="o", ax=axis)
+        if numeric and (x > 0).all() and x.max() / x.min() >= 10:
+            axis.set_xscale("log")
+        axis.set(xlabel=key, ylabel=text["best_val_accuracy"], ylim=(0, 1.02))
+        if axis.get_legend():
+            axis.legend(fontsize=7)
+    save_figure(figure, path)
+
+
+def write_group_report(group_dir: Path) -> dict:
+    """summary.json, the plots and group.html; returns the summary."""
+    record, members = read_group(group_dir)
+    summary = summarize(group_dir, record, members)
+    write_json(group_dir / "summary.json", summary)
+    lang = language(_report_language(group_dir, members))
+    text = labels(lang)
+    history = histories(group_dir, members)
+    images = []
+    if not history.empty:
+        if summary["kind"] == "seeds":
+            plot_banded_curves(history, "split", group_dir / "curves.png", text)
+        else:
+            plot_banded_curves(history[history.point.isin(best_points(summary))], "point", group_dir / "curves.png",
+                               text)  # fmt: skip
+        images.append(("curves.png", text["curves_band" if summary["kind"] == "seeds" else "curves_sweep"]))
+    if summary["kind"] == "sweep" and summary["finished"]:
+        random = bool((summary.get("search") or {}).get("random"))
+        plot_parameters(members, list(record["points"][0]), random, group_dir / "parameters.png", text)
+        images.append(("parameters.png", text["metric_vs_parameter"]))
+    write_page("group.html", group_dir / "group.html", group_dir.parent.parent, lang, text=text, summary=summary,
+               members=members, images=images, date=started(group_dir.name), metrics=GROUP_METRICS,
+               point_label=point_label, logs=_logs(group_dir))  # fmt: skip
+    return summary
+
+
+def best_points(summary: dict) -> list[str]:
+    """Labels of the points whose curves are drawn: the best CURVES_SHOWN by validation."""
+    scored = [point for point in summary["points"] if point["finished"]]
+    scored.sort(key=lambda point: -point["metrics"][SELECTED_BY]["mean"])
+    return [point_label(point["parameters"]) for point in scored[:CURVES_SHOWN]]
+
+
+def _report_language(group_dir: Path, members: list[dict]) -> str | None:
+    for member in members:
+        path = group_dir / member["run"] / "config.yaml"
+        if path.is_file():
+            return (yaml.safe_load(path.read_text()).get("report") or {}).get("language")
+    return None
+
+
+def _logs(group_dir: Path) -> dict[str, str]:
+    folder = group_dir / "logs"
+    return {path.stem: f"logs/{path.name}" for path in folder.glob("*.log")} if folder.is_dir() else {}
+
+
+def summary_text(summary: dict) -> str:
+    """The group's result for the terminal."""
+    lines = [f"\n{summary['experiment']}: {summary['finished']} of {summary['runs']} runs finished"]
+    lines += [f"  {member['run']}: {member['status']}: {member['reason']}" for member in summary["not_finished"]]
+    shown = []
+    if summary["kind"] == "seeds":
+        shown = [("", summary["metrics"])]
+    elif summary["best_point"] is not None:
+        best = summary["points"][summary["best_point"]]
+        shown = [
+            (f"best point by validation: p{best['point']:02d} {point_label(best['parameters'])}\n", best["metrics"])
+        ]
+    for heading, metrics in shown:
+        lines.append(f"{heading}  {'metric':<18} {'mean':>7} {'std':>7}  95% CI           n")
+        for metric in GROUP_METRICS:
+            m = metrics[metric]
+            if m["mean"] is None:
+                continue
+            std = f"{m['std']:.4f}" if m["std"] is not None else "-"
+            ci = f"{m['ci95_low']:.4f} to {m['ci95_high']:.4f}" if m["ci95_low"] is not None else "-"
+            lines.append(f"  {metric:<18} {m['mean']:.4f} {std:>7}  {ci:<16} {m['n']}")
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""HTML pages from Jinja2 templates (harness/reporting/templates): they open from disk, with no server or internet."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+import jinja2
+
+from harness.records import write_text, write_with
+
+
+class _Environment(jinja2.Environment):
+    def getattr(self, obj, attribute):
+        """`text.values` is the label "values", not the dict's method: in a mapping, keys come first."""
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+_templates = _Environment(
+    loader=jinja2.PackageLoader("harness.reporting", "templates"), autoescape=jinja2.select_autoescape(["html"])
+)
+
+
+def clean(value):
+    """NaN (pandas' missing value) shows as an empty cell, not as 'nan'."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def japanese_font(reports_dir: Path) -> None:
+    """Copy the IPAex Gothic font that matplotlib-fontja ships next to the pages, for browsers without one."""
+    import matplotlib_fontja
+
+    target = reports_dir / "_assets" / "ipaexg.ttf"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = Path(matplotlib_fontja.__file__).parent / "fonts" / "ipaexg.ttf"
+        write_with(target, lambda path: shutil.copyfile(source, path))
+
+
+def write_page(template: str, path: Path, reports_dir: Path, lang: str, **context) -> None:
+    """Render a page; `root` in templates is the relative way from the page back to reports/."""
+    if lang == "ja":
+        japanese_font(reports_dir)
+    root = os.path.relpath(reports_dir, path.parent)
+    write_text(path, _templates.get_template(template).render(root=root, lang=lang, **context))

@@ -1,0 +1,237 @@
+"""A run's report, made only from the files in its directory: plots, classification report, report.html.
+
+    python -m harness report        (or: make report) makes every run's report and reports/index.html again
+
+Never trains and never loads the model, so it can be rerun at any time without touching results.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import yaml  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
+
+from harness.data.datasets import CLASS_NAMES, test_images  # noqa: E402
+from harness.errors import UserError  # noqa: E402
+from harness.records import is_group, read_json, read_status, reports_root, write_text, write_with  # noqa: E402
+from harness.reporting.i18n import labels, language  # noqa: E402
+from harness.reporting.index import run_started, write_index  # noqa: E402
+from harness.reporting.pages import write_page  # noqa: E402
+
+MISCLASSIFIED_SHOWN = 20
+
+
+def save_figure(figure: plt.Figure, path: Path) -> None:
+    write_with(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(figure)
+
+
+def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: dict) -> None:
+    """Loss and accuracy per epoch, train (dashed) against validation (solid)."""
+    splits = {"train": text["train"], "validation": text["validation"]}
+    long = pd.concat(
+        [
+            history[["epoch", metric, f"val_{metric}"]]
+            .rename(columns={metric: splits["train"], f"val_{metric}": splits["validation"]})
+            .melt(id_vars="epoch", var_name="split", value_name="value")
+            .assign(metric=metric)
+            for metric in ("loss", "accuracy")
+        ]
+    )
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        sns.lineplot(
+            data=long[long.metric == metric], x="epoch", y="value", hue="split", style="split",
+            dashes={splits["train"]: (4, 2), splits["validation"]: ""}, markers=True, ax=axis,
+        )  # fmt: skip
+        axis.set(title=text[metric], xlabel=text["epoch"], ylabel=text[metric])
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.legend(title=None)
+    figure.suptitle(f"{title}: {text['learning_curves']}")
+    save_figure(figure, path)
+
+
+def plot_iteration_loss(losses: pd.DataFrame, title: str, path: Path, text: dict) -> None:
+    """The loss of every training batch, as in the textbook's figure 4-11."""
+    figure, axis = plt.subplots(figsize=(8, 4))
+    axis.plot(losses["iteration"], losses["loss"], linewidth=0.6)
+    axis.set(title=f"{title}: {text['loss_per_iteration']}", xlabel=text["iteration"], ylabel=text["loss"])
+    save_figure(figure, path)
+
+
+def plot_confusion_matrix(confusion: np.ndarray, class_names: tuple[str, ...], title: str, path: Path, text) -> None:
+    figure, axis = plt.subplots(figsize=(8, 6.5))
+    sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", xticklabels=class_names, yticklabels=class_names, ax=axis)
+    axis.set(title=f"{title}: {text['confusion_matrix']}", xlabel=text["predicted"], ylabel=text["true"])
+    save_figure(figure, path)
+
+
+def plot_image_grid(images: np.ndarray, captions: list[str], title: str, path: Path, columns: int = 5) -> None:
+    """Test images with a caption each, as the seed notebook shows its predictions.
+
+    Drawn as one montage image with the captions over it: a subplot per image took four times as long.
+    """
+    rows = max(1, -(-len(images) // columns))
+    height, width = images.shape[1:3]
+    caption_lines = max((caption.count("\n") + 1 for caption in captions), default=1)
+    gap = max(2, height // 10)  # between rows; captions sit in a band of their own above each image
+    band = int(height * 0.4 * caption_lines)
+    cell_height, cell_width = band + height + gap, width + width // 3
+    montage = np.full((rows * cell_height, columns * cell_width), np.nan)
+    for index, image in enumerate(images):
+        top, left = (index // columns) * cell_height + band, (index % columns) * cell_width
+        montage[top : top + height, left : left + width] = image / max(float(image.max()), 1.0)
+    figure_width = 2.1 * columns
+    figure_height = figure_width * montage.shape[0] / montage.shape[1] + 0.4  # the title
+    figure, axis = plt.subplots(figsize=(figure_width, figure_height), layout="constrained")
+    axis.imshow(np.ma.masked_invalid(montage), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    axis.axis("off")
+    for index, caption in enumerate(captions):
+        top, left = (index // columns) * cell_height + band, (index % columns) * cell_width
+        axis.text(left + width / 2, top - 1, caption, ha="center", va="bottom", fontsize=8)
+    figure.suptitle(title)
+    save_figure(figure, path)
+
+
+def plot_misclassified(predictions: pd.DataFrame, dataset: str, title: str, path: Path, text: dict) -> bool:
+    """The most confident mistakes; False when the dataset's test images are not on this machine."""
+    try:
+        images, _ = test_images(dataset)
+    except UserError:
+        return False
+    names = CLASS_NAMES[dataset]
+    wrong = predictions[predictions.true_label != predictions.predicted_label]
+    wrong = wrong.sort_values("confidence", ascending=False).head(MISCLASSIFIED_SHOWN)
+    captions = [
+        f"{text['true_short']}: {names[row.true_label]}\n{text['predicted_short']}: {names[row.predicted_label]} "
+        f"({row.confidence:.2f})"
+        for row in wrong.itertuples()
+    ]
+    plot_image_grid(images[wrong["index"].to_numpy()], captions, f"{title}: {text['misclassified']}", path)
+    return True
+
+
+def classification_table(report: dict) -> pd.DataFrame:
+    """scikit-learn's report dict as one row per class plus the averages."""
+    accuracy = report.pop("accuracy")
+    table = pd.DataFrame(report).T
+    table.loc["accuracy"] = [np.nan, np.nan, accuracy, table.loc["macro avg", "support"]]
+    table["support"] = table["support"].astype(int)
+    table.index.name = "class"
+    return table
+
+
+def write_classification(predictions: pd.DataFrame, dataset: str, title: str, run_dir: Path, text: dict) -> None:
+    class_names = CLASS_NAMES[dataset]
+    true, predicted = predictions["true_label"], predictions["predicted_label"]
+    options = {"labels": list(range(len(class_names))), "target_names": list(class_names), "zero_division": 0}
+    write_text(run_dir / "classification_report.txt", classification_report(true, predicted, digits=4, **options))
+    table = classification_table(classification_report(true, predicted, output_dict=True, **options))
+    write_with(run_dir / "classification_report.csv", lambda path: table.to_csv(path))
+    confusion = confusion_matrix(true, predicted, labels=options["labels"])
+    plot_confusion_matrix(confusion, class_names, title, run_dir / "confusion_matrix.png", text)
+
+
+def key_metrics(metrics: dict, text: dict) -> list[tuple[str, str]]:
+    shown = []
+    if metrics.get("test_accuracy") is not None:
+        shown += [
+            (text["test_accuracy"], f"{metrics['test_accuracy']:.4f}"),
+            (text["macro_f1"], f"{metrics['macro_f1']:.4f}"),
+        ]
+        best = f"{metrics['best_val_accuracy']:.4f} ({text['best_epoch']} {metrics['best_epoch']})"
+        shown += [(text["best_val_accuracy"], best), (text["parameters"], f"{metrics['parameters']:,}")]
+    if "epochs_run" in metrics:
+        shown += [
+            (text["epochs_run"], str(metrics["epochs_run"])),
+            (text["train_time"], f"{metrics['train_seconds']:.1f} s"),
+        ]
+    return shown
+
+
+def write_run_page(run_dir: Path, config: dict, text: dict, lang: str) -> None:
+    metrics = read_json(run_dir / "metrics.json", missing={})
+    images = [(name, text[key]) for name, key in
+              (("learning_curves.png", "learning_curves"), ("loss_per_iteration.png", "loss_per_iteration"),
+               ("confusion_matrix.png", "confusion_matrix"), ("misclassified.png", "misclassified"))
+              if (run_dir / name).is_file()]  # fmt: skip
+    table_path = run_dir / "classification_report.csv"
+    classification = (
+        pd.read_csv(table_path, index_col="class").to_html(float_format="%.4f", na_rep="")
+        if table_path.is_file()
+        else ""
+    )
+    write_page(
+        "run.html", run_dir / "report.html", reports_root(run_dir), lang, text=text, config=config, run_id=run_dir.name,
+        date=run_started(run_dir), group=is_group(run_dir.parent), status=read_status(run_dir),
+        key_metrics=key_metrics(metrics, text), images=images,
+        classification=classification, config_text=(run_dir / "config.yaml").read_text(),
+        environment=(run_dir / "env.json").read_text() if (run_dir / "env.json").is_file() else "",
+        files=sorted(path.name for path in run_dir.iterdir() if path.is_file() and not path.name.startswith(".")),
+    )  # fmt: skip
+
+
+def write_report(run_dir: Path) -> None:
+    """Every report file the run's results allow: curves once an epoch is done, the rest once it is evaluated."""
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    lang = language((config.get("report") or {}).get("language"))
+    text = labels(lang)
+    dataset = config["dataset"]["name"]
+    title = f"{config['name']} ({dataset})"
+    history_path = run_dir / "history.csv"
+    if history_path.is_file() and history_path.stat().st_size:
+        plot_learning_curves(pd.read_csv(history_path), title, run_dir / "learning_curves.png", text)
+    if (run_dir / "iteration_loss.csv").is_file():
+        losses = pd.read_csv(run_dir / "iteration_loss.csv")
+        plot_iteration_loss(losses, title, run_dir / "loss_per_iteration.png", text)
+    if (run_dir / "predictions.csv").is_file():
+        predictions = pd.read_csv(run_dir / "predictions.csv")
+        write_classification(predictions, dataset, title, run_dir, text)
+        plot_misclassified(predictions, dataset, title, run_dir / "misclassified.png", text)
+    write_run_page(run_dir, config, text, lang)
+
+
+def write_report_safely(run_dir: Path, index: bool = True) -> None:
+    """The run's report and (with index) reports/index.html; a failure leaves the results intact and says
+    how to make the report again."""
+    try:
+        write_report(run_dir)
+        if index:
+            write_index(reports_root(run_dir))
+    except Exception as error:  # the results are safe on disk
+        print(f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); "
+              "`make report` makes it again from the run's files", file=sys.stderr)  # fmt: skip
+
+
+def warm_up() -> None:
+    """Draw a tiny figure once, so that the report's first plot does not pay for loading fonts."""
+    figure, axis = plt.subplots(figsize=(1, 1))
+    axis.plot([0, 1], [0, 1])
+    axis.set_title("0")
+    figure.savefig(io.BytesIO(), format="png")
+    plt.close(figure)
+
+
+class RunReporter:
+    """The report as the training runner asks for it (harness.training.runner.Reporter)."""
+
+    def warm_up(self) -> None:
+        warm_up()
+
+    def write(self, run_dir: Path, index: bool) -> None:
+        write_report_safely(run_dir, index=index)
+
+
+REPORTER = RunReporter()

@@ -1,0 +1,158 @@
+"""End to end, as a user feels it: the seed notebook's code for the ten seed experiments against `make all`.
+
+    make bench-suite [JOBS=2]      (python -m harness bench-suite [--rounds 1] [--dataset fashion_mnist])
+
+In one session, each side as a user starts it, reports included: the notebook's way in one Python process
+(harness.tools.seed_notebook: its plots, confusion matrices and classification reports saved), and `make all` on
+the same ten experiments, data and epochs into a fresh reports folder. Then one `make experiment
+NAME=adam_lr` three times, the single run a user makes most. Wall times are measured around the whole
+commands; peak memory is the largest resident set of any process of a command (wait4's rusage). Writes
+``reports/bench/<time>/suite.json`` and ``suite.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from harness.errors import UserError
+from harness.records import run_directories, write_json, write_text
+
+# The seed notebook's ten models and optimizers (not the textbook's NumPy network).
+SEED_EXPERIMENTS = ("basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr")
+SUITE_DATASETS = ("fashion_mnist", "mnist")  # large enough for every experiment's 10,000 + 2,000 split
+SINGLE_RUN = "adam_lr"
+SINGLE_RUN_REPEATS = 3
+
+
+def timed(command: list[str], log: Path) -> dict:
+    """Wall seconds and peak resident memory (MB, the largest process of the command's tree) of one command."""
+    started = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}; see {log}")
+    return {"seconds": round(seconds, 2), "peak_memory_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def make_command(target: str, reports: Path, **variables: str) -> list[str]:
+    settings = [f"{key}={value}" for key, value in variables.items() if value]
+    return ["make", "--no-print-directory", target, f"PYTHON={sys.executable}", f"REPORTS={reports}", *settings]
+
+
+def seed_side(out: Path, dataset: str, experiments_dir: Path) -> dict:
+    folder = out / "seed_notebook"
+    command = [sys.executable, "-m", "harness.tools.seed_notebook", str(folder), *SEED_EXPERIMENTS,
+               "--dataset", dataset, "--experiments-dir", str(experiments_dir)]  # fmt: skip
+    result = timed(command, out / "seed_notebook.log")
+    accuracies = {}
+    for line in (out / "seed_notebook.log").read_text().splitlines():
+        name, _, rest = line.partition(": test accuracy ")
+        if rest:
+            accuracies[name] = float(rest)
+    return result | {"test_accuracy": accuracies}
+
+
+def harness_side(out: Path, dataset: str, jobs: int | None) -> dict:
+    reports = out / "harness_reports"
+    shutil.rmtree(reports, ignore_errors=True)
+    names = " ".join(SEED_EXPERIMENTS)
+    command = make_command("all", reports, NAMES=names, SET=f"dataset.name={dataset}", FORCE="1",
+                           JOBS=str(jobs) if jobs else "")  # fmt: skip
+    result = timed(command, out / "make_all.log")
+    accuracies = {
+        run_dir.parent.name: json.loads((run_dir / "metrics.json").read_text())["test_accuracy"]
+        for run_dir in run_directories(reports)
+    }
+    return result | {"test_accuracy": accuracies}
+
+
+def single_run(out: Path, dataset: str) -> dict:
+    reports = out / "single_run_reports"
+    runs = [timed(make_command("experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}"),
+                  out / f"single_run_{index}.log") for index in range(SINGLE_RUN_REPEATS)]  # fmt: skip
+    return {
+        "seconds": [run["seconds"] for run in runs],
+        "median_seconds": statistics.median(r["seconds"] for r in runs),
+    }
+
+
+def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs: int | None, rounds: int) -> Path:
+    from harness.data.datasets import source_files
+
+    if dataset not in SUITE_DATASETS:
+        raise UserError(f"--dataset {dataset}: the notebook's protocol (10,000 + 2,000 training images) needs "
+                        f"a 60,000-image set: {' or '.join(SUITE_DATASETS)}")  # fmt: skip
+    if not any(path.is_file() for path in source_files(dataset)):
+        hint = (
+            "apt-get install dataset-fashion-mnist"
+            if dataset == "fashion_mnist"
+            else "put mnist.npz in the Keras cache"
+        )
+        raise UserError(f"{dataset} is not on this machine: {hint}")
+    out = reports_dir / "bench" / f"suite-{datetime.now():%Y%m%d-%H%M%S}"
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    for round_number in range(1, rounds + 1):
+        print(f"round {round_number}/{rounds}: the seed notebook's code, then make all", flush=True)
+        seed = seed_side(out, dataset, experiments_dir)
+        pairs.append({"seed_notebook": seed, "make_all": harness_side(out, dataset, jobs)})
+    print(f"one make experiment NAME={SINGLE_RUN}, {SINGLE_RUN_REPEATS} times", flush=True)
+    results = {
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "dataset": dataset,
+        "experiments": list(SEED_EXPERIMENTS),
+        "jobs": jobs,
+        "cpu_count": os.cpu_count(),
+        "rounds": pairs,
+        "ratio_make_all_over_seed_notebook": round(
+            statistics.median(pair["make_all"]["seconds"] / pair["seed_notebook"]["seconds"] for pair in pairs), 3
+        ),  # fmt: skip
+        "single_run": single_run(out, dataset),
+    }
+    write_json(out / "suite.json", results)
+    write_text(out / "suite.md", suite_markdown(results))
+    return out
+
+
+def suite_markdown(results: dict) -> str:
+    rows = "\n".join(
+        f"| {index} | {pair['seed_notebook']['seconds']} s | {pair['make_all']['seconds']} s | "
+        f"{pair['make_all']['seconds'] / pair['seed_notebook']['seconds']:.3f} | "
+        f"{pair['seed_notebook']['peak_memory_mb']:,.0f} / {pair['make_all']['peak_memory_mb']:,.0f} MB |"
+        for index, pair in enumerate(results["rounds"], start=1)
+    )
+    last = results["rounds"][-1]
+    accuracies = "\n".join(
+        f"| {name} | {last['seed_notebook']['test_accuracy'].get(name, float('nan')):.4f} | "
+        f"{last['make_all']['test_accuracy'][name]:.4f} |"
+        for name in results["experiments"]
+    )
+    single = results["single_run"]
+    return f"""# End to end: the ten seed experiments on {results["dataset"]}, reports included
+
+{results["cpu_count"]} CPUs, {results["date"]}; `make all` with {results["jobs"] or "the default number of"} workers.
+
+| round | seed notebook's code, one process | `make all` | ratio | peak memory (largest process) |
+|---|---|---|---|---|
+{rows}
+
+Ratio `make all` / seed notebook's code: **{results["ratio_make_all_over_seed_notebook"]}** (median over rounds).
+
+One `make experiment NAME={SINGLE_RUN}` (wall, whole command): {single["seconds"]} s, median
+**{single["median_seconds"]} s**.
+
+| experiment | test accuracy, seed notebook's code | test accuracy, harness |
+|---|---|---|
+{accuracies}
+"""

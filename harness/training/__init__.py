@@ -1,0 +1,1 @@
+"""Training and evaluating one run, and writing its results (never its report)."""

@@ -1,0 +1,57 @@
+"""One run after another in one process, each as if it had the process to itself (harness.groups.workers).
+
+Keras's `clear_session` resets layer names, uids and TensorFlow's graph, but not everything a run leaves
+behind: each time a training step is traced, Keras's optimizer calls tf.distribute's `all_reduce`, which
+registers a gradient function in TensorFlow's global gradient registry and never removes it, and each
+registration keeps the whole traced graph alive. A worker grew by about 10 MB a run that way (1.21 GB after
+ten seed experiments, 1.53 GB after thirty). Once the run's model is gone nothing can ask for those
+gradients again, so `isolated_run` forgets the registrations the run made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+from collections.abc import Iterator
+
+import keras
+
+CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
+
+
+@contextlib.contextmanager
+def isolated_run() -> Iterator[None]:
+    keras.backend.clear_session()  # layer names, uids and graphs as in a fresh process
+    registered = _gradient_registrations()
+    try:
+        yield
+    finally:
+        keras.backend.clear_session()
+        _forget_gradient_registrations(registered)
+        gc.collect()  # the run's model and data go before the next run's arrive
+        _release_free_memory()
+
+
+def _registry() -> dict:
+    if keras.backend.backend() != "tensorflow":
+        return {}
+    from tensorflow.python.framework import ops
+
+    return ops._gradient_registry._registry
+
+
+def _gradient_registrations() -> set[str]:
+    return {name for name in _registry() if name.startswith(CUSTOM_GRADIENT_PREFIX)}
+
+
+def _forget_gradient_registrations(before: set[str]) -> None:
+    registry = _registry()
+    for name in _gradient_registrations() - before:
+        del registry[name]
+
+
+def _release_free_memory() -> None:
+    """Give the memory the C allocator holds free back to the system (glibc's malloc_trim)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

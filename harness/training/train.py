@@ -1,0 +1,259 @@
+"""Train one experiment's model: seed, build, compile, fit. Writes nothing itself.
+
+The caller (``harness.training.runner``) passes the callbacks that write files, such as the CSV history.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import pandas as pd
+
+from harness.config.schema import ExperimentConfig
+from harness.training.epoch_step import train_whole_epochs
+from harness.training.optimizers import build_optimizer, schedule_callback
+from models.registry import build_model, resolve_spec
+
+
+class EpochStats(keras.callbacks.Callback):
+    """Adds the learning rate in use and the epoch's wall time to each epoch's logs (so to history.csv)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        logs.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        logs["seconds"] = round(time.perf_counter() - self._started, 4)
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One console line per epoch: its metrics, learning rate and seconds; on a terminal, a long run gets
+    Keras's progress bar over epochs instead. (Keras's own bar would count one step per epoch here, since
+    an epoch is one call: harness.training.epoch_step.)"""
+
+    SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+    LONG_RUN_EPOCHS = 30
+
+    def __init__(self, epochs: int, terminal: bool):
+        super().__init__()
+        self.epochs = epochs
+        self.bar = None
+        if terminal and epochs > self.LONG_RUN_EPOCHS:
+            self.bar = keras.utils.Progbar(epochs, stateful_metrics=self.SHOWN + ("seconds",), unit_name="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = [(name, float(logs[name])) for name in self.SHOWN + ("seconds",) if name in (logs or {})]
+        if self.bar is not None:
+            self.bar.update(epoch + 1, values=values)
+            return
+        width = len(str(self.epochs))
+        shown = "  ".join(f"{name} {value:.4g}" if name == "learning_rate" else f"{name} {value:.4f}"
+                          for name, value in values if name != "seconds")  # fmt: skip
+        seconds = (logs or {}).get("seconds", 0.0)
+        print(f"epoch {epoch + 1:>{width}}/{self.epochs}  {shown}  {seconds:.2f} s", flush=True)
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training at the end of the epoch in which the loss became NaN or infinite, and remembers which.
+
+    Keras's TerminateOnNaN stops too but does not say in which epoch. An epoch is one call into the
+    compiled step (harness.training.epoch_step), so the check comes at its end.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_in_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)) and self.diverged_in_epoch is None:
+            self.diverged_in_epoch = epoch
+            self.model.stop_training = True
+
+
+class ShuffledEpoch(keras.utils.PyDataset):
+    """The training set in an order that depends only on (seed, epoch), so a resumed run sees the same data order.
+
+    One item, the whole set (harness.training.epoch_step cuts it into batches); EpochSeeding sets the epoch. Keras's
+    own shuffle draws from a generator that restarts with the process, so this serves deterministic runs.
+    """
+
+    def __init__(self, x, y, seed: int):
+        super().__init__()
+        self.x, self.y, self.seed = x, y, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
+        return self.x[order], self.y[order]
+
+
+class EpochSeeding(keras.callbacks.Callback):
+    """Data order and dropout masks that depend only on (seed, epoch, step), so a resumed run sees the same.
+
+    A layer's SeedGenerator state is [seed, counter] and is not saved with the weights; setting the
+    counter from the epoch at each epoch's start makes it a function of where training is. The epoch is
+    set here, where Keras says which it is, because Keras calls a PyDataset's own on_epoch_end once more
+    than there are epochs (also before the first).
+    """
+
+    STEPS_PER_EPOCH_BOUND = 1_000_000
+
+    def __init__(self, data: ShuffledEpoch):
+        super().__init__()
+        self.data = data
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.data.epoch = epoch
+        for generator in _seed_generators(self.model):
+            seed = keras.ops.convert_to_numpy(generator.state)[0]
+            generator.state.assign(np.array([seed, epoch * self.STEPS_PER_EPOCH_BOUND], dtype=generator.state.dtype))
+
+
+def _seed_generators(model: keras.Model) -> list:
+    return [
+        value
+        for layer in model.layers
+        for value in vars(layer).values()
+        if isinstance(value, keras.random.SeedGenerator)
+    ]
+
+
+@dataclass
+class TrainingResult:
+    model: keras.Model
+    history: pd.DataFrame  # one row per epoch run: epoch (from 0), loss, accuracy, val_*, learning_rate, seconds
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed Python, NumPy and the backend, and ask the backend for deterministic kernels or not: a worker
+    (harness.groups.workers) runs run after run, and each must start as it would in a process of its own."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        # The one TensorFlow-only switch (JAX on CPU is deterministic already). Its public API can only
+        # turn it on; a worker's next run may need it off again.
+        from tensorflow.python.framework import config as tensorflow_config
+
+        if deterministic:
+            tensorflow_config.enable_op_determinism()
+        else:
+            tensorflow_config.disable_op_determinism()
+
+
+# XLA even on CPU, where Keras's own "auto" leaves it off for TensorFlow: it compiles a whole epoch's loop
+# of steps (harness.training.epoch_step) with the bias, activation, loss and optimizer updates fused around the
+# matrix multiplications, for about 0.6x the epoch time of basic_dnn, but compiling costs 1 to 3 s more.
+# Saving about 15 microseconds per training image, it pays off from about 150,000 images in all (the
+# README's Speed section); below the threshold, "auto" trains without it.
+XLA_MIN_IMAGES = 200_000
+
+
+def use_xla(config: ExperimentConfig, train_examples: int) -> bool:
+    """The config's training.jit_compile, with "auto" decided by the backend and the run's training images."""
+    training = config.training
+    tensorflow = keras.backend.backend() == "tensorflow"
+    if training.deterministic and tensorflow:
+        return False  # Keras compiles without XLA under op determinism anyway; deciding here spares a warning
+    if training.jit_compile != "auto":
+        return training.jit_compile
+    if not tensorflow:
+        return True  # JAX has no other compiler: without XLA, Keras would run its steps one operation at a time
+    if draws_random_numbers(config):
+        # TensorFlow's stateless random numbers (Keras's dropout masks) are about 20x slower under XLA on
+        # CPU: dropout's epochs of 48,000 images took 7.8 s with XLA and 1.0 to 1.1 s without it.
+        return False
+    return (training.epochs or 0) * train_examples >= XLA_MIN_IMAGES
+
+
+def draws_random_numbers(config: ExperimentConfig) -> bool:
+    """Whether the model's training step draws random numbers (dropout)."""
+    spec = resolve_spec(config.model.factory, **config.model.architecture())
+    return any(spec.dropout_rates())
+
+
+def build_compiled_model(
+    config: ExperimentConfig,
+    input_dim: int,
+    num_classes: int,
+    jit_compile: bool = False,
+    keras_loop_steps: int | None = None,
+) -> keras.Model:
+    """The config's model, compiled to train a whole epoch per call (harness.training.epoch_step); with
+    keras_loop_steps=N, compiled for Keras's own loop instead, N steps per call (`make bench` compares)."""
+    model_config = config.model.architecture()
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.training.precision)  # read by each layer as it is built
+    try:
+        model = build_model(config.model.factory, input_dim, num_classes, **model_config)
+    finally:
+        keras.config.set_dtype_policy(policy)  # the next model a process builds starts from float32 again
+    model.compile(
+        optimizer=build_optimizer(config.optimizer),
+        # Integer labels with the sparse loss: the same loss as one-hot categorical cross-entropy.
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=keras_loop_steps or 1,
+        jit_compile=jit_compile,
+    )
+    if keras_loop_steps is None:
+        train_whole_epochs(model, config.training.batch_size)
+    return model
+
+
+def training_callbacks(config: ExperimentConfig) -> list[keras.callbacks.Callback]:
+    callbacks = [callback for callback in (schedule_callback(config),) if callback is not None]
+    stopping = config.training.early_stopping
+    if stopping is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(**stopping.model_dump(), verbose=1))
+    # Last, so that the learning rate it records is the one the schedule set.
+    return callbacks + [EpochStats()]
+
+
+def fit(
+    config: ExperimentConfig,
+    model: keras.Model,
+    x,
+    y,
+    validation: tuple | None = None,
+    extra_callbacks: list[keras.callbacks.Callback] = (),
+    verbose: int | str = "auto",
+    initial_epoch: int = 0,
+    epochs: int | None = None,
+) -> TrainingResult:
+    """The harness's training path: used by every run and measured by `python -m harness bench`.
+
+    Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default).
+    """
+    training = config.training
+    # The whole training set is one "batch" of Keras's: the model's step trains it in batches of
+    # training.batch_size (harness.training.epoch_step). Validation is a forward pass, done in one call too.
+    if training.deterministic:
+        shuffled = ShuffledEpoch(x, y, training.seed)
+        data = {"x": shuffled, "shuffle": False}
+        extra_callbacks = [EpochSeeding(shuffled), *extra_callbacks]
+    else:
+        data = {"x": x, "y": y, "batch_size": len(y)}
+    history = model.fit(
+        **data,
+        validation_data=validation,
+        validation_batch_size=len(validation[1]) if validation else None,
+        initial_epoch=initial_epoch,
+        epochs=epochs or training.epochs,
+        callbacks=training_callbacks(config) + list(extra_callbacks),
+        verbose=verbose,
+    )
+    frame = pd.DataFrame(history.history)
+    frame.insert(0, "epoch", history.epoch)
+    return TrainingResult(
+        model=model,
+        history=frame,
+    )
