@@ -1,8 +1,10 @@
 """The index is rebuilt from the run directories: every run, newest first, incomplete ones included."""
 
+import shutil
+
 from harness.records import write_status
 from harness.reporting.index import runs_table, terminal_table
-from tests.conftest import run_harness
+from tests.conftest import run_dirs, run_harness
 from tests.test_compare import make_run
 
 
@@ -45,3 +47,14 @@ def test_list_runs_prints_the_table(tmp_path):
     assert result.returncode == 0
     assert "20260101-000000-aaaa" in result.stdout and "0.9123" in result.stdout and "finished" in result.stdout
     assert terminal_table(runs_table(tmp_path / "nothing")).startswith("no runs yet")
+
+
+def test_a_folder_named_like_a_run_id_but_not_one_gets_a_row_without_a_date(tmp_path):
+    assert run_harness("run", "adam", "--dataset", "digits", "--epochs", "1", reports=tmp_path).returncode == 0
+    (run_dir,) = run_dirs(tmp_path)
+    shutil.copytree(run_dir, tmp_path / "adam" / "20261124-990001-aaaa")  # a copy; an hour of 99 is not a time
+    rows = runs_table(tmp_path).set_index("run_id")
+    assert rows.loc["20261124-990001-aaaa", "date"] == "" and rows.loc["20261124-990001-aaaa", "status"] == "finished"
+    result = run_harness("report", reports=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "20261124-990001-aaaa" in (tmp_path / "index.html").read_text()

@@ -28,7 +28,10 @@ COLUMNS = [
 def started(run_id: str) -> str:
     """The start time in a run or group id such as 20261123-203512-ab12 or seeds-20261123-203512-ab12."""
     stamp = re.search(r"\d{8}-\d{6}", run_id)
-    return datetime.strptime(stamp.group(), "%Y%m%d-%H%M%S").isoformat(sep=" ") if stamp else ""
+    try:
+        return datetime.strptime(stamp.group(), "%Y%m%d-%H%M%S").isoformat(sep=" ") if stamp else ""
+    except ValueError:  # a folder named like a run id but not one (an hour of 99): no date, not a crash
+        return ""
 
 
 def run_started(run_dir: Path) -> str:
