@@ -211,7 +211,8 @@ def _alive(pid) -> bool:
     return True
 
 
-NOT_RUNS = {"bench", "compare", "logs"}  # folders under reports/ that hold no experiment runs
+TENSORBOARD = "tensorboard"
+NOT_RUNS = {"bench", "compare", "logs", TENSORBOARD}  # folders under reports/ that hold no experiment runs
 GROUP_FILE = "group.json"  # marks reports/<experiment>/<group-id>/, whose runs are its subfolders
 
 
@@ -222,6 +223,13 @@ def is_group(path: Path) -> bool:
 def reports_root(run_dir: Path) -> Path:
     """The reports folder of a run: two levels up, or three for a member of a group."""
     return run_dir.parent.parent.parent if is_group(run_dir.parent) else run_dir.parent.parent
+
+
+def tensorboard_dir(run_dir: Path) -> Path:
+    """reports/tensorboard/<experiment>/<run>[/<member>]: outside the run directory, because TensorBoard
+    follows the `latest` link and would show every latest run twice."""
+    root = reports_root(run_dir)
+    return root / TENSORBOARD / run_dir.relative_to(root)
 
 
 def run_directories(reports_dir: Path) -> list[Path]:

@@ -11,7 +11,7 @@ DETERMINISTIC = {"training.deterministic": True, "optimizer.learning_rate": 0.00
 
 
 def _files(run_dir):
-    return sorted(path.name for path in run_dir.iterdir() if path.name != "tensorboard")
+    return sorted(path.name for path in run_dir.iterdir())
 
 
 def test_a_run_from_python_equals_the_command_lines_run(tmp_path):

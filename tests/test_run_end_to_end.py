@@ -214,6 +214,17 @@ def test_bad_input_gives_one_line_exit_2_and_no_run_directory(experiments, repor
 def test_make_experiment_writes_the_run_page_tensorboard_logs_and_refreshes_the_index(made_run):
     _, run_dir = made_run
     assert "adam_lr" in (run_dir / "report.html").read_text()
-    assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    reports = run_dir.parent.parent
+    assert list((reports / "tensorboard" / "adam_lr" / run_dir.name).rglob("events.out.tfevents.*"))
     index = (run_dir.parent.parent / "index.html").read_text()
     assert f'href="adam_lr/{run_dir.name}/report.html"' in index
+
+
+def test_tensorboard_finds_each_run_once_though_latest_links_to_it(made_run):
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+
+    _, run_dir = made_run
+    reports = run_dir.parent.parent
+    assert (reports / "adam_lr" / "latest").resolve() == run_dir.resolve()
+    runs = EventMultiplexer().AddRunsFromDirectory(str(reports)).Runs()  # as `tensorboard --logdir reports` does
+    assert sorted(runs) == [f"tensorboard/adam_lr/{run_dir.name}/{part}" for part in ("train", "validation")]

@@ -36,6 +36,7 @@ from harness.records import (
     point_latest,
     read_config,
     read_status,
+    tensorboard_dir,
     write_json,
     write_status,
     write_text,
@@ -239,8 +240,8 @@ def train_in(
         guard,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         EpochCheckpoint(run_dir / CHECKPOINT_DIR),
-        # `tensorboard --logdir reports` shows every run.
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+        # `tensorboard --logdir reports` shows every run, once.
+        keras.callbacks.TensorBoard(str(tensorboard_dir(run_dir)), write_graph=False),
         EpochLine(config.training.epochs, terminal=sys.stdout.isatty()),
     ]
     if reporter is not None:  # its imports and first figure, while the compiled epochs run without the GIL
