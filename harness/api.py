@@ -3,8 +3,8 @@
     import harness
     run = harness.run("adam_lr", epochs=3, dataset="digits")      # a Run, shown as a card in a notebook
     group = harness.run("adam", epochs=3, dataset="digits", seeds=3)
-    harness.reporting.compare_runs("adam", "adam_lr").verdicts
-    harness.records()                                                 # every run, as the index page lists them
+    harness.compare(group.path, "adam_lr").verdicts
+    harness.runs()                                                 # every run, as the index page lists them
 
 Each function does what the command line does, with the same validation, run directories and files;
 bad input raises harness.UserError (a ValueError) with the command line's one-line message. Runs made
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +26,7 @@ from harness.config.experiments import resolve
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import CLASS_NAMES
 from harness.errors import UserError
-from harness.records import GROUP_FILE, is_group, read_config, read_json, read_status
+from harness.records import GROUP_FILE, is_group, read_config, read_json, read_status, read_table
 
 PROJECT = Path(__file__).resolve().parent.parent  # the checkout (installed editable by `make setup`)
 REPORTS = Path(os.environ.get("REPORTS", PROJECT / "reports"))  # where `make` writes, from any directory
@@ -60,11 +61,11 @@ class Run:
 
     @property
     def history(self) -> pd.DataFrame:
-        return _csv(self.path / "history.csv")
+        return read_table(self.path / "history.csv")
 
     @property
     def predictions(self) -> pd.DataFrame:
-        return _csv(self.path / "predictions.csv")
+        return read_table(self.path / "predictions.csv")
 
     @property
     def class_names(self) -> list[str]:
@@ -72,7 +73,7 @@ class Run:
 
     @property
     def classification_report(self) -> pd.DataFrame:
-        return _csv(self.path / "classification_report.csv").set_index("class")
+        return read_table(self.path / "classification_report.csv").set_index("class")
 
     @property
     def confusion_matrix(self) -> pd.DataFrame:
@@ -179,7 +180,10 @@ def run(
     if seeds is not None:
         if seed is not None:
             raise UserError("give either seed (one run) or seeds (a group of runs), not both")
-        return _group(name, "seeds", [{}], None, settings, dataset, epochs, seeds, jobs, reports_dir, experiments_dir)
+        from harness.groups.groups import GroupPlan, RunArguments
+
+        plan = GroupPlan.of_seeds(name, str(seeds), RunArguments(settings, dataset, epochs))
+        return _run_group(plan, jobs, reports_dir, experiments_dir)
     config = resolve(name, Path(experiments_dir), settings, dataset, epochs, seed)
     from harness.reporting.report import REPORTER
     from harness.training.isolation import isolated_run
@@ -205,13 +209,11 @@ def sweep(
     experiments_dir: Path | str = EXPERIMENTS,
 ) -> Group:
     """`make sweep`: every point of GRID (or `random` points of its LOW:HIGH ranges), times `seeds`."""
-    from harness.config.grid import grid_points, parse_axes, random_points
+    from harness.groups.groups import GroupPlan, RunArguments
 
-    axes = parse_axes(grid, random=random is not None)
-    points = random_points(axes, random, sample_seed) if random is not None else grid_points(axes)
-    search = {"grid": grid, "random": random, "sample_seed": sample_seed if random else None}
-    return _group(name, "sweep", points, search, _settings(overrides), dataset, epochs, seeds, jobs, reports_dir,
-                  experiments_dir)  # fmt: skip
+    arguments = RunArguments(_settings(overrides), dataset, epochs)
+    plan = GroupPlan.of_sweep(name, grid, random, sample_seed, str(seeds) if seeds is not None else None, arguments)
+    return _run_group(plan, jobs, reports_dir, experiments_dir)
 
 
 def load(name_or_path: str | Path, reports_dir: Path | str = REPORTS) -> Run | Group:
@@ -236,24 +238,16 @@ def compare(*names: str, reports_dir: Path | str = REPORTS) -> Comparison:
     return Comparison(compare_targets([str(name) for name in names], Path(reports_dir)))
 
 
-def _group(name, kind, points, search, settings, dataset, epochs, seeds, jobs, reports_dir, experiments_dir) -> Group:
-    from harness.groups.groups import GroupPlan, RunArguments, parse_seeds, run_group
+def _run_group(plan, jobs: int, reports_dir: Path | str, experiments_dir: Path | str) -> Group:
+    from harness.groups.groups import run_group
 
-    seed_list = parse_seeds(str(seeds)) if seeds is not None else [None]
-    plan = GroupPlan(name, kind, points, seed_list, RunArguments(settings, dataset, epochs), search)
     group_dir, _, _ = run_group(plan, Path(experiments_dir), Path(reports_dir), jobs)
     return Group(group_dir)
 
 
 def _settings(overrides: dict | None) -> list[str]:
     """{"optimizer.learning_rate": 0.01} -> ["optimizer.learning_rate=0.01"], as --set takes them."""
-    import json
-
     return [f"{key}={json.dumps(value)}" for key, value in (overrides or {}).items()]
-
-
-def _csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame()
 
 
 def _four_places(value: float) -> str:

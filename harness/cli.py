@@ -103,7 +103,11 @@ def command_run(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
     if args.seeds:
-        return _run_group(args, "seeds", [{}], None)
+        from harness.groups.groups import GroupPlan
+
+        if args.seed is not None:
+            raise UserError("give either SEED (one run) or SEEDS (a group of runs), not both")
+        return _run_group(args, GroupPlan.of_seeds(args.name, args.seeds, _run_arguments(args)))
     config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset, args.epochs, args.seed)
     if args.skip_done:
         from harness.training.fingerprint import finished_run_like
@@ -128,24 +132,23 @@ def command_all(args: argparse.Namespace) -> int:
 
 
 def command_sweep(args: argparse.Namespace) -> int:
-    from harness.config.grid import grid_points, parse_axes, random_points
+    from harness.groups.groups import GroupPlan
 
-    axes = parse_axes(args.grid, random=args.random is not None)
-    points = random_points(axes, args.random, args.sample_seed) if args.random is not None else grid_points(axes)
-    search = {"grid": args.grid, "random": args.random, "sample_seed": args.sample_seed if args.random else None}
-    return _run_group(args, "sweep", points, search)
+    return _run_group(args, GroupPlan.of_sweep(args.name, args.grid, args.random, args.sample_seed, args.seeds,
+                                               _run_arguments(args)))  # fmt: skip
 
 
-def _run_group(args: argparse.Namespace, kind: str, points: list[dict], search: dict | None) -> int:
-    from harness.groups.groups import GroupPlan, RunArguments, parse_seeds, run_group
+def _run_arguments(args: argparse.Namespace):
+    from harness.groups.groups import RunArguments
 
-    if getattr(args, "seed", None) is not None:
-        raise UserError("give either SEED (one run) or SEEDS (a group of runs), not both")
-    seeds = parse_seeds(args.seeds) if args.seeds else [None]
-    plan = GroupPlan(args.name, kind, points, seeds, RunArguments(args.overrides, args.dataset, args.epochs), search)
-    group_dir, summary, exit_code = run_group(plan, args.experiments_dir, args.reports_dir, args.jobs)
+    return RunArguments(args.overrides, args.dataset, args.epochs)
+
+
+def _run_group(args: argparse.Namespace, plan) -> int:
+    from harness.groups.groups import run_group
     from harness.reporting.group_report import summary_text
 
+    group_dir, summary, exit_code = run_group(plan, args.experiments_dir, args.reports_dir, args.jobs)
     print(summary_text(summary) + f"\npage: {group_dir / 'group.html'}")
     return exit_code
 

@@ -176,6 +176,19 @@ def read_json(path: Path, missing: dict | None = None) -> dict:
         raise UserError(f"{path} is damaged ({error}): rerun that run, or delete its directory") from None
 
 
+def read_table(path: Path):
+    """A run's CSV file as a DataFrame; an empty one when the file is missing or empty (a run that stopped
+    before its first epoch)."""
+    import pandas as pd  # not at start-up: most commands never read a table
+
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame()
+
+
+def write_config(run_dir: Path, config: ExperimentConfig) -> None:
+    """The resolved config a run is made with, as config.yaml (read back by read_config)."""
+    write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+
+
 def read_config(run_dir: Path) -> ExperimentConfig:
     """The resolved config a run was made with (its config.yaml)."""
     path = run_dir / "config.yaml"

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.config.experiments import resolve
-from harness.config.grid import as_override, point_label
+from harness.config.grid import as_override, grid_points, parse_axes, point_label, random_points
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import load_dataset
 from harness.errors import UserError
@@ -60,6 +60,20 @@ class GroupPlan:
     seeds: list[int | None]  # None: the config's own seed
     arguments: RunArguments
     search: dict | None = None  # a sweep's GRID, RANDOM and sampling seed, as given
+
+    @classmethod
+    def of_seeds(cls, experiment: str, seeds: str | None, arguments: RunArguments) -> GroupPlan:
+        """SEEDS=N (or "3 7 11") runs of one config."""
+        return cls(experiment, "seeds", [{}], parse_seeds(seeds) if seeds else [None], arguments)
+
+    @classmethod
+    def of_sweep(cls, experiment: str, grid: str, random: int | None, sample_seed: int, seeds: str | None,
+                 arguments: RunArguments) -> GroupPlan:  # fmt: skip
+        """Every point of GRID, or RANDOM points drawn from its LOW:HIGH ranges; times SEEDS."""
+        axes = parse_axes(grid, random=random is not None)
+        points = random_points(axes, random, sample_seed) if random is not None else grid_points(axes)
+        search = {"grid": grid, "random": random, "sample_seed": sample_seed if random else None}
+        return cls(experiment, "sweep", points, parse_seeds(seeds) if seeds else [None], arguments, search)
 
     def members(self) -> list[dict]:
         members = []

@@ -27,11 +27,7 @@ from sklearn.metrics import confusion_matrix, f1_score
 from harness.config.experiments import flat_config
 from harness.data.datasets import CLASS_NAMES, test_images
 from harness.errors import UserError
-from harness.records import (
-    read_json,
-    read_status,
-    write_with,
-)
+from harness.records import read_json, read_status, read_table, write_with
 from harness.reporting.i18n import labels, language
 from harness.reporting.pages import clean, write_page
 from harness.reporting.report import plot_image_grid, save_figure
@@ -65,7 +61,7 @@ def load_run(path: Path) -> Run:
     config = yaml.safe_load((path / "config.yaml").read_text())
     metrics_path, history_path, predictions_path = path / "metrics.json", path / "history.csv", path / "predictions.csv"
     metrics = read_json(metrics_path, missing={})
-    history = pd.read_csv(history_path) if history_path.is_file() and history_path.stat().st_size else pd.DataFrame()
+    history = read_table(history_path)
     predictions = pd.read_csv(predictions_path) if predictions_path.is_file() else None
     return Run(f"{config['name']} {path.name}", path, config, read_status(path), metrics, history, predictions)
 

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from unittest import mock
 
 import keras
 import numpy as np
@@ -278,7 +279,7 @@ def other_backend_ways(name: str, epochs: int, samples: int, experiments_dir: Pa
         return
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    with _environment(KERAS_BACKEND=backend):
+    with mock.patch.dict(os.environ, KERAS_BACKEND=backend):  # read by Keras in the new process
         process = context.Process(target=serve_ways, args=(child, name, epochs, samples, experiments_dir))
         process.start()
     try:
@@ -293,20 +294,6 @@ def other_backend_ways(name: str, epochs: int, samples: int, experiments_dir: Pa
         process.join(timeout=30)
         if process.is_alive():
             process.kill()
-
-
-@contextlib.contextmanager
-def _environment(**variables: str):
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def race(ways: dict[str, Way], timed_epochs: int, measured: Way) -> list[float]:

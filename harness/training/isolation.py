@@ -1,4 +1,5 @@
-"""One run after another in one process, each as if it had the process to itself (harness.groups.workers).
+"""One run after another in one process, each as if it had the process to itself (a worker of
+harness.groups.workers, or a notebook kernel running harness.api.run).
 
 Keras's `clear_session` resets layer names, uids and TensorFlow's graph, but not everything a run leaves
 behind: each time a training step is traced, Keras's optimizer calls tf.distribute's `all_reduce`, which

@@ -23,7 +23,6 @@ from typing import Protocol
 import keras
 import numpy as np
 import pandas as pd
-import yaml
 
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import Dataset, load_dataset
@@ -36,7 +35,9 @@ from harness.records import (
     point_latest,
     read_config,
     read_status,
+    read_table,
     tensorboard_dir,
+    write_config,
     write_json,
     write_status,
     write_text,
@@ -103,8 +104,7 @@ def model_summary(model: keras.Model) -> str:
 
 
 def read_history(run_dir: Path) -> pd.DataFrame:
-    path = run_dir / "history.csv"
-    return pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame()
+    return read_table(run_dir / "history.csv")
 
 
 def run_experiment(
@@ -118,8 +118,9 @@ def run_experiment(
     """Train and evaluate `config` in a new run directory: `run_dir` when given (a group's member), else
     a fresh one under reports/<name>/ that becomes its `latest`. With a `reporter` (the command line's and
     the API's: harness.reporting.report.REPORTER) the run's report is made once it ends; without, the
-    caller makes it (harness.groups.workers does, while its next run trains); on_start(run_dir) is called once the run's
-    directory says `running`; `command` is the command line recorded in env.json (default: this process's)."""
+    caller makes it (harness.groups.workers does, while its next run trains). on_start(run_dir) is called
+    once the run's directory says `running`; `command` is the command line recorded in env.json (default:
+    this process's)."""
     dataset = load_dataset(config.dataset)
     if config.model.gradient == "numerical":
         from harness.training.scratch import build_net, check_numerical_budget
@@ -130,7 +131,7 @@ def run_experiment(
         create_member_dir(run_dir)
     else:
         run_dir = new_run_dir(reports_dir, config.name)
-    write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+    write_config(run_dir, config)
     keras_run = config.model.framework != "numpy"
     xla = use_xla(config, len(dataset.y_train)) if keras_run else None
     write_json(run_dir / "env.json", environment(config.training.seed, command) | {"xla": xla})
@@ -185,7 +186,8 @@ def resume_experiment(run_dir: Path, epochs: int | None = None, reporter: Report
     """Continue an interrupted or failed run from its last completed epoch, in the same directory. With
     `epochs` beyond the run's own, also train a finished run on from its saved model, to that many epochs
     in all; the config then says so (training.epochs) and the schedule goes on as configured."""
-    config, status = read_config(run_dir), read_status(run_dir)["status"]
+    config, record = read_config(run_dir), read_status(run_dir)
+    status = record["status"]
     if config.model.framework == "numpy":
         raise UserError(f"run {run_dir} is the NumPy network's, which does not resume; start a new run")
     planned = config.training.epochs
@@ -203,11 +205,11 @@ def resume_experiment(run_dir: Path, epochs: int | None = None, reporter: Report
         raise UserError(f"run {run_dir} is finished ({planned} epochs); give EPOCHS greater than {planned} "
                         "to train it longer in the same run, or start a new run")  # fmt: skip
     else:
-        detail = f" (pid {read_status(run_dir).get('pid')})" if status == "running" else ""
+        detail = f" (pid {record.get('pid')})" if status == "running" else ""
         raise UserError(f"run {run_dir} is {status}{detail}; only interrupted, failed or finished runs resume")
     if longer:
         config = config.model_copy(update={"training": config.training.model_copy(update={"epochs": epochs})})
-        write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+        write_config(run_dir, config)
         write_json(run_dir / FINGERPRINT_FILE, fingerprint(config))
     dataset = load_dataset(config.dataset)
     history = read_history(run_dir)
