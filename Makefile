@@ -3,6 +3,7 @@
 #   make experiment NAME=adam SEEDS=5 [JOBS=2] | make sweep NAME=l2 GRID="model.l2=0.0001,0.01" [RANDOM=20 SEEDS=3]
 #   make all [FORCE=1 JOBS=2 NAMES="adam sgd"] | make report | make compare NAMES="adam adam_lr"
 #   make serve [PORT=8000] | make gradcheck NAME=l2 | make list | make bench [BENCH_MODEL=simple] | make bench-suite
+#   make bench-index [RUNS=10000]
 #   make test | make lint
 
 PYTHON_BOOTSTRAP ?= python3
@@ -29,7 +30,7 @@ BENCH_EPOCHS ?= 8
 
 PORT ?= 8000
 
-.PHONY: help setup experiment sweep all gradcheck report compare serve list bench bench-suite test lint clean
+.PHONY: help setup experiment sweep all gradcheck report compare serve list bench bench-suite bench-index test lint clean
 
 help:
 	@sed -n '2,7p' Makefile
@@ -85,6 +86,9 @@ bench:
 # The seed notebook's code for the ten seed experiments in one process against `make all` on them.
 bench-suite:
 	$(PYTHON) -m harness bench-suite $(if $(JOBS),--jobs $(JOBS))
+
+bench-index:
+	$(PYTHON) -m harness bench-index $(if $(RUNS),--runs $(RUNS))
 
 test:
 	$(PYTHON) -m pytest

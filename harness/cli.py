@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     suite.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default) or mnist")
     suite.add_argument("--jobs", type=int, help="workers for make all (default: make all's default)")
     suite.add_argument("--rounds", type=int, default=1, help="pairs of timed commands, seed code first")
+    index_bench = commands.add_parser("bench-index", parents=[folders], help="time the index's refresh at many runs")
+    index_bench.add_argument("--runs", type=int, default=10_000, help="run directories to make (default 10,000)")
+    index_bench.add_argument("--repeats", type=int, default=5, help="timings of each kind of refresh (median)")
     return parser
 
 
@@ -202,11 +205,12 @@ def _report_outcome(args: argparse.Namespace, outcome) -> int:
 
 def command_report(args: argparse.Namespace) -> int:
     from harness.records import group_directories, is_group, run_directories
-    from harness.reporting.group_report import write_group_report
     from harness.reporting.index import write_index
-    from harness.reporting.report import write_report
 
     folders = [] if args.index_only else run_directories(args.reports_dir) + group_directories(args.reports_dir)
+    if folders:  # the plotting libraries take a second to import; the index alone needs none of them
+        from harness.reporting.group_report import write_group_report
+        from harness.reporting.report import write_report
     failures = 0
     for folder in folders:
         try:
@@ -214,7 +218,7 @@ def command_report(args: argparse.Namespace) -> int:
         except Exception as error:  # one unreadable run must not stop the others
             failures += 1
             print(f"warning: {folder}: {type(error).__name__}: {error}", file=sys.stderr)
-    index = write_index(args.reports_dir) if args.reports_dir.is_dir() else None
+    index = write_index(args.reports_dir, everything=not args.index_only) if args.reports_dir.is_dir() else None
     if folders:
         print(f"reports made again for {len(folders) - failures} of {len(folders)} runs and groups")
     print(f"index: {index or 'no runs yet'}")
@@ -248,6 +252,16 @@ def command_bench(args: argparse.Namespace) -> int:
 
     out = run_bench(args.model, args.epochs, args.samples, args.experiments_dir, args.reports_dir)
     print((out / "bench.md").read_text() + f"\nwritten to {out}/bench.json and bench.md")
+    return 0
+
+
+def command_bench_index(args: argparse.Namespace) -> int:
+    if args.runs < 10 or args.repeats < 1:
+        raise UserError("--runs must be at least 10 and --repeats at least 1")
+    from harness.tools.bench_index import run_bench_index
+
+    out = run_bench_index(args.experiments_dir, args.reports_dir, args.runs, args.repeats)
+    print((out / "bench_index.md").read_text() + f"\nwritten to {out}/bench_index.json and bench_index.md")
     return 0
 
 
@@ -289,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             "list": command_list,
             "bench": command_bench,
             "bench-suite": command_bench_suite,
+            "bench-index": command_bench_index,
             "report": command_report,
             "compare": command_compare,
             "gradcheck": command_gradcheck,

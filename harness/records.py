@@ -245,22 +245,40 @@ def tensorboard_dir(run_dir: Path) -> Path:
     return root / TENSORBOARD / run_dir.relative_to(root)
 
 
+def _subfolders(path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(path) as entries:
+            return [entry for entry in entries if entry.is_dir(follow_symlinks=False)]  # never through `latest`
+    except OSError:
+        return []
+
+
+def run_folders(reports_dir: Path) -> tuple[list[str], list[str]]:
+    """Where runs and groups can be, found by listing folders only (fast at thousands of runs): the folders
+    reports/<experiment>/<run>/ and groups' members, and the groups. A run folder holds a run if it has a
+    config.yaml; checking that is the caller's."""
+    runs, groups = [], []
+    for experiment in _subfolders(reports_dir):
+        if experiment.name in NOT_RUNS or experiment.name.startswith("."):
+            continue
+        for folder in _subfolders(experiment.path):
+            if os.path.isfile(os.path.join(folder.path, GROUP_FILE)):
+                groups.append(folder.path)
+                runs.extend(member.path for member in _subfolders(folder.path))
+            else:
+                runs.append(folder.path)
+    return runs, groups
+
+
 def run_directories(reports_dir: Path) -> list[Path]:
     """Every run directory (one with a config.yaml): reports/<experiment>/<run>/ and the groups' members."""
-    top = [path.parent for path in reports_dir.glob("*/*/config.yaml")]
-    members = [
-        path.parent
-        for path in reports_dir.glob("*/*/*/config.yaml")
-        if is_group(path.parent.parent) and not path.parent.parent.is_symlink()  # not again through `latest`
-    ]
-    return sorted(
-        run for run in top + members if not run.is_symlink() and run.relative_to(reports_dir).parts[0] not in NOT_RUNS
-    )
+    runs, _ = run_folders(reports_dir)
+    return sorted(Path(run) for run in runs if os.path.isfile(os.path.join(run, "config.yaml")))
 
 
 def group_directories(reports_dir: Path) -> list[Path]:
     """Every group (seeds or sweep) under reports/<experiment>/."""
-    return sorted(path.parent for path in reports_dir.glob(f"*/*/{GROUP_FILE}") if not path.parent.is_symlink())
+    return sorted(Path(group) for group in run_folders(reports_dir)[1])
 
 
 def find_run(reports_dir: Path, experiment: str, run: str) -> Path:

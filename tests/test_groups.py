@@ -49,7 +49,7 @@ def test_three_seeds_give_a_summary_with_intervals_and_banded_curves(reports):
     page = (group / "group.html").read_text()
     assert "curves.png" in page and "3/3" in page
     assert '<th class="text">values</th>' in page and "built-in method" not in page  # the column's own name
-    assert group.name in (reports / "index.html").read_text()
+    assert group.name in (reports / "index.html").read_text()  # the groups' table
     assert (reports / "adam" / "latest").resolve() == group.resolve()
 
 

@@ -1,9 +1,15 @@
-"""The index is rebuilt from the run directories: every run, newest first, incomplete ones included."""
+"""The index agrees with the run directories: every run, newest first, incomplete ones included, and a refresh
+reads only the runs that changed."""
 
+import random
 import shutil
 
-from harness.records import write_status
-from harness.reporting.index import runs_table, terminal_table
+import pytest
+
+from harness.records import read_json, write_json, write_status
+from harness.reporting import index
+from harness.reporting.index import DATA_FILE, runs_table, terminal_table, write_index
+from harness.tools.bench_index import copy_run, make_runs
 from tests.conftest import run_dirs, run_harness
 from tests.test_compare import make_run
 
@@ -57,4 +63,59 @@ def test_a_folder_named_like_a_run_id_but_not_one_gets_a_row_without_a_date(tmp_
     assert rows.loc["20261124-990001-aaaa", "date"] == "" and rows.loc["20261124-990001-aaaa", "status"] == "finished"
     result = run_harness("report", reports=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "20261124-990001-aaaa" in (tmp_path / "index.html").read_text()
+    assert "20261124-990001-aaaa" in (tmp_path / "index-data.js").read_text()
+
+
+@pytest.fixture
+def many_runs(tmp_path, monkeypatch):
+    """300 run directories (half of them members of sweep groups) indexed once, and the list of the runs that
+    each later refresh reads."""
+    template = make_run(tmp_path / "template", "adam", "20260101-000000-aaaa", metrics={"test_accuracy": 0.9})
+    reports = tmp_path / "reports"
+    runs = make_runs(template, reports, 300, random.Random(0))
+    write_index(reports)
+    reads = []
+    read_row = index.run_row
+    monkeypatch.setattr(index, "run_row", lambda run_dir, root: reads.append(run_dir) or read_row(run_dir, root))
+    return template, reports, runs, reads
+
+
+def test_one_new_run_is_the_only_one_a_refresh_reads(many_runs):
+    template, reports, runs, reads = many_runs
+    new = reports / "adam" / "20270101-000000-ffff"
+    copy_run(template, new, 0.97)
+    write_index(reports)
+    assert reads == [new]
+    table = runs_table(reports)
+    assert len(table) == 301 and table.loc[0, "run_id"] == new.name and table.loc[0, "test_accuracy"] == 0.97
+    assert reads == [new]  # the table read after it needed nothing again
+
+
+def test_a_changed_run_is_read_again_and_a_vanished_one_is_gone(many_runs):
+    template, reports, runs, reads = many_runs
+    changed, vanished = runs[10], runs[11]
+    write_json(changed / "metrics.json", read_json(changed / "metrics.json") | {"test_accuracy": 0.123})
+    shutil.rmtree(vanished)
+    rows = runs_table(reports).set_index("path")
+    assert reads == [changed]
+    assert rows.loc[str(changed.relative_to(reports)), "test_accuracy"] == 0.123
+    assert str(vanished.relative_to(reports)) not in rows.index and len(rows) == 299
+
+
+def test_a_running_run_is_read_every_time_since_its_process_can_die_without_a_word(many_runs):
+    _, reports, runs, reads = many_runs
+    write_status(runs[0], "running")
+    write_index(reports)
+    write_index(reports)
+    assert reads == [runs[0], runs[0]]
+
+
+def test_a_damaged_data_file_is_rebuilt_and_make_report_reads_every_run(many_runs):
+    _, reports, runs, reads = many_runs
+    (reports / DATA_FILE).write_text("window.INDEX_DATA = {not json")
+    assert len(runs_table(reports)) == 300 and len(reads) == 300
+    reads.clear()
+    assert run_harness("report", "--index-only", reports=reports).returncode == 0  # incremental: nothing changed
+    assert len(runs_table(reports)) == 300 and reads == []
+    write_index(reports, everything=True)
+    assert len(reads) == 300

@@ -166,3 +166,29 @@ def test_the_comparison_of_two_groups_leads_with_its_verdict(browser, tmp_path):
     assert browser.find_element(By.CSS_SELECTOR, "#verdicts li").text.startswith("adam_lr is ahead of adam by 0.22")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#statistics tbody tr")) == 3
     assert _broken_images(browser) == []
+
+
+def test_thousands_of_runs_show_a_page_at_a_time_and_filter_and_sort_over_all_of_them(browser, tmp_path):
+    import random
+
+    from harness.tools.bench_index import make_runs
+    from tests.test_compare import make_run
+
+    template = make_run(tmp_path / "template", "adam", "20260101-000000-aaaa", metrics={"test_accuracy": 0.9})
+    reports = tmp_path / "reports"
+    make_runs(template, reports, 2500, random.Random(0))
+    write_index(reports)
+    _open(browser, reports / "index.html")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 100
+    assert browser.find_element(By.ID, "shown").text == "1–100 / 2500"
+    browser.find_element(By.ID, "next").click()
+    assert browser.find_element(By.ID, "shown").text == "101–200 / 2500"
+    browser.find_element(By.ID, "filter").send_keys("rmsprop 2026")
+    assert browser.find_element(By.ID, "shown").text == "1–100 / 250 (2500)"  # every 10th run
+    assert set(_column(browser, "runs", "experiment")) == {"rmsprop"}
+    header = next(th for th in browser.find_elements(By.CSS_SELECTOR, "#runs th") if th.text == "test accuracy")
+    header.click()
+    best = max(float(value) for value in _column(browser, "runs", "test accuracy"))
+    assert _column(browser, "runs", "test accuracy")[0] == f"{best:.4f}"
+    links = [link.get_attribute("href") for link in browser.find_elements(By.CSS_SELECTOR, "#runs td a")]
+    assert len(links) == 100 and all("/rmsprop/2026" in link and link.endswith("/report.html") for link in links)

@@ -37,6 +37,9 @@ LABELS = {
         "curves_sweep": "Validation curves of the best points: mean with its 95% interval over seeds",
         "summary": "Summary over seeds", "verdicts": "What the comparison shows", "statistics": "Statistics",
         "log": "log", "failed_runs": "runs did not finish",
+        "filter_hint": "filter: words anywhere in a row", "previous_page": "← previous", "next_page": "next →",
+        "needs_javascript": "This table needs JavaScript; python -m harness list --runs prints it.",
+        "data_missing": "index-data.js is missing beside this page: make report writes it again.",
     },
     "ja": {
         "learning_curves": "学習曲線", "loss": "損失", "accuracy": "正解率", "epoch": "エポック (0 から)",
@@ -66,8 +69,27 @@ LABELS = {
         "curves_sweep": "上位の点の検証曲線: シード間の平均と 95% 信頼区間",
         "summary": "シード間の要約", "verdicts": "比較からわかること", "statistics": "統計",
         "log": "ログ", "failed_runs": "件の実行が完了せず",
+        "filter_hint": "絞り込み: 行のどこかに含まれる語", "previous_page": "← 前へ", "next_page": "次へ →",
+        "needs_javascript": "この表には JavaScript が必要です。python -m harness list --runs でも表示できます。",
+        "data_missing": "このページの隣に index-data.js がありません。make report で作り直せます。",
     },
 }  # fmt: skip
+
+
+STATUS_WORDS = {
+    "en": {},
+    "ja": {"finished": "完了", "running": "実行中", "diverged": "発散", "failed": "失敗", "interrupted": "中断",
+           "incomplete": "未完了", "unreadable": "読み取り不能", "pruned": "打ち切り"},
+}  # fmt: skip
+
+
+def status_words(lang: str) -> dict[str, str]:
+    """A run's status as a page shows it; the English words are the statuses themselves."""
+    return STATUS_WORDS[lang]
+
+
+def status_word(status: str, lang: str) -> str:
+    return STATUS_WORDS[lang].get(status, status)
 
 
 def language(configured: str | None = None) -> str:
