@@ -82,3 +82,15 @@ def test_fast_path_and_plain_keras_give_the_same_first_batch_loss():
     plain_loss = plain.fit(x, keras.utils.to_categorical(y, 10), batch_size=128, epochs=1, verbose=0)
     assert fast_loss == pytest.approx(plain_loss.history["loss"][0], rel=1e-5)
     assert fast_loss > 1.0  # an untrained 10-class model: about ln(10)
+
+
+def test_bench_index_makes_the_runs_and_times_every_kind_of_refresh(reports):
+    result = run_harness("bench-index", "--runs", "40", "--repeats", "1", reports=reports)
+    assert result.returncode == 0, result.stderr
+    (bench_json,) = reports.glob("bench/index-*/bench_index.json")
+    results = json.loads(bench_json.read_text())
+    assert results["runs"] == 40
+    for kind in ("unchanged", "one_new_run", "one_changed_run", "one_vanished_run"):
+        assert 0 < results[f"refresh_{kind}_seconds"] < results["report_index_only_command_seconds"]
+    assert results["index_data_js_mb"] > 0
+    assert not list(reports.glob("adam*")), "the runs are made in a temporary folder, not among the user's"

@@ -4,6 +4,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -117,3 +118,30 @@ def test_japanese_labels_render_without_missing_glyphs(tmp_path):
     assert text["learning_curves"] == "学習曲線"
     assert not [w for w in caught if "missing from font" in str(w.message)]  # tofu boxes warn like this
     assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def with_predictions(run_dir: Path, right: np.ndarray) -> None:
+    """predictions.csv for the digits test set's first len(right) examples: right where `right`, else off by one."""
+    truth = np.arange(len(right)) % 10
+    predicted = np.where(right, truth, (truth + 1) % 10)
+    pd.DataFrame({"index": np.arange(len(right)), "true_label": truth, "predicted_label": predicted,
+                  "confidence": 0.9}).to_csv(run_dir / "predictions.csv", index=False)  # fmt: skip
+
+
+def test_three_runs_adjust_mcnemar_for_two_comparisons(tmp_path):
+    baseline = np.arange(360) < 280  # right on the first 280 of the digits test set's 360 examples
+    better = baseline.copy()
+    better[280:300], better[:8] = True, False  # 20 examples only it gets right, 8 only the baseline: p = 0.036
+    other = baseline.copy()
+    other[280:290], other[:10] = True, False  # 10 and 10: p = 1
+    for name, run_id, right in (("adam", "20260101-000000-aaaa", baseline), ("sgd", "20260101-000001-bbbb", better),
+                                ("momentum", "20260101-000002-cccc", other)):  # fmt: skip
+        with_predictions(make_run(tmp_path, name, run_id, metrics={"test_accuracy": right.mean()}), right)
+    assert compare(["adam", "sgd"], tmp_path).verdicts[0].startswith("sgd is ahead of adam by 3.33 points")
+    comparison = compare(["adam", "sgd", "momentum"], tmp_path)
+    assert comparison.verdicts[0].startswith("no difference shown on the same 360 test examples once adjusted for 2")
+    assert "McNemar's exact test p = 0.04, Holm-adjusted for 2 comparisons p = 0.07" in comparison.verdicts[0]
+    statistics = pd.read_csv(comparison.out / "statistics.csv").set_index("candidate")
+    assert statistics.p_holm.tolist() == pytest.approx([2 * statistics.p_value.iloc[0], 1.0])
+    assert statistics.tests.tolist() == [2, 2] and not statistics.shown.any()
+    assert "p, Holm-adjusted" in (comparison.out / "compare.html").read_text()

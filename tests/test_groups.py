@@ -206,3 +206,21 @@ def test_a_group_is_not_compared_with_a_single_run(tmp_path):
     make_run(tmp_path, "sgd", "20260101-000001-bbbb")
     with pytest.raises(UserError, match="compare groups with groups or runs with runs"):
         compare(["adam", "sgd"], tmp_path)
+
+
+def test_three_groups_adjust_for_two_comparisons_and_a_raw_p_below_005_is_not_enough(tmp_path):
+    constructed_group(tmp_path, "adam", [0.8812, 0.8840, 0.8825, 0.8831, 0.8819])
+    constructed_group(tmp_path, "adam_lr", [0.8830, 0.8858, 0.8838, 0.8854, 0.8837])  # Welch p = 0.038 alone
+    constructed_group(tmp_path, "momentum", [0.8815, 0.8842, 0.8822, 0.8836, 0.8817])  # p = 0.89
+    alone = compare(["adam", "adam_lr"], tmp_path).verdicts
+    assert alone[0].startswith("adam_lr is ahead of adam by 0.18 points")
+    comparison = compare(["adam", "adam_lr", "momentum"], tmp_path)
+    assert comparison.verdicts[0].startswith("no difference shown at 5 runs each once adjusted for 2 comparisons")
+    assert "p = 0.04, Holm-adjusted for 2 comparisons p = 0.08" in comparison.verdicts[0]
+    statistics = pd.read_csv(comparison.out / "statistics.csv")
+    accuracy = statistics[statistics.metric == "test_accuracy"].set_index("candidate")
+    assert accuracy.loc["adam_lr", "p_value"] == pytest.approx(0.0375, abs=1e-4)
+    assert accuracy.loc["adam_lr", "p_holm"] == pytest.approx(2 * accuracy.loc["adam_lr", "p_value"])
+    assert accuracy.tests.tolist() == [2, 2] and not accuracy.shown.any()
+    page = (comparison.out / "compare.html").read_text()
+    assert "Holm" in page and "p, Holm-adjusted" in page

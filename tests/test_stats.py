@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from harness.reporting.stats import band, paired, t_interval, welch
-from harness.reporting.verdicts import group_verdict, paired_verdict
+from harness.reporting.stats import band, holm, paired, t_interval, welch
+from harness.reporting.verdicts import Adjusted, group_verdict, p_text, paired_verdict
 
 ADAM = [0.8812, 0.8840, 0.8825, 0.8831, 0.8819]
 ADAM_LR = [0.8835, 0.8861, 0.8842, 0.8858, 0.8840]
@@ -102,3 +102,22 @@ def test_the_verdict_between_two_single_runs_names_mcnemar_and_the_shared_test_s
     close[9000:9005], close[:4] = True, False
     assert paired_verdict("b", "a", paired(close, baseline)).startswith("no difference shown on the same 10,000")
     assert "right on exactly the same examples" in paired_verdict("b", "a", paired(baseline, baseline))
+
+
+def test_holm_adjusts_a_family_of_p_values_and_leaves_untested_ones_out():
+    # Holm by hand: sorted 0.01, 0.03, 0.04 times 3, 2, 1 = 0.03, 0.06, 0.04, made non-decreasing: 0.03, 0.06, 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.04, None, 0.01]) == pytest.approx([0.04, None, 0.02])  # two tests, not three
+    assert holm([0.3, 0.9]) == pytest.approx([0.6, 0.9]) and holm([0.02]) == [0.02] and holm([None]) == [None]
+    assert holm([0.5, 0.7, 0.8]) == pytest.approx([1.0, 1.0, 1.0])  # capped at 1
+
+
+def test_a_verdict_decided_by_the_adjusted_p_says_how_many_comparisons_were_made():
+    result = welch(ADAM_LR, ADAM)
+    alone = group_verdict("adam_lr", "adam", result)
+    assert "adjusted" not in alone and alone.startswith("adam_lr is ahead of adam")
+    lost = group_verdict("adam_lr", "adam", result, adjusted=Adjusted(0.06, 3))
+    assert lost.startswith("no difference shown at 5 runs each once adjusted for 3 comparisons: adam_lr - adam")
+    assert f"{p_text(result.p_value)}, Holm-adjusted for 3 comparisons p = 0.06" in lost
+    kept = group_verdict("adam_lr", "adam", result, adjusted=Adjusted(0.04, 2))
+    assert kept.startswith("adam_lr is ahead of adam") and "Holm-adjusted for 2 comparisons p = 0.04" in kept

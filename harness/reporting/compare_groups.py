@@ -24,10 +24,8 @@ from harness.reporting.group_report import GROUP_METRICS, histories
 from harness.reporting.i18n import labels, language
 from harness.reporting.pages import write_page
 from harness.reporting.report import save_figure
-from harness.reporting.stats import band, welch
-from harness.reporting.verdicts import group_verdict
-
-METRIC_WORDS = {"test_accuracy": "test accuracy", "macro_f1": "macro F1", "best_val_accuracy": "best val accuracy"}
+from harness.reporting.stats import band, holm, welch
+from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, group_verdict, phrase
 
 
 @dataclass
@@ -54,21 +52,20 @@ def load_group(path: Path) -> Group:
                  histories(path, members))  # fmt: skip
 
 
-def statistics_table(groups: list[Group], names: list[str]) -> pd.DataFrame:
-    """Every later group against the first, per metric: means, difference, its interval, p and n."""
+def statistics_table(groups: list[Group], names: list[str], lang: str = "en") -> pd.DataFrame:
+    """Every later group against the first, per metric: means, difference, its interval, p raw and adjusted for
+    the comparison's tests of that metric (Holm), whether a difference is shown, n, and the verdict."""
+    text = labels(lang)
     rows = []
-    for group, name in zip(groups[1:], names[1:], strict=True):
-        for metric in GROUP_METRICS:
-            result = welch(group.values[metric], groups[0].values[metric])
-            verdict = group_verdict(name, names[0], result, METRIC_WORDS[metric])
-            row = {
-                "candidate": name,
-                "baseline": names[0],
-                "metric": metric,
-                "test": "Welch t-test",
-                "verdict": verdict,
-            }
-            rows.append(row | vars(result))
+    for metric in GROUP_METRICS:
+        results = [welch(group.values[metric], groups[0].values[metric]) for group in groups[1:]]
+        adjusted = holm([result.p_value for result in results])
+        tests = sum(p_value is not None for p_value in adjusted)
+        for name, result, p_holm in zip(names[1:], results, adjusted, strict=True):
+            verdict = group_verdict(name, names[0], result, text[metric], lang, Adjusted(p_holm, tests))
+            row = {"candidate": name, "baseline": names[0], "metric": metric, "test": "Welch t-test"}
+            row |= vars(result) | {"p_holm": p_holm, "tests": tests}
+            rows.append(row | {"shown": p_holm is not None and p_holm < SIGNIFICANCE, "verdict": verdict})
     return pd.DataFrame(rows)
 
 
@@ -96,6 +93,11 @@ def plot_group_curves(groups: list[Group], names: list[str], path: Path, text: d
     save_figure(figure, path)
 
 
+def why_text(lang: str, tests: int) -> list[str]:
+    """What the tests are, and the multiplicity adjustment when there are several."""
+    return [phrase(lang, "why_welch")] + ([phrase(lang, "why_holm", tests=tests)] if tests > 1 else [])
+
+
 def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
     groups = [load_group(path) for path in paths]
     check_one_dataset(groups)
@@ -104,7 +106,7 @@ def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
     text = labels(lang)
     out = reports_dir / "compare" / slug(groups)
     out.mkdir(parents=True, exist_ok=True)
-    statistics = statistics_table(groups, names)
+    statistics = statistics_table(groups, names, lang)
     summary = group_means_table(groups)
     differences = config_difference(groups)
     write_with(out / "statistics.csv", lambda path: statistics.to_csv(path, index=False))
@@ -113,7 +115,7 @@ def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
         plot_group_curves(groups, names, out / "curves.png", text)
     verdicts = statistics[statistics.metric == "test_accuracy"].verdict.tolist()
     write_page("compare_groups.html", out / "compare.html", reports_dir, lang, text=text, groups=groups, names=names,
-               verdicts=verdicts, statistics=statistics.to_dict("records"), metric_words=METRIC_WORDS,
+               verdicts=verdicts, statistics=statistics.to_dict("records"), why=why_text(lang, len(groups) - 1),
                links=[os.path.relpath(group.path / "group.html", out.resolve()) for group in groups],
                summary=summary, metrics=GROUP_METRICS, curves=(out / "curves.png").is_file(),
                differences=differences.to_html(na_rep="") if not differences.empty else "")  # fmt: skip

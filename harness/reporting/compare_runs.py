@@ -31,8 +31,8 @@ from harness.records import read_json, read_status, read_table, write_with
 from harness.reporting.i18n import labels, language
 from harness.reporting.pages import clean, write_page
 from harness.reporting.report import plot_image_grid, save_figure
-from harness.reporting.stats import paired
-from harness.reporting.verdicts import WHY_MCNEMAR, paired_verdict
+from harness.reporting.stats import holm, paired
+from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, paired_verdict, phrase
 
 SUMMARY_COLUMNS = ["status", "epochs_run", "test_accuracy", "macro_f1", "best_val_accuracy", "best_epoch",
                    "final_val_accuracy", "train_seconds"]  # fmt: skip
@@ -221,27 +221,44 @@ def short_names(labels_: list[str]) -> list[str]:
     return names if len(set(names)) == len(names) else labels_
 
 
-def paired_statistics(runs: list[Run]) -> tuple[list[str], pd.DataFrame]:
-    """Each later run against the first on the shared test set: verdicts and their numbers."""
+def paired_statistics(runs: list[Run], lang: str = "en") -> tuple[list[str], pd.DataFrame]:
+    """Each later run against the first on the shared test set: verdicts and their numbers, p raw and adjusted
+    for the comparison's tests (Holm)."""
     names = short_names([run.label for run in runs])
-    baseline, verdicts, rows = runs[0], [], []
-    for run, name in zip(runs[1:], names[1:], strict=True):
+    baseline, candidates = runs[0], dict(zip(names[1:], runs[1:], strict=True))
+    untestable, results = {}, {}
+    for name, run in candidates.items():
         if run.predictions is None or baseline.predictions is None:
-            verdicts.append(f"{name} vs {names[0]}: nothing to test, a run has no test predictions (it did not finish)")
+            untestable[name] = phrase(lang, "no_predictions", candidate=name, baseline=names[0])
+        elif not run.predictions[["index", "true_label"]].equals(baseline.predictions[["index", "true_label"]]):
+            untestable[name] = phrase(lang, "other_examples", candidate=name, baseline=names[0])
+        else:
+            results[name] = paired(correct(run), correct(baseline))
+    adjusted = dict(zip(results, holm([result.p_value for result in results.values()]), strict=True))
+    verdicts, rows = [], []
+    for name, run in candidates.items():
+        if name in untestable:
+            verdicts.append(untestable[name])
             continue
-        columns = ["index", "true_label"]
-        if not run.predictions[columns].equals(baseline.predictions[columns]):
-            verdicts.append(f"{name} vs {names[0]}: not scored on the same test examples, so no paired test applies")
-            continue
-        result = paired(correct(run), correct(baseline))
-        verdicts.append(paired_verdict(name, names[0], result))
-        rows.append({"candidate": run.label, "baseline": baseline.label, "test": "McNemar exact + paired bootstrap"}
-                    | vars(result))  # fmt: skip
+        result, p_holm = results[name], adjusted[name]
+        verdicts.append(paired_verdict(name, names[0], result, lang, Adjusted(p_holm, len(results))))
+        rows.append(
+            {"candidate": run.label, "baseline": baseline.label, "test": "McNemar exact + paired bootstrap"}
+            | vars(result)
+            | {"p_holm": p_holm, "tests": len(results), "shown": p_holm < SIGNIFICANCE}
+        )
     return verdicts, pd.DataFrame(rows)
 
 
 def correct(run: Run) -> np.ndarray:
     return (run.predictions.true_label == run.predictions.predicted_label).to_numpy()
+
+
+def why_text(lang: str, tests: int) -> list[str]:
+    """What the test is, and the multiplicity adjustment when there are several."""
+    if tests == 0:
+        return []
+    return [phrase(lang, "why_mcnemar")] + ([phrase(lang, "why_holm", tests=tests)] if tests > 1 else [])
 
 
 def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
@@ -254,7 +271,7 @@ def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
     summary = summary_table(runs)
     differences = config_difference(runs)
     f1 = per_class_f1(runs, class_names)
-    verdicts, statistics = paired_statistics(runs)
+    verdicts, statistics = paired_statistics(runs, lang)
     write_with(out / "metrics.csv", lambda path: summary.to_csv(path))
     write_with(out / "config_diff.csv", lambda path: differences.to_csv(path))
     write_with(out / "per_class_f1.csv", lambda path: f1.to_csv(path))
@@ -272,7 +289,7 @@ def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
         per_class=(f1.to_html(float_format="%.4f") if not f1.empty else ""), pair=pair,
         images=[name for name in ("curves.png", "scores.png", "per_class_f1.png") if (out / name).is_file()],
         links=[os.path.relpath(run.path / "report.html", out.resolve()) for run in runs],
-        verdicts=verdicts, why=WHY_MCNEMAR if not statistics.empty else "",
+        verdicts=verdicts, statistics=statistics.to_dict("records"), why=why_text(lang, len(statistics)),
     )  # fmt: skip
     return Comparison(out, summary, verdicts)
 

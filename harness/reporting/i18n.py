@@ -40,6 +40,7 @@ LABELS = {
         "filter_hint": "filter: words anywhere in a row", "previous_page": "← previous", "next_page": "next →",
         "needs_javascript": "This table needs JavaScript; python -m harness list --runs prints it.",
         "data_missing": "index-data.js is missing beside this page: make report writes it again.",
+        "difference_points": "difference (points)", "p_holm": "p, Holm-adjusted", "files_label": "Files", "to": "to",
     },
     "ja": {
         "learning_curves": "学習曲線", "loss": "損失", "accuracy": "正解率", "epoch": "エポック (0 から)",
@@ -72,6 +73,7 @@ LABELS = {
         "filter_hint": "絞り込み: 行のどこかに含まれる語", "previous_page": "← 前へ", "next_page": "次へ →",
         "needs_javascript": "この表には JavaScript が必要です。python -m harness list --runs でも表示できます。",
         "data_missing": "このページの隣に index-data.js がありません。make report で作り直せます。",
+        "difference_points": "差 (ポイント)", "p_holm": "p (ホルム法で調整)", "files_label": "ファイル", "to": "〜",
     },
 }  # fmt: skip
 

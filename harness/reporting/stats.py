@@ -1,5 +1,6 @@
-"""The statistics behind a fair comparison, each from scipy: intervals over seeds, Welch's t-test between
-groups of runs, and McNemar's exact test with a paired bootstrap between two runs on one test set.
+"""The statistics behind a fair comparison, each from scipy or statsmodels: intervals over seeds, Welch's t-test
+between groups of runs, McNemar's exact test with a paired bootstrap between two runs on one test set, and Holm's
+adjustment when one comparison makes several tests.
 
     make experiment NAME=adam SEEDS=5        summary.json: mean, std and 95% t interval per metric
     make compare NAMES="adam adam_lr"        groups: Welch; single runs: McNemar + paired bootstrap
@@ -118,3 +119,15 @@ def paired(candidate_right, baseline_right, seed: int = 0) -> PairedDifference:
     interval = bootstrap.confidence_interval
     return PairedDifference(difference, float(interval.low), float(interval.high), float(p_value),
                             candidate_only, baseline_only, examples)  # fmt: skip
+
+
+def holm(p_values: list[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of one comparison's p-values (statsmodels' multipletests); a test that could
+    not run (None) stays None and does not count among the tests."""
+    made = [p_value for p_value in p_values if p_value is not None]
+    if len(made) < 2:
+        return list(p_values)
+    from statsmodels.stats.multitest import multipletests
+
+    adjusted = iter(multipletests(made, method="holm")[1])
+    return [None if p_value is None else float(next(adjusted)) for p_value in p_values]
