@@ -171,7 +171,7 @@ def constructed_group(reports: Path, experiment: str, accuracies: list[float], s
         history.to_csv(run / "history.csv", index=False)
         scores = {"test_accuracy": accuracy, "macro_f1": accuracy - 0.002, "best_val_accuracy": accuracy - 0.01}
         (run / "metrics.json").write_text(json.dumps({"status": status} | scores))
-        write_status(run, status, None if status == "finished" else "the loss became NaN")
+        write_status(run, status, None if status == "finished" else "the loss became NaN or infinite in epoch 1")
     (reports / experiment / "latest").symlink_to(group.name)
     return group
 

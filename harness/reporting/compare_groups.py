@@ -19,7 +19,14 @@ from matplotlib.ticker import MaxNLocator
 
 from harness.errors import UserError
 from harness.records import read_group, write_with
-from harness.reporting.compare_runs import Comparison, check_one_dataset, config_difference, short_names, slug
+from harness.reporting.compare_runs import (
+    Comparison,
+    check_one_dataset,
+    config_difference,
+    difference_html,
+    short_names,
+    slug,
+)
 from harness.reporting.group_report import GROUP_METRICS, histories
 from harness.reporting.i18n import labels, language
 from harness.reporting.pages import write_page
@@ -118,5 +125,5 @@ def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
                verdicts=verdicts, statistics=statistics.to_dict("records"), why=why_text(lang, len(groups) - 1),
                links=[os.path.relpath(group.path / "group.html", out.resolve()) for group in groups],
                summary=summary, metrics=GROUP_METRICS, curves=(out / "curves.png").is_file(),
-               differences=differences.to_html(na_rep="") if not differences.empty else "")  # fmt: skip
+               differences=difference_html(differences, text))  # fmt: skip
     return Comparison(out, summary, verdicts)

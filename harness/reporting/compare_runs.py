@@ -108,6 +108,11 @@ def disagreements(first: Run, second: Run) -> dict[str, np.ndarray]:
     }
 
 
+def difference_html(differences: pd.DataFrame, text: dict) -> str:
+    """The config differences as a page shows them ('' for none); the keys themselves are data."""
+    return "" if differences.empty else differences.rename_axis(columns=text["config_key"]).to_html(na_rep="")
+
+
 def check_one_dataset(items: list) -> None:
     """Runs or groups (anything with a label and a config) must share one dataset."""
     datasets = {item.config["dataset"]["name"] for item in items}
@@ -261,6 +266,9 @@ def why_text(lang: str, tests: int) -> list[str]:
     return [phrase(lang, "why_mcnemar")] + ([phrase(lang, "why_holm", tests=tests)] if tests > 1 else [])
 
 
+IMAGES = (("curves.png", "curves_compare"), ("scores.png", "scores"), ("per_class_f1.png", "per_class_f1"))
+
+
 def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
     check_one_dataset(runs)
     lang = language(runs[0].config.get("report", {}).get("language"))
@@ -285,9 +293,9 @@ def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
         pair = two_run_sections(runs[0], runs[1], class_names, out, text)
     write_page(
         "compare.html", out / "compare.html", reports_dir, lang, text=text, runs=runs, metrics=metrics_rows(summary),
-        differences=differences.to_html(na_rep="") if not differences.empty else "",
-        per_class=(f1.to_html(float_format="%.4f") if not f1.empty else ""), pair=pair,
-        images=[name for name in ("curves.png", "scores.png", "per_class_f1.png") if (out / name).is_file()],
+        differences=difference_html(differences, text),
+        per_class=(f1.rename_axis(text["class"]).to_html(float_format="%.4f") if not f1.empty else ""), pair=pair,
+        images=[(name, text[label]) for name, label in IMAGES if (out / name).is_file()],
         links=[os.path.relpath(run.path / "report.html", out.resolve()) for run in runs],
         verdicts=verdicts, statistics=statistics.to_dict("records"), why=why_text(lang, len(statistics)),
     )  # fmt: skip

@@ -7,6 +7,7 @@ with "ja" (`make experiment NAME=adam LANG=ja`), else English.
 from __future__ import annotations
 
 import os
+import re
 
 LABELS = {
     "en": {
@@ -38,9 +39,17 @@ LABELS = {
         "summary": "Summary over seeds", "verdicts": "What the comparison shows", "statistics": "Statistics",
         "log": "log", "failed_runs": "runs did not finish",
         "filter_hint": "filter: words anywhere in a row", "previous_page": "← previous", "next_page": "next →",
-        "needs_javascript": "This table needs JavaScript; python -m harness list --runs prints it.",
+        "needs_javascript": "This table needs JavaScript; this command prints it:",
         "data_missing": "index-data.js is missing beside this page: make report writes it again.",
-        "difference_points": "difference (points)", "p_holm": "p, Holm-adjusted", "files_label": "Files", "to": "to",
+        "selected_by": "the best point has the highest mean best validation accuracy over its runs; test accuracy is "
+                       "only reported",
+        "precision": "precision", "recall": "recall", "f1-score": "f1-score", "support": "support",
+        "macro avg": "macro avg", "weighted avg": "weighted avg",
+        "difference_points": "difference (points)", "config_key": "config key", "scores": "test scores",
+        "metrics_note": "Differences are from the first run. Best val accuracy: at the epoch of best validation "
+                        "accuracy (best epoch); last-epoch val accuracy: at the last epoch. Test metrics are of the "
+                        "final model.",
+        "p_holm": "p, Holm-adjusted", "files_label": "Files", "to": "to",
     },
     "ja": {
         "learning_curves": "学習曲線", "loss": "損失", "accuracy": "正解率", "epoch": "エポック (0 から)",
@@ -71,9 +80,16 @@ LABELS = {
         "summary": "シード間の要約", "verdicts": "比較からわかること", "statistics": "統計",
         "log": "ログ", "failed_runs": "件の実行が完了せず",
         "filter_hint": "絞り込み: 行のどこかに含まれる語", "previous_page": "← 前へ", "next_page": "次へ →",
-        "needs_javascript": "この表には JavaScript が必要です。python -m harness list --runs でも表示できます。",
+        "needs_javascript": "この表には JavaScript が必要です。次のコマンドでも表示できます:",
         "data_missing": "このページの隣に index-data.js がありません。make report で作り直せます。",
-        "difference_points": "差 (ポイント)", "p_holm": "p (ホルム法で調整)", "files_label": "ファイル", "to": "〜",
+        "selected_by": "最良の点は、その点の実行における最良の検証正解率の平均が最も高い点です。"
+                       "テスト正解率は報告するだけで、選択には使いません",
+        "precision": "適合率", "recall": "再現率", "f1-score": "F1 スコア", "support": "サンプル数",
+        "macro avg": "マクロ平均", "weighted avg": "重み付き平均",
+        "difference_points": "差 (ポイント)", "config_key": "設定キー", "scores": "テストの指標",
+        "metrics_note": "差は最初の実行との差です。最良の検証正解率: 検証正解率が最も高いエポック (最良エポック) の値。"
+                        "最終エポックの検証正解率: 最後のエポックの値。テストの指標は最終モデルのものです。",
+        "p_holm": "p (ホルム法で調整)", "files_label": "ファイル", "to": "〜",
     },
 }  # fmt: skip
 
@@ -83,6 +99,35 @@ STATUS_WORDS = {
     "ja": {"finished": "完了", "running": "実行中", "diverged": "発散", "failed": "失敗", "interrupted": "中断",
            "incomplete": "未完了", "unreadable": "読み取り不能", "pruned": "打ち切り"},
 }  # fmt: skip
+
+
+REASONS_JA = [  # the reasons the harness itself writes into status.json; errors from libraries stay as they are
+    (r"the loss became NaN or infinite in epoch (\d+)", "エポック {0} で損失が NaN または無限大になりました"),
+    (r"stopped by (\w+) after epoch (\S+)", "{0} により、エポック {1} の後で停止しました"),
+    (r"stopped by (\w+); the NumPy network does not resume",
+     "{0} により停止しました (NumPy のネットワークは再開できません)"),
+    (r"status\.json is missing or unreadable", "status.json がないか、読めません"),
+    (r"the process stopped without a word \(killed\?\)", "プロセスが何も言わずに止まりました (強制終了?)"),
+    (r"the run did not start \(exit (.*?)\); see its log",
+     "実行が始まりませんでした (終了コード {0})。ログを見てください"),
+    (r"its worker process died \((.*?)\): killed, out of memory or crashed",
+     "ワーカープロセスが終了しました ({0}): 強制終了、メモリ不足、またはクラッシュ"),
+]  # fmt: skip
+
+
+def _translated(sentence: str) -> str | None:
+    for pattern, words in REASONS_JA:
+        if match := re.fullmatch(pattern, sentence):
+            return words.format(*match.groups())
+    return None
+
+
+def reason_words(reason: str, lang: str) -> str:
+    """Why a run stopped, translated where the harness wrote the sentence (or its parts, joined by '; ')."""
+    if lang != "ja":
+        return reason
+    whole = _translated(reason)
+    return whole or "; ".join(_translated(part) or part for part in reason.split("; "))
 
 
 def status_words(lang: str) -> dict[str, str]:

@@ -8,8 +8,10 @@ import shutil
 from pathlib import Path
 
 import jinja2
+import pandas as pd
 
 from harness.records import write_text, write_with
+from harness.reporting.i18n import reason_words, status_word
 
 
 class _Environment(jinja2.Environment):
@@ -25,9 +27,25 @@ _templates = _Environment(
 )
 
 
+@jinja2.pass_context
+def _status(context, status: str) -> str:
+    """`{{ run.status | status }}`: a run's status in the page's language."""
+    return status_word(status, context.get("lang", "en"))
+
+
+@jinja2.pass_context
+def _reason(context, reason: str | None) -> str:
+    """`{{ status.reason | reason }}`: why a run stopped, in the page's language where the harness wrote it."""
+    return reason_words(reason, context.get("lang", "en")) if reason else ""
+
+
+_templates.filters |= {"status": _status, "reason": _reason}
+
+
 def clean(value):
-    """NaN (pandas' missing value) shows as an empty cell, not as 'nan'."""
-    return None if isinstance(value, float) and math.isnan(value) else value
+    """NaN and pandas' NA (missing values) show as an empty cell, not as 'nan' or '<NA>'."""
+    missing = (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+    return None if missing else value
 
 
 def japanese_font(reports_dir: Path) -> None:

@@ -161,6 +161,13 @@ def key_metrics(metrics: dict, text: dict) -> list[tuple[str, str]]:
     return shown
 
 
+def classification_html(table: pd.DataFrame, text: dict) -> str:
+    """The classification report with its headings in the page's language (the CSV keeps scikit-learn's)."""
+    table = table.rename(index=lambda name: text.get(name, name), columns=lambda name: text.get(name, name))
+    table.index.name = text["class"]
+    return table.to_html(float_format="%.4f", na_rep="")
+
+
 def write_run_page(run_dir: Path, config: dict, text: dict, lang: str) -> None:
     metrics = read_json(run_dir / "metrics.json", missing={})
     images = [(name, text[key]) for name, key in
@@ -168,11 +175,9 @@ def write_run_page(run_dir: Path, config: dict, text: dict, lang: str) -> None:
                ("confusion_matrix.png", "confusion_matrix"), ("misclassified.png", "misclassified"))
               if (run_dir / name).is_file()]  # fmt: skip
     table_path = run_dir / "classification_report.csv"
-    classification = (
-        pd.read_csv(table_path, index_col="class").to_html(float_format="%.4f", na_rep="")
-        if table_path.is_file()
-        else ""
-    )
+    classification = ""
+    if table_path.is_file():
+        classification = classification_html(pd.read_csv(table_path, index_col="class"), text)
     write_page(
         "run.html", run_dir / "report.html", reports_root(run_dir), lang, text=text, config=config, run_id=run_dir.name,
         date=run_started(run_dir), group=is_group(run_dir.parent), status=read_status(run_dir),
