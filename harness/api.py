@@ -26,7 +26,7 @@ from harness.config.experiments import resolve
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import CLASS_NAMES
 from harness.errors import UserError
-from harness.records import GROUP_FILE, is_group, read_config, read_json, read_status, read_table
+from harness.records import EXIT_CODES, GROUP_FILE, is_group, read_config, read_json, read_status, read_table
 
 PROJECT = Path(__file__).resolve().parent.parent  # the checkout (installed editable by `make setup`)
 REPORTS = Path(os.environ.get("REPORTS", PROJECT / "reports"))  # where `make` writes, from any directory
@@ -54,6 +54,16 @@ class Run:
     @property
     def status(self) -> str:
         return read_status(self.path)["status"]
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run ended as it did, when it did not finish."""
+        return read_status(self.path).get("reason")
+
+    @property
+    def exit_code(self) -> int:
+        """The command line's exit status for this run: 0 finished, 1 failed, 3 diverged, 130 interrupted."""
+        return EXIT_CODES.get(self.status, 1)
 
     @property
     def metrics(self) -> dict:
@@ -132,6 +142,15 @@ class Group:
         return pd.DataFrame.from_dict(metrics, orient="index").rename_axis("metric")
 
     @property
+    def exit_code(self) -> int:
+        """The command line's exit status: 130 when the group was interrupted (Ctrl-C), 0 when every run
+        finished, else 1."""
+        if self.record.get("interrupted"):
+            return EXIT_CODES["interrupted"]
+        summary = read_json(self.path / "summary.json", missing={})
+        return 0 if summary.get("finished") == summary.get("runs") else 1
+
+    @property
     def runs(self) -> list[Run]:
         return [Run(self.path / member["run"]) for member in self.record["members"]
                 if (self.path / member["run"] / "config.yaml").is_file()]  # fmt: skip
@@ -147,18 +166,20 @@ class Group:
 
 
 class Comparison:
-    """`make compare`'s result: the verdict sentences, the statistics and the page it wrote."""
+    """`make compare`'s result: the verdict sentences, each item's metrics (`summary`), the tests' numbers
+    (`statistics`: differences, intervals, p raw and Holm-adjusted) and the page it wrote."""
 
     def __init__(self, comparison):
         self.path = Path(comparison.out).resolve()
         self.verdicts: list[str] = comparison.verdicts
-        self.statistics: pd.DataFrame = comparison.table
+        self.summary: pd.DataFrame = comparison.table
+        self.statistics: pd.DataFrame = read_table(self.path / "statistics.csv")
 
     def _repr_html_(self) -> str:
         verdicts = "".join(f"<li>{html.escape(verdict)}</li>" for verdict in self.verdicts)
         curves = "".join(_inline_png(path) for path in sorted(self.path.glob("*curves*.png")))
         return (
-            f"<div><ul>{verdicts}</ul>{self.statistics.to_html(float_format=_four_places)}{curves}"
+            f"<div><ul>{verdicts}</ul>{self.summary.to_html(float_format=_four_places)}{curves}"
             f"{_page_link(self.path / 'compare.html')}</div>"
         )
 
@@ -169,17 +190,21 @@ def run(
     epochs: int | None = None,
     dataset: str | None = None,
     seed: int | None = None,
-    overrides: dict | None = None,
+    overrides: dict | list[str] | None = None,
     seeds: int | str | None = None,
     jobs: int = 1,
     reports_dir: Path | str = REPORTS,
     experiments_dir: Path | str = EXPERIMENTS,
+    run_dir: Path | str | None = None,
+    command: list[str] | None = None,
 ) -> Run | Group:
-    """Run an experiment as `make experiment` does; with `seeds` (a count or "3 7 11"), a group of them."""
+    """Run an experiment as `make experiment` does; with `seeds` (a count or "3 7 11"), a group of them.
+    `overrides` are {key: value} or the command line's "key=value" strings; `run_dir`, a new directory to make
+    the run in; `command`, what env.json records as the command (default: harness.run(NAME))."""
     settings = _settings(overrides)
     if seeds is not None:
-        if seed is not None:
-            raise UserError("give either seed (one run) or seeds (a group of runs), not both")
+        if seed is not None or run_dir is not None:
+            raise UserError("give either seed or run_dir (one run) or seeds (a group of runs), not both")
         from harness.groups.groups import GroupPlan, RunArguments
 
         plan = GroupPlan.of_seeds(name, str(seeds), RunArguments(settings, dataset, epochs))
@@ -190,7 +215,8 @@ def run(
     from harness.training.runner import run_experiment
 
     with isolated_run():
-        outcome = run_experiment(config, Path(reports_dir), reporter=REPORTER, command=["harness.run", name])
+        outcome = run_experiment(config, Path(reports_dir), run_dir=Path(run_dir) if run_dir else None,
+                                 reporter=REPORTER, command=command or ["harness.run", name])  # fmt: skip
     return Run(outcome.run_dir)
 
 
@@ -202,7 +228,7 @@ def sweep(
     sample_seed: int = 0,
     epochs: int | None = None,
     dataset: str | None = None,
-    overrides: dict | None = None,
+    overrides: dict | list[str] | None = None,
     seeds: int | str | None = None,
     jobs: int = 1,
     reports_dir: Path | str = REPORTS,
@@ -245,8 +271,10 @@ def _run_group(plan, jobs: int, reports_dir: Path | str, experiments_dir: Path |
     return Group(group_dir)
 
 
-def _settings(overrides: dict | None) -> list[str]:
+def _settings(overrides: dict | list[str] | None) -> list[str]:
     """{"optimizer.learning_rate": 0.01} -> ["optimizer.learning_rate=0.01"], as --set takes them."""
+    if isinstance(overrides, list):
+        return overrides
     return [f"{key}={json.dumps(value)}" for key, value in (overrides or {}).items()]
 
 

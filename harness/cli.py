@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.config.experiments import available, resolve
 from harness.errors import UserError
 from harness.groups.parallel import default_workers, parse_threads, thread_environment
-from harness.records import read_json
+from harness.records import process_command, read_json
 
 USAGE_ERROR = 2
 
@@ -103,26 +103,28 @@ def command_run(args: argparse.Namespace) -> int:
         raise UserError("SEEDS starts a new group of runs: it does not combine with RESUME, --run-dir or --skip-done")
     if args.jobs != 1 and not args.seeds:
         raise UserError("JOBS runs the runs of a group side by side: add SEEDS=N, or use make -j N all")
+    if args.seeds and args.seed is not None:
+        raise UserError("give either SEED (one run) or SEEDS (a group of runs), not both")
     if args.resume:
         return _resume(args)
-    if args.seeds:
-        from harness.groups.groups import GroupPlan
+    if args.skip_done and _up_to_date(args):
+        return 0
+    from harness import api
 
-        if args.seed is not None:
-            raise UserError("give either SEED (one run) or SEEDS (a group of runs), not both")
-        return _run_group(args, GroupPlan.of_seeds(args.name, args.seeds, _run_arguments(args)))
+    result = api.run(args.name, epochs=args.epochs, dataset=args.dataset, seed=args.seed, overrides=args.overrides,
+                     seeds=args.seeds, jobs=args.jobs, reports_dir=args.reports_dir,
+                     experiments_dir=args.experiments_dir, run_dir=args.run_dir, command=process_command())  # fmt: skip
+    return _report_result(args.name, result)
+
+
+def _up_to_date(args: argparse.Namespace) -> bool:
+    from harness.training.fingerprint import finished_run_like
+
     config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset, args.epochs, args.seed)
-    if args.skip_done:
-        from harness.training.fingerprint import finished_run_like
-
-        done = finished_run_like(config, args.reports_dir)
-        if done:
-            print(f"{args.name}: up to date, finished run {done} has the same config, code and data (FORCE=1 reruns)")
-            return 0
-    runner, reporter = _runner()
-    return _report_outcome(
-        args, runner.run_experiment(config, args.reports_dir, run_dir=args.run_dir, reporter=reporter)
-    )
+    done = finished_run_like(config, args.reports_dir)
+    if done:
+        print(f"{args.name}: up to date, finished run {done} has the same config, code and data (FORCE=1 reruns)")
+    return bool(done)
 
 
 def command_all(args: argparse.Namespace) -> int:
@@ -135,33 +137,12 @@ def command_all(args: argparse.Namespace) -> int:
 
 
 def command_sweep(args: argparse.Namespace) -> int:
-    from harness.groups.groups import GroupPlan
+    from harness import api
 
-    return _run_group(args, GroupPlan.of_sweep(args.name, args.grid, args.random, args.sample_seed, args.seeds,
-                                               _run_arguments(args)))  # fmt: skip
-
-
-def _run_arguments(args: argparse.Namespace):
-    from harness.groups.groups import RunArguments
-
-    return RunArguments(args.overrides, args.dataset, args.epochs)
-
-
-def _run_group(args: argparse.Namespace, plan) -> int:
-    from harness.groups.groups import run_group
-    from harness.reporting.group_report import summary_text
-
-    group_dir, summary, exit_code = run_group(plan, args.experiments_dir, args.reports_dir, args.jobs)
-    print(summary_text(summary) + f"\npage: {group_dir / 'group.html'}")
-    return exit_code
-
-
-def _runner():
-    """The training runner and the report maker (both load TensorFlow: only once the input is known to be good)."""
-    from harness.reporting.report import REPORTER
-    from harness.training import runner
-
-    return runner, REPORTER
+    group = api.sweep(args.name, args.grid, random=args.random, sample_seed=args.sample_seed, epochs=args.epochs,
+                      dataset=args.dataset, overrides=args.overrides, seeds=args.seeds, jobs=args.jobs,
+                      reports_dir=args.reports_dir, experiments_dir=args.experiments_dir)  # fmt: skip
+    return _report_result(args.name, group)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -182,25 +163,34 @@ def _resume(args: argparse.Namespace) -> int:
         epochs = requested.training.epochs
     else:
         epochs = args.epochs
-    runner, reporter = _runner()
-    return _report_outcome(args, runner.resume_experiment(run_dir, epochs=epochs, reporter=reporter))
+    from harness import api
+
+    return _report_result(args.name, api.Run(run_dir).resume(epochs=epochs))
 
 
-def _report_outcome(args: argparse.Namespace, outcome) -> int:
-    run_dir, name = outcome.run_dir, args.name
-    if outcome.status == "finished":
+def _report_result(name: str, result) -> int:
+    """What the command prints when a run or group ends, and its exit status."""
+    from harness import api
+
+    if isinstance(result, api.Group):
+        from harness.reporting.group_report import summary_text
+
+        print(summary_text(read_json(result.path / "summary.json")) + f"\npage: {result.path / 'group.html'}")
+        return result.exit_code
+    run_dir, status, reason = result.path, result.status, result.reason
+    if status == "finished":
         metrics = read_json(run_dir / "metrics.json")
         print(
             f"\n{name}: test accuracy {metrics['test_accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
             f"best val accuracy {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch']}), "
             f"trained in {metrics['train_seconds']:.1f} s\nreport: {run_dir}"
         )
-    elif outcome.status == "interrupted":
-        print(f"\n{name}: interrupted ({outcome.reason}). Resume with: make experiment NAME={name} "
+    elif status == "interrupted":
+        print(f"\n{name}: interrupted ({reason}). Resume with: make experiment NAME={name} "
               f"RESUME={run_dir.name}\nreport so far: {run_dir}", file=sys.stderr)  # fmt: skip
     else:
-        print(f"\n{name}: {outcome.status}: {outcome.reason}\nreport: {run_dir}", file=sys.stderr)
-    return outcome.exit_code
+        print(f"\n{name}: {status}: {reason}\nreport: {run_dir}", file=sys.stderr)
+    return result.exit_code
 
 
 def command_report(args: argparse.Namespace) -> int:
@@ -227,9 +217,10 @@ def command_report(args: argparse.Namespace) -> int:
 
 def command_list(args: argparse.Namespace) -> int:
     if args.runs:
-        from harness.reporting.index import runs_table, terminal_table
+        from harness import api
+        from harness.reporting.index import terminal_table
 
-        print(terminal_table(runs_table(args.reports_dir)))
+        print(terminal_table(api.runs(args.reports_dir)))
         return 0
     rows = []
     for name in available(args.experiments_dir):
@@ -285,11 +276,12 @@ def command_gradcheck(args: argparse.Namespace) -> int:
 
 
 def command_compare(args: argparse.Namespace) -> int:
-    from harness.reporting.compare import compare
+    from harness import api
     from harness.reporting.compare_runs import terminal_text
 
-    comparison = compare(args.names, args.reports_dir)
-    print(terminal_text(comparison) + f"\n\ncomparison: {comparison.out / 'compare.html'}")
+    comparison = api.compare(*args.names, reports_dir=args.reports_dir)
+    page = comparison.path / "compare.html"
+    print(terminal_text(comparison.summary, comparison.verdicts) + f"\n\ncomparison: {page}")
     return 0
 
 

@@ -138,12 +138,18 @@ def environment(seed: int, command: list[str] | None = None) -> dict:
         "git_dirty": None if status is None else bool(status),
         "seed": seed,
         "threads": int(os.environ["TF_NUM_INTRAOP_THREADS"]) if "TF_NUM_INTRAOP_THREADS" in os.environ else None,
-        "command": command or [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]],
+        "command": command or process_command(),
     }
+
+
+def process_command() -> list[str]:
+    """This process's command line, as one would type it again."""
+    return [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]]
 
 
 # A run's life: running -> finished | failed | diverged | interrupted. Anything but finished has a reason.
 STATUSES = ("running", "finished", "failed", "diverged", "interrupted")
+EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}  # a command's exit, by its run's end
 
 
 def write_status(run_dir: Path, status: str, reason: str | None = None, **details) -> None:

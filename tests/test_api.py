@@ -1,6 +1,9 @@
 """The Python API keeps the command line's promises: same runs, same files, same one-line errors, and a
 notebook that runs every cell."""
 
+import json
+import time
+
 import pandas as pd
 import pytest
 
@@ -88,3 +91,40 @@ def test_the_tour_notebook_runs_every_cell_and_shows_the_runs_metrics(tmp_path, 
     assert "difference shown" in shown and "Welch" in shown  # the comparison's verdict
     groups = sorted(path.name.split("-")[0] for path in (tmp_path / "reports").glob("*/*-*") if path.is_dir())
     assert groups.count("seeds") == 2 and groups.count("sweep") == 1
+
+
+def test_interrupting_the_kernel_stops_the_run_cleanly_as_interrupted(tmp_path):
+    """A notebook user presses "interrupt" (SIGINT to the kernel) while harness.run trains: the run ends with
+    status interrupted, its epochs so far kept, and the kernel lives on with the Run in hand."""
+    pytest.importorskip("nbclient")
+    from jupyter_client.manager import start_new_kernel
+
+    reports = tmp_path / "reports"
+    manager, client = start_new_kernel(kernel_name="keras-harness", cwd=str(ROOT))
+    printed = []
+    try:
+        client.execute(f"import harness\nrun = harness.run('adam', epochs=100000, dataset='digits', "
+                       f"reports_dir={str(reports)!r}, experiments_dir={str(EXPERIMENTS)!r})")  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not _epochs_on_disk(reports, 3) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _epochs_on_disk(reports, 3), "the run never trained three epochs"
+        manager.interrupt_kernel()
+        assert client.get_shell_msg(timeout=60)["content"]["status"] == "ok"  # the cell ended, not with an error
+
+        def keep_output(message):
+            printed.append(message["content"].get("text", ""))
+
+        client.execute_interactive("print(run.status)", timeout=60, output_hook=keep_output)
+    finally:
+        manager.shutdown_kernel(now=True)
+    assert "interrupted" in "".join(printed)
+    (run_dir,) = [path.parent for path in reports.glob("adam/2*/status.json")]
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "interrupted" and "SIGINT" in status["reason"]
+    assert len(pd.read_csv(run_dir / "history.csv")) >= 3 and (run_dir / "report.html").is_file()
+
+
+def _epochs_on_disk(reports, count: int) -> bool:
+    histories = list(reports.glob("adam/2*/history.csv"))  # Keras's CSVLogger appends a line per epoch
+    return bool(histories) and len(histories[0].read_text().splitlines()) > count

@@ -72,3 +72,30 @@ def test_a_bad_grid_fails_before_any_training_starts(reports, grid, message):
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert re.search(message, result.stderr), result.stderr
     assert not reports.exists()  # no group folder, no run
+
+
+def test_a_grid_of_25_million_points_is_refused_at_once_without_building_it(tmp_path):
+    """The issue's 5,000 x 5,000 grid ran for 10 minutes and grew to 12 GB; now it is one line, in seconds."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import EXPERIMENTS, ROOT
+
+    seeds = ",".join(str(seed) for seed in range(1, 5001))
+    rates = ",".join(f"{rate / 10_000:.4f}" for rate in range(1, 5001))
+    command = [sys.executable, "-m", "harness", "sweep", "adam", "--experiments-dir", str(EXPERIMENTS),
+               "--reports-dir", str(tmp_path), "--grid", f"training.seed={seeds} optimizer.learning_rate={rates}"]
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    stderr = process.stderr.read()
+    assert os.waitstatus_to_exitcode(status) == 2
+    assert stderr.strip().splitlines() == [
+        "error: the sweep would make 25,000,000 runs (5,000 x 5,000 points), more than the 10,000 a group may "
+        "have: sample it with RANDOM=N (N points of the same ranges) or narrow the grid"
+    ]
+    assert seconds < 30 and usage.ru_maxrss < 400_000  # kilobytes: no grid was built (a Python with pandas: ~150 MB)
+    assert not any(tmp_path.iterdir()), "nothing was written"

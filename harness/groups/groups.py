@@ -10,6 +10,7 @@ before the group's folder exists, so a bad grid or a missing dataset costs no tr
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,18 @@ from harness.groups.workers import RunRequest, RunResult, WorkerPool
 from harness.records import GROUP_FILE, new_run_dir, point_latest, read_member, write_json
 
 LOGS = "logs"
+MAX_RUNS = 10_000  # a group beyond this is refused before any of it is built
+
+
+def check_size(kind: str, points: int, seeds: int, sizes: str) -> None:
+    """Refuse a group of more than MAX_RUNS runs at once, saying how big it is and what to do instead."""
+    runs = points * seeds
+    if runs > MAX_RUNS:
+        times = f" x {seeds:,} seeds" if seeds > 1 else ""
+        advice = ("sample it with RANDOM=N (N points of the same ranges) or narrow the grid" if kind == "sweep"
+                  else "give fewer seeds")  # fmt: skip
+        raise UserError(f"the {kind} would make {runs:,} runs ({sizes}{times}), more than the {MAX_RUNS:,} a group "
+                        f"may have: {advice}")  # fmt: skip
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -64,16 +77,24 @@ class GroupPlan:
     @classmethod
     def of_seeds(cls, experiment: str, seeds: str | None, arguments: RunArguments) -> GroupPlan:
         """SEEDS=N (or "3 7 11") runs of one config."""
-        return cls(experiment, "seeds", [{}], parse_seeds(seeds) if seeds else [None], arguments)
+        chosen = parse_seeds(seeds) if seeds else [None]
+        check_size("seeds group", 1, len(chosen), "one point")
+        return cls(experiment, "seeds", [{}], chosen, arguments)
 
     @classmethod
     def of_sweep(cls, experiment: str, grid: str, random: int | None, sample_seed: int, seeds: str | None,
                  arguments: RunArguments) -> GroupPlan:  # fmt: skip
         """Every point of GRID, or RANDOM points drawn from its LOW:HIGH ranges; times SEEDS."""
         axes = parse_axes(grid, random=random is not None)
+        chosen = parse_seeds(seeds) if seeds else [None]
+        if random is not None:
+            check_size("sweep", random, len(chosen), f"RANDOM={random:,} points")
+        else:
+            sizes = [len(values) for values in axes.values()]
+            check_size("sweep", math.prod(sizes), len(chosen), " x ".join(f"{size:,}" for size in sizes) + " points")
         points = random_points(axes, random, sample_seed) if random is not None else grid_points(axes)
         search = {"grid": grid, "random": random, "sample_seed": sample_seed if random else None}
-        return cls(experiment, "sweep", points, parse_seeds(seeds) if seeds else [None], arguments, search)
+        return cls(experiment, "sweep", points, chosen, arguments, search)
 
     def members(self) -> list[dict]:
         members = []
@@ -160,7 +181,7 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
         WorkerPool(parallel).run(requests, progress(group_dir, len(requests), members))
     except KeyboardInterrupt:
         interrupted = True
-    write_json(group_dir / GROUP_FILE, record | {"members": list(members.values())})
+    write_json(group_dir / GROUP_FILE, record | {"members": list(members.values()), "interrupted": interrupted})
     from harness.reporting.group_report import write_group_report
     from harness.reporting.index import write_index
 

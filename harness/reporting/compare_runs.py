@@ -302,12 +302,12 @@ def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
     return Comparison(out, summary, verdicts)
 
 
-def terminal_text(comparison: Comparison) -> str:
-    if "test_accuracy_delta" not in comparison.table:  # groups: their own table
-        table = comparison.table.to_string(float_format=lambda value: f"{value:.4f}")
+def terminal_text(summary: pd.DataFrame, verdicts: list[str]) -> str:
+    if "test_accuracy_delta" not in summary:  # groups: their own table
+        table = summary.to_string(float_format=lambda value: f"{value:.4f}")
     else:
-        table = terminal_summary(comparison.table)
-    return table + "\n\n" + "\n".join(comparison.verdicts)
+        table = terminal_summary(summary)
+    return table + "\n\n" + "\n".join(verdicts)
 
 
 def terminal_summary(summary: pd.DataFrame) -> str:

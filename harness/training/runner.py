@@ -28,6 +28,7 @@ from harness.config.schema import ExperimentConfig
 from harness.data.datasets import Dataset, load_dataset
 from harness.errors import UserError
 from harness.records import (
+    EXIT_CODES,
     create_member_dir,
     environment,
     is_group,
@@ -52,7 +53,6 @@ from harness.training.train import DivergenceGuard, EpochLine, build_compiled_mo
 CHECKPOINT_DIR = "checkpoint"
 MODEL_FILE = "model.keras"
 RESUME_DETAILS = ("resumed_from_epoch", "extended_from_epochs")  # kept in status.json once the run ends
-EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
 
 
 class Interrupted(Exception):
