@@ -85,8 +85,19 @@ def test_a_grid_of_25_million_points_is_refused_at_once_without_building_it(tmp_
 
     seeds = ",".join(str(seed) for seed in range(1, 5001))
     rates = ",".join(f"{rate / 10_000:.4f}" for rate in range(1, 5001))
-    command = [sys.executable, "-m", "harness", "sweep", "adam", "--experiments-dir", str(EXPERIMENTS),
-               "--reports-dir", str(tmp_path), "--grid", f"training.seed={seeds} optimizer.learning_rate={rates}"]
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "sweep",
+        "adam",
+        "--experiments-dir",
+        str(EXPERIMENTS),
+        "--reports-dir",
+        str(tmp_path),
+        "--grid",
+        f"training.seed={seeds} optimizer.learning_rate={rates}",
+    ]
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(process.pid, 0)
