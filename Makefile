@@ -1,6 +1,7 @@
 # Every target forwards to the Python command line (python -m harness ...), which is the engine.
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
 #   make experiment NAME=adam SEEDS=5 [JOBS=2] | make sweep NAME=l2 GRID="model.l2=0.0001,0.01" [RANDOM=20 SEEDS=3]
+#   make sweep NAME=adam GRID="optimizer.learning_rate=1e-4:1e-1:log" SEARCH=tpe TRIALS=20 [PRUNE=hyperband]
 #   make all [FORCE=1 JOBS=2 NAMES="adam sgd"] | make report | make compare NAMES="adam adam_lr"
 #   make serve [PORT=8000] | make gradcheck NAME=l2 | make list | make bench [BENCH_MODEL=simple] | make bench-suite
 #   make bench-index [RUNS=10000]
@@ -18,7 +19,8 @@ COMMON_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $
 	$(foreach setting,$(SET),--set $(setting))
 GROUP_OPTIONS := $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(JOBS),--jobs $(JOBS))
 RUN_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(if $(SEED),--seed $(SEED)) $(if $(RESUME),--resume $(RESUME))
-SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM))
+SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM)) \
+	$(if $(SEARCH),--search $(SEARCH)) $(if $(TRIALS),--trials $(TRIALS)) $(if $(PRUNE),--prune $(PRUNE))
 
 # TensorFlow's build for this machine: with CUDA where nvidia-smi finds a GPU, else the CPU-only wheel
 # (no CUDA libraries to download, nor to look for at every start). JAX likewise.

@@ -148,7 +148,7 @@ class Group:
         if self.record.get("interrupted"):
             return EXIT_CODES["interrupted"]
         summary = read_json(self.path / "summary.json", missing={})
-        return 0 if summary.get("finished") == summary.get("runs") else 1
+        return 0 if summary.get("finished", 0) + summary.get("pruned", 0) == summary.get("runs") else 1
 
     @property
     def runs(self) -> list[Run]:
@@ -226,6 +226,9 @@ def sweep(
     *,
     random: int | None = None,
     sample_seed: int = 0,
+    search: str | None = None,
+    trials: int | None = None,
+    prune: str | None = None,
     epochs: int | None = None,
     dataset: str | None = None,
     overrides: dict | list[str] | None = None,
@@ -234,11 +237,13 @@ def sweep(
     reports_dir: Path | str = REPORTS,
     experiments_dir: Path | str = EXPERIMENTS,
 ) -> Group:
-    """`make sweep`: every point of GRID (or `random` points of its LOW:HIGH ranges), times `seeds`."""
+    """`make sweep`: every point of GRID (or `random` points of its LOW:HIGH ranges), times `seeds`; or `trials`
+    points chosen by TPE (search="tpe"). prune="hyperband" or "median" stops runs that fall behind."""
     from harness.groups.groups import GroupPlan, RunArguments
 
     arguments = RunArguments(_settings(overrides), dataset, epochs)
-    plan = GroupPlan.of_sweep(name, grid, random, sample_seed, str(seeds) if seeds is not None else None, arguments)
+    plan = GroupPlan.of_sweep(name, grid, random, sample_seed, str(seeds) if seeds is not None else None, arguments,
+                              search, trials, prune)  # fmt: skip
     return _run_group(plan, jobs, reports_dir, experiments_dir)
 
 

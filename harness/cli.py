@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--grid", required=True, help='e.g. "model.l2=0.0001,0.001 training.batch_size=64,128"')
     sweep.add_argument("--random", type=int, help="sample N points (ranges LOW:HIGH or LOW:HIGH:log allowed)")
     sweep.add_argument("--sample-seed", type=int, default=0, help="seed of the random sampling of points")
+    sweep.add_argument("--search", help="tpe: Optuna's TPE chooses each point from the runs so far (with --trials)")
+    sweep.add_argument("--trials", type=int, help="how many runs SEARCH=tpe may make")
+    sweep.add_argument("--prune", help="hyperband or median: stop runs whose validation accuracy falls behind")
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sweep.add_argument("--epochs", type=int)
     sweep.add_argument("--dataset")
@@ -139,9 +142,10 @@ def command_all(args: argparse.Namespace) -> int:
 def command_sweep(args: argparse.Namespace) -> int:
     from harness import api
 
-    group = api.sweep(args.name, args.grid, random=args.random, sample_seed=args.sample_seed, epochs=args.epochs,
-                      dataset=args.dataset, overrides=args.overrides, seeds=args.seeds, jobs=args.jobs,
-                      reports_dir=args.reports_dir, experiments_dir=args.experiments_dir)  # fmt: skip
+    group = api.sweep(args.name, args.grid, random=args.random, sample_seed=args.sample_seed, search=args.search,
+                      trials=args.trials, prune=args.prune, epochs=args.epochs, dataset=args.dataset,
+                      overrides=args.overrides, seeds=args.seeds, jobs=args.jobs, reports_dir=args.reports_dir,
+                      experiments_dir=args.experiments_dir)  # fmt: skip
     return _report_result(args.name, group)
 
 

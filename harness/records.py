@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import secrets
 import subprocess
 import sys
@@ -148,8 +149,9 @@ def process_command() -> list[str]:
 
 
 # A run's life: running -> finished | failed | diverged | interrupted. Anything but finished has a reason.
-STATUSES = ("running", "finished", "failed", "diverged", "interrupted")
-EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}  # a command's exit, by its run's end
+STATUSES = ("running", "finished", "failed", "diverged", "interrupted", "pruned")
+# A command's exit, by its run's end; a pruned run did what its sweep asked of it.
+EXIT_CODES = {"finished": 0, "pruned": 0, "failed": 1, "diverged": 3, "interrupted": 130}
 
 
 def write_status(run_dir: Path, status: str, reason: str | None = None, **details) -> None:
@@ -233,6 +235,32 @@ def _alive(pid) -> bool:
 TENSORBOARD = "tensorboard"
 NOT_RUNS = {"bench", "compare", "logs", TENSORBOARD}  # folders under reports/ that hold no experiment runs
 GROUP_FILE = "group.json"  # marks reports/<experiment>/<group-id>/, whose runs are its subfolders
+STUDY_FILE = "study.journal"  # a group's Optuna study, when it is kept in the group's folder
+
+
+def open_storage(spec: str):
+    """A group's Optuna storage: a database URL (postgresql://...), or the path of a file journal."""
+    import optuna
+
+    if "://" in spec:
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+        return optuna.storages.RDBStorage(
+            spec,
+            heartbeat_interval=HEARTBEAT_SECONDS,
+            grace_period=3 * HEARTBEAT_SECONDS,
+            heartbeat_stale_trial_callback=retry,
+        )
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(spec))
+
+
+HEARTBEAT_SECONDS = 10  # a database trial whose worker has been silent for three of these is taken up again
+
+
+def masked(url: str) -> str:
+    """A URL as it may be shown or recorded: its password replaced by ***."""
+    return re.sub(r"(://[^:/@]*:).*@", r"\1***@", url)
 
 
 def is_group(path: Path) -> bool:

@@ -108,5 +108,6 @@ def test_a_grid_of_25_million_points_is_refused_at_once_without_building_it(tmp_
         "error: the sweep would make 25,000,000 runs (5,000 x 5,000 points), more than the 10,000 a group may "
         "have: sample it with RANDOM=N (N points of the same ranges) or narrow the grid"
     ]
-    assert seconds < 30 and usage.ru_maxrss < 400_000  # kilobytes: no grid was built (a Python with pandas: ~150 MB)
+    # Kilobytes: no grid was built (Python with pandas and the harness: about 150 MB; the grid took 12 GB).
+    assert seconds < 60 and usage.ru_maxrss < 600_000, (seconds, usage.ru_maxrss)
     assert not any(tmp_path.iterdir()), "nothing was written"

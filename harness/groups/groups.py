@@ -17,16 +17,35 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.config.experiments import resolve
-from harness.config.grid import as_override, grid_points, parse_axes, point_label, random_points
+from harness.config.grid import Range, as_override, grid_points, parse_axes, point_label, random_points
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import load_dataset
 from harness.errors import UserError
 from harness.groups.parallel import thread_share
+from harness.groups.study import create_study, decoded, default_storage, distributions, encoded, tell, trial_reference
 from harness.groups.workers import RunRequest, RunResult, WorkerPool
-from harness.records import GROUP_FILE, new_run_dir, point_latest, read_member, write_json
+from harness.records import GROUP_FILE, STUDY_FILE, new_run_dir, point_latest, read_json, read_member, write_json
 
 LOGS = "logs"
 MAX_RUNS = 10_000  # a group beyond this is refused before any of it is built
+
+
+def check_search(method: str | None, trials: int | None, random: int | None, seeds: str | None,
+                 prune: str | None) -> None:  # fmt: skip
+    """SEARCH, TRIALS and PRUNE: what combines with what, said before anything runs."""
+    from harness.groups.study import PRUNERS, SEARCHES
+
+    if method is not None and method not in SEARCHES:
+        raise UserError(f"SEARCH={method}: the search that learns is SEARCH=tpe (or leave SEARCH out for a grid)")
+    if (method is None) != (trials is None):
+        raise UserError("SEARCH=tpe needs TRIALS=N (how many runs it may make), and TRIALS needs SEARCH=tpe")
+    if method is not None and (random is not None or seeds):
+        raise UserError("SEARCH=tpe chooses its own points one run at a time: drop RANDOM and SEEDS (run the best "
+                        "point with SEEDS=5 afterwards)")  # fmt: skip
+    if trials is not None and trials < 1:
+        raise UserError(f"TRIALS={trials}: give at least one trial")
+    if prune is not None and prune not in PRUNERS:
+        raise UserError(f"PRUNE={prune}: choose one of {', '.join(PRUNERS)}")
 
 
 def check_size(kind: str, points: int, seeds: int, sizes: str) -> None:
@@ -69,10 +88,11 @@ class RunArguments:
 class GroupPlan:
     experiment: str
     kind: str  # "seeds" or "sweep"
-    points: list[dict]  # config values per point; one empty point for a seeds group
+    points: list[dict]  # config values per point; one empty point for a seeds group; none yet for SEARCH=tpe
     seeds: list[int | None]  # None: the config's own seed
     arguments: RunArguments
-    search: dict | None = None  # a sweep's GRID, RANDOM and sampling seed, as given
+    search: dict | None = None  # a sweep's GRID, RANDOM, sampling seed, SEARCH, TRIALS and PRUNE, as given
+    axes: dict = field(default_factory=dict)  # each swept key's values or range (harness.config.grid.parse_axes)
 
     @classmethod
     def of_seeds(cls, experiment: str, seeds: str | None, arguments: RunArguments) -> GroupPlan:
@@ -83,18 +103,26 @@ class GroupPlan:
 
     @classmethod
     def of_sweep(cls, experiment: str, grid: str, random: int | None, sample_seed: int, seeds: str | None,
-                 arguments: RunArguments) -> GroupPlan:  # fmt: skip
-        """Every point of GRID, or RANDOM points drawn from its LOW:HIGH ranges; times SEEDS."""
-        axes = parse_axes(grid, random=random is not None)
+                 arguments: RunArguments, method: str | None = None, trials: int | None = None,
+                 prune: str | None = None) -> GroupPlan:  # fmt: skip
+        """Every point of GRID, or RANDOM points drawn from its LOW:HIGH ranges, times SEEDS; or TRIALS points
+        chosen by TPE (method "tpe"). `prune`: hyperband or median stops hopeless runs."""
+        check_search(method, trials, random, seeds, prune)
+        axes = parse_axes(grid, random=random is not None or method is not None)
         chosen = parse_seeds(seeds) if seeds else [None]
-        if random is not None:
+        if method is not None:
+            check_size("sweep", trials, 1, f"TRIALS={trials:,}")
+            points = []
+        elif random is not None:
             check_size("sweep", random, len(chosen), f"RANDOM={random:,} points")
+            points = random_points(axes, random, sample_seed)
         else:
             sizes = [len(values) for values in axes.values()]
             check_size("sweep", math.prod(sizes), len(chosen), " x ".join(f"{size:,}" for size in sizes) + " points")
-        points = random_points(axes, random, sample_seed) if random is not None else grid_points(axes)
-        search = {"grid": grid, "random": random, "sample_seed": sample_seed if random else None}
-        return cls(experiment, "sweep", points, chosen, arguments, search)
+            points = grid_points(axes)
+        search = {"grid": grid, "random": random, "sample_seed": sample_seed if random or method else None,
+                  "method": method, "trials": trials, "prune": prune}  # fmt: skip
+        return cls(experiment, "sweep", points, chosen, arguments, search, axes)
 
     def members(self) -> list[dict]:
         members = []
@@ -121,16 +149,27 @@ def member_config(plan: GroupPlan, member: dict, experiments_dir: Path) -> Exper
 
 
 def check_plan(plan: GroupPlan, experiments_dir: Path) -> dict[str, ExperimentConfig]:
-    """Resolve every member's config and load the data once: any problem fails here, before training."""
-    configs = {member["run"]: member_config(plan, member, experiments_dir) for member in plan.members()}
+    """Resolve every member's config and load the data once: any problem fails here, before training. A search
+    that chooses its points as it goes is checked at the low end of every range (and each list's first value)."""
+    members = plan.members() or [
+        {
+            "run": "probe",
+            "seed": None,
+            "parameters": {
+                key: values.low if isinstance(values, Range) else values[0] for key, values in plan.axes.items()
+            },
+        }
+    ]
+    configs = {member["run"]: member_config(plan, member, experiments_dir) for member in members}
     load_dataset(next(iter(configs.values())).dataset)
     return configs
 
 
-def member_request(member: dict, config: ExperimentConfig, group_dir: Path, command: list[str]) -> RunRequest:
+def member_request(member: dict, config: ExperimentConfig, group_dir: Path, command: list[str],
+                   trial: dict | None = None) -> RunRequest:  # fmt: skip
     """The member's run, for a worker: in the group's folder, its console output in logs/<run>.log."""
     return RunRequest(member["run"], config.to_dict(), group_dir.parent.parent, run_dir=group_dir / member["run"],
-                      log=group_dir / LOGS / f"{member['run']}.log", command=tuple(command))  # fmt: skip
+                      log=group_dir / LOGS / f"{member['run']}.log", command=tuple(command), trial=trial)  # fmt: skip
 
 
 def describe(member: dict) -> str:
@@ -138,50 +177,109 @@ def describe(member: dict) -> str:
     return member["run"] + (f" ({parameters})" if parameters else "")
 
 
-def progress(group_dir: Path, total: int, members: dict):
-    """Print one line as each run ends: its status and score, or where its log is."""
+def outcome_line(group_dir: Path, member: dict, result: RunResult) -> str:
+    """How a run ended, in one line: its status and score, or where its log is."""
+    state = read_member(group_dir, member)
+    if state["status"] == "finished":
+        metrics = state["metrics"]
+        return f"finished, test accuracy {metrics['test_accuracy']:.4f}, val {metrics['best_val_accuracy']:.4f}"
+    if state["status"] == "pruned":
+        return f"pruned: {state['reason']}"
+    return f"{state['status']} ({result.reason or 'see its log'}); log: {result.request.log}"
 
-    def report(result: RunResult, done: int) -> None:
-        member = members[result.request.label]
+
+class Ledger:
+    """A group's study and its members: hands each free worker the next trial's run, and records each run's end
+    in its trial. Grid, random and seed points are enqueued up front; SEARCH=tpe asks for a new point each time."""
+
+    def __init__(self, plan: GroupPlan, group_dir: Path, storage: str, experiments_dir: Path, command: list[str]):
+        self.plan, self.group_dir, self.storage = plan, group_dir, storage
+        self.experiments_dir, self.command = experiments_dir, command
+        search = plan.search or {}
+        self.method, self.prune, self.trials = search.get("method"), search.get("prune"), search.get("trials")
+        self.study = create_study(f"{plan.experiment}/{group_dir.name}", storage, self.method, self.prune,
+                                  search.get("sample_seed") or 0)  # fmt: skip
+        self.distributions = distributions(plan.axes)
+        self.members = {member["run"]: member | {"exit_code": None} for member in plan.members()}
+        self.asked: dict[str, object] = {}  # run -> its Optuna trial, until told
+        for member in plan.members():
+            params = {key: encoded(value) for key, value in member["parameters"].items()}
+            self.study.enqueue_trial(params, user_attrs={key: member[key] for key in ("run", "point", "seed")})
+        self.total = len(plan.members()) or self.trials
+
+    def requests(self):
+        """The next member's run each time a worker is free, until the study has no point left to run."""
+        from optuna.trial import TrialState
+
+        while True:
+            if self.method is None and not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                return
+            if self.method is not None and len(self.members) >= self.trials:
+                return
+            trial = self.study.ask(self.distributions)
+            member = self._member(trial)
+            if member is None:  # another worker took the last point between our look and our ask
+                self.study.tell(trial, state=TrialState.FAIL)
+                return
+            if "run" not in trial.user_attrs:  # a point TPE chose: the trial says which run it is
+                for key in ("run", "point", "seed"):
+                    trial.set_user_attr(key, member[key])
+            self.members[member["run"]], self.asked[member["run"]] = member | {"exit_code": None}, trial
+            config = member_config(self.plan, member, self.experiments_dir)
+            reference = trial_reference(self.study, trial, self.storage, self.prune)
+            yield member_request(member, config, self.group_dir, self.command, reference)
+
+    def _member(self, trial) -> dict | None:
+        """The member a trial stands for: an enqueued point, or (TPE) a new point made from its parameters."""
+        attributes = trial.user_attrs
+        if "run" in attributes:
+            point = self.plan.points[attributes["point"]]
+            return {"run": attributes["run"], "point": attributes["point"], "seed": attributes["seed"],
+                    "parameters": point}  # fmt: skip
+        if self.method is None:
+            return None
+        parameters = decoded(self.plan.axes, trial.params)
+        self.plan.points.append(parameters)
+        return {"run": f"t{trial.number:03d}", "point": len(self.plan.points) - 1, "seed": None,
+                "parameters": parameters}  # fmt: skip
+
+    def record(self, result: RunResult, done: int) -> None:
+        """A run ended: tell its trial, and print one line."""
+        member = self.members[result.request.label]
         member["exit_code"] = result.exit_code
-        state = read_member(group_dir, member)
-        if state["status"] == "finished":
-            metrics = state["metrics"]
-            outcome = f"finished, test accuracy {metrics['test_accuracy']:.4f}, val {metrics['best_val_accuracy']:.4f}"
-        else:
-            outcome = f"{state['status']} ({result.reason or 'see its log'}); log: {result.request.log}"
-        print(f"[{done}/{total}] {describe(member)}: {outcome}", flush=True)
-
-    return report
+        metrics = read_json(self.group_dir / member["run"] / "metrics.json", missing={})
+        tell(self.study, self.asked.pop(member["run"]), result.status, metrics, result.run_dir)
+        print(f"[{done}/{self.total}] {describe(member)}: {outcome_line(self.group_dir, member, result)}", flush=True)
 
 
 def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int) -> tuple[Path, dict, int]:
-    """Run every member, `jobs` at a time; write the summary and pages. Returns the folder, the summary
-    and the exit code."""
+    """Run every member, `jobs` at a time, as the trials of the group's study; write the summary and pages.
+    Returns the folder, the summary and the exit code."""
     if jobs < 1:
         raise UserError(f"JOBS={jobs}: run at least one job at a time")
-    configs = check_plan(plan, experiments_dir)
+    check_plan(plan, experiments_dir)
     group_dir = new_run_dir(reports_dir, plan.experiment, prefix=f"{plan.kind}-")
-    members = {member["run"]: member | {"exit_code": None} for member in plan.members()}
-    parallel = min(jobs, len(members))
-    threads = thread_share(parallel)
     command = [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]]
+    ledger = Ledger(plan, group_dir, default_storage(group_dir), experiments_dir, command)
+    parallel = min(jobs, ledger.total)
+    threads = thread_share(parallel)
     record = {
         "experiment": plan.experiment, "kind": plan.kind, "created": datetime.now().isoformat(timespec="seconds"),
         "seeds": plan.seeds, "points": plan.points, "search": plan.search, "jobs": jobs, "threads_per_run": threads,
-        "command": command, "members": list(members.values()),
+        "command": command, "study": {"storage": STUDY_FILE, "name": ledger.study.study_name},
+        "members": list(ledger.members.values()),
     }  # fmt: skip
     write_json(group_dir / GROUP_FILE, record)
     point_latest(group_dir)
-    print(f"{plan.experiment}: {len(members)} runs in {parallel} worker processes with {threads} threads each, "
+    print(f"{plan.experiment}: {ledger.total} runs in {parallel} worker processes with {threads} threads each, "
           f"in {group_dir} (each run's output: {group_dir / LOGS}/<run>.log)", flush=True)  # fmt: skip
-    requests = [member_request(member, configs[name], group_dir, command) for name, member in members.items()]
     interrupted = False
     try:
-        WorkerPool(parallel).run(requests, progress(group_dir, len(requests), members))
+        WorkerPool(parallel).run(ledger.requests(), ledger.record, expected=ledger.total)
     except KeyboardInterrupt:
         interrupted = True
-    write_json(group_dir / GROUP_FILE, record | {"members": list(members.values()), "interrupted": interrupted})
+    members = list(ledger.members.values())
+    write_json(group_dir / GROUP_FILE, record | {"members": members, "interrupted": interrupted})
     from harness.reporting.group_report import write_group_report
     from harness.reporting.index import write_index
 
@@ -189,4 +287,4 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
     write_index(reports_dir)
     if interrupted:
         return group_dir, summary, 130
-    return group_dir, summary, 0 if summary["finished"] == summary["runs"] else 1
+    return group_dir, summary, 0 if summary["finished"] + summary.get("pruned", 0) == summary["runs"] else 1

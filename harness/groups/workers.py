@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,9 +33,8 @@ from pathlib import Path
 
 from harness.groups.parallel import core_slots, thread_environment
 from harness.process_exit import exit_now
-from harness.records import mark_interrupted
+from harness.records import EXIT_CODES, mark_interrupted
 
-EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "interrupted": 130}
 STOP_WAIT_SECONDS = 120  # for running runs to end after Ctrl-C
 
 
@@ -47,6 +46,7 @@ class RunRequest:
     run_dir: Path | None = None  # a group's member directory; None: a new run under reports/<name>/
     log: Path | None = None  # where the run's console output goes; None: the worker's own output
     command: tuple[str, ...] = ()  # the command line that asked for the run, for env.json
+    trial: dict | None = None  # its sweep's trial (harness.groups.study.trial_reference), to report epochs to
 
 
 @dataclass
@@ -100,6 +100,7 @@ def _next_request(connection: Connection) -> RunRequest | None:
 def _run(request: RunRequest, runner, on_start: Callable[[Path], None]) -> RunResult:
     """One run, isolated from the runs before it; an exception fails the run, not the worker."""
     from harness.config.schema import ExperimentConfig
+    from harness.groups.study import epoch_judge
     from harness.training.isolation import isolated_run
 
     run_dir = None
@@ -112,8 +113,9 @@ def _run(request: RunRequest, runner, on_start: Callable[[Path], None]) -> RunRe
     with isolated_run(), output_to(request.log):
         try:
             config = ExperimentConfig.model_validate(request.config)
-            outcome = runner.run_experiment(config, request.reports_dir, run_dir=request.run_dir,
-                                            on_start=started, command=list(request.command))  # fmt: skip
+            judge = epoch_judge(request.trial) if request.trial else None
+            outcome = runner.run_experiment(config, request.reports_dir, run_dir=request.run_dir, on_start=started,
+                                            command=list(request.command), epoch_judge=judge)  # fmt: skip
             return RunResult(request, outcome.status, outcome.run_dir, outcome.reason)
         except Exception as error:  # noqa: BLE001 - reported as the run's failure, with its traceback in the log
             traceback.print_exc()
@@ -171,10 +173,14 @@ class WorkerPool:
         theirs.close()
         return _Worker(process, mine, cores)
 
-    def run(self, requests: list[RunRequest], on_finish: Callable[[RunResult, int], None]) -> list[RunResult]:
-        """Run every request; on_finish(result, done_count) as each ends. Ctrl-C (or SIGTERM to this process)
-        interrupts the running runs, starts no more, and raises KeyboardInterrupt once they have stopped."""
-        waiting, results = list(requests), []
+    def run(self, requests: Iterable[RunRequest], on_finish: Callable[[RunResult, int], None],
+            expected: int | None = None) -> list[RunResult]:  # fmt: skip
+        """Run every request; on_finish(result, done_count) as each ends. `requests` is taken one at a time as a
+        worker frees up (a generator may decide the next run from the results so far); `expected`, how many
+        there will be when it is not a list. Ctrl-C (or SIGTERM to this process) interrupts the running runs,
+        starts no more, and raises KeyboardInterrupt once they have stopped."""
+        expected = len(requests) if isinstance(requests, list) else expected
+        waiting, results = iter(requests), []
 
         def done(result: RunResult) -> None:
             results.append(result)
@@ -182,13 +188,19 @@ class WorkerPool:
 
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            self.workers = [self._start(cores) for cores in self.slots[: max(1, min(len(self.slots), len(waiting)))]]
-            while waiting or any(worker.request for worker in self.workers):
+            count = len(self.slots) if expected is None else max(1, min(len(self.slots), expected))
+            self.workers = [self._start(cores) for cores in self.slots[:count]]
+            more = True
+            while more or any(worker.request for worker in self.workers):
                 for worker in self.workers:
-                    if worker.request is None and waiting:
-                        worker.request, worker.run_dir = waiting.pop(0), None
-                        worker.connection.send(worker.request)
-                self._collect(done)
+                    if worker.request is None and more:
+                        request = next(waiting, None)
+                        more = request is not None
+                        if more:
+                            worker.request, worker.run_dir = request, None
+                            worker.connection.send(worker.request)
+                if any(worker.request for worker in self.workers):
+                    self._collect(done)
         except KeyboardInterrupt:
             self._stop_running(done)
             raise

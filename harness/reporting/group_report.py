@@ -23,6 +23,7 @@ from harness.reporting.index import started
 from harness.reporting.pages import write_page
 from harness.reporting.report import save_figure
 from harness.reporting.stats import band, t_interval
+from harness.reporting.study_report import importance_sentence, load_group_study, study_plots
 
 GROUP_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy")
 SELECTED_BY = "best_val_accuracy"  # the validation set chooses; the test set only reports
@@ -47,8 +48,9 @@ def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
     summary = {
         "experiment": record["experiment"], "kind": record["kind"], "group": group_dir.name,
         "runs": len(members), "finished": sum(member["status"] == "finished" for member in members),
+        "pruned": sum(member["status"] == "pruned" for member in members),
         "not_finished": [{key: member[key] for key in ("run", "status", "reason")}
-                         for member in members if member["status"] != "finished"],
+                         for member in members if member["status"] not in ("finished", "pruned")],
         "seeds": record["seeds"], "points": points,
     }  # fmt: skip
     if record["kind"] == "seeds":
@@ -132,9 +134,14 @@ def write_group_report(group_dir: Path) -> dict:
         random = bool((summary.get("search") or {}).get("random"))
         plot_parameters(members, list(record["points"][0]), random, group_dir / "parameters.png", text)
         images.append(("parameters.png", text["metric_vs_parameter"]))
+    study = load_group_study(group_dir, record) if summary["kind"] == "sweep" else None
+    mattered = None
+    if study is not None:
+        images += study_plots(group_dir, study, text)
+        mattered = importance_sentence(study, summary, text)
     write_page("group.html", group_dir / "group.html", group_dir.parent.parent, lang, text=text, summary=summary,
                members=members, images=images, date=started(group_dir.name), metrics=GROUP_METRICS,
-               point_label=point_label, logs=_logs(group_dir))  # fmt: skip
+               point_label=point_label, logs=_logs(group_dir), mattered=mattered)  # fmt: skip
     return summary
 
 
@@ -160,7 +167,8 @@ def _logs(group_dir: Path) -> dict[str, str]:
 
 def summary_text(summary: dict) -> str:
     """The group's result for the terminal."""
-    lines = [f"\n{summary['experiment']}: {summary['finished']} of {summary['runs']} runs finished"]
+    pruned = f", {summary['pruned']} pruned" if summary.get("pruned") else ""
+    lines = [f"\n{summary['experiment']}: {summary['finished']} of {summary['runs']} runs finished{pruned}"]
     lines += [f"  {member['run']}: {member['status']}: {member['reason']}" for member in summary["not_finished"]]
     shown = []
     if summary["kind"] == "seeds":

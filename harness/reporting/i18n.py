@@ -45,6 +45,14 @@ LABELS = {
                        "only reported",
         "precision": "precision", "recall": "recall", "f1-score": "f1-score", "support": "support",
         "macro avg": "macro avg", "weighted avg": "weighted avg",
+        "importance": "Importance of each parameter for validation accuracy (fANOVA)",
+        "optimisation_history": "Optimisation history: each trial's best validation accuracy",
+        "parallel_coordinates": "Parallel coordinates: each trial's parameters and validation accuracy",
+        "what_mattered": "What mattered", "best_so_far": "best so far", "trial": "trial",
+        "importance_short": "importance", "parameter": "parameter",
+        "importance_sentence": "{parameter} explains the largest share of the variation of validation accuracy "
+                               "({share}% by fANOVA)",
+        "seed_spread_sentence": "; the spread between seeds at one point is {points} points (standard deviation)",
         "difference_points": "difference (points)", "config_key": "config key", "scores": "test scores",
         "metrics_note": "Differences are from the first run. Best val accuracy: at the epoch of best validation "
                         "accuracy (best epoch); last-epoch val accuracy: at the last epoch. Test metrics are of the "
@@ -86,6 +94,13 @@ LABELS = {
                        "テスト正解率は報告するだけで、選択には使いません",
         "precision": "適合率", "recall": "再現率", "f1-score": "F1 スコア", "support": "サンプル数",
         "macro avg": "マクロ平均", "weighted avg": "重み付き平均",
+        "importance": "検証正解率に対する各パラメータの重要度 (fANOVA)",
+        "optimisation_history": "最適化の履歴: 各試行の最良の検証正解率",
+        "parallel_coordinates": "平行座標: 各試行のパラメータと検証正解率",
+        "what_mattered": "効いたもの", "best_so_far": "それまでの最良", "trial": "試行",
+        "importance_short": "重要度", "parameter": "パラメータ",
+        "importance_sentence": "検証正解率のばらつきを最も多く説明するのは {parameter} です (fANOVA で {share}%)",
+        "seed_spread_sentence": "。1 つの点でのシード間のばらつきは {points} ポイント (標準偏差) です",
         "difference_points": "差 (ポイント)", "config_key": "設定キー", "scores": "テストの指標",
         "metrics_note": "差は最初の実行との差です。最良の検証正解率: 検証正解率が最も高いエポック (最良エポック) の値。"
                         "最終エポックの検証正解率: 最後のエポックの値。テストの指標は最終モデルのものです。",

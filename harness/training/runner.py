@@ -114,13 +114,15 @@ def run_experiment(
     reporter: Reporter | None = None,
     on_start: Callable[[Path], None] | None = None,
     command: list[str] | None = None,
+    epoch_judge: Callable[[int, dict], str | None] | None = None,
 ) -> RunOutcome:
     """Train and evaluate `config` in a new run directory: `run_dir` when given (a group's member), else
     a fresh one under reports/<name>/ that becomes its `latest`. With a `reporter` (the command line's and
     the API's: harness.reporting.report.REPORTER) the run's report is made once it ends; without, the
     caller makes it (harness.groups.workers does, while its next run trains). on_start(run_dir) is called
     once the run's directory says `running`; `command` is the command line recorded in env.json (default:
-    this process's)."""
+    this process's). epoch_judge(epoch, logs), asked after each epoch (a sweep's pruner), stops the run as
+    `pruned` when it answers with a reason."""
     dataset = load_dataset(config.dataset)
     if config.model.gradient == "numerical":
         from harness.training.scratch import build_net, check_numerical_budget
@@ -143,7 +145,7 @@ def run_experiment(
         on_start(run_dir)
     if not keras_run:
         return train_numpy_in(run_dir, config, dataset, reporter)
-    return train_in(run_dir, config, dataset, reporter=reporter)
+    return train_in(run_dir, config, dataset, reporter=reporter, epoch_judge=epoch_judge)
 
 
 def train_numpy_in(
@@ -227,6 +229,7 @@ def train_in(
     initial_epoch: int = 0,
     reporter: Reporter | None = None,
     weights: Path | None = None,
+    epoch_judge: Callable[[int, dict], str | None] | None = None,
 ) -> RunOutcome:
     """Train (from `weights` when given: a resumed run), evaluate, and write the run's results."""
     seed_everything(config.training.seed, config.training.deterministic)
@@ -246,6 +249,8 @@ def train_in(
         keras.callbacks.TensorBoard(str(tensorboard_dir(run_dir)), write_graph=False),
         EpochLine(config.training.epochs, terminal=sys.stdout.isatty()),
     ]
+    pruning = Pruning(epoch_judge) if epoch_judge is not None else None
+    callbacks += [pruning] if pruning else []
     if reporter is not None:  # its imports and first figure, while the compiled epochs run without the GIL
         threading.Thread(target=reporter.warm_up, daemon=True).start()
     try:
@@ -274,7 +279,22 @@ def train_in(
         "parameters": result.model.count_params(),
     } | history_summary(history, dataset)
     shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
+    if pruning is not None and pruning.reason:
+        return finish(run_dir, "pruned", pruning.reason, metrics, reporter)
     return finish(run_dir, "finished", None, metrics, reporter)
+
+
+class Pruning(keras.callbacks.Callback):
+    """Ask a judge (a sweep's pruner) after each epoch whether the run should go on; stop it when not."""
+
+    def __init__(self, judge: Callable[[int, dict], str | None]):
+        super().__init__()
+        self.judge, self.reason = judge, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.reason = self.judge(epoch, logs or {})
+        if self.reason:
+            self.model.stop_training = True
 
 
 def _last_epoch(run_dir: Path) -> str:

@@ -1,0 +1,147 @@
+"""Every group is an Optuna study, its ledger: a trial per run, with its parameters, its validation accuracy per
+epoch, its final value, status, host and run path.
+
+    make sweep NAME=l2 GRID="model.l2=0.0001,0.01"                      every point enqueued, each run once
+    make sweep NAME=adam GRID="optimizer.learning_rate=1e-4:1e-1:log" SEARCH=tpe TRIALS=20     TPE chooses
+    make sweep ... PRUNE=hyperband (or median)                           hopeless runs stop early: `pruned`
+
+The study lives in the group's folder (``study.journal``, Optuna's file journal: no server). Grid, random and
+seed points are enqueued up front and taken one at a time as workers free up, so no point runs twice; TPE asks
+for its next point only when a worker is free, so each choice learns from every run finished before it. A trial's
+value is the run's best validation accuracy, never its test accuracy. A run's worker reports the validation
+accuracy of each epoch to its trial, and with a pruner the trial may stop the run there.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.config.grid import Range, as_override
+from harness.errors import UserError
+from harness.records import STUDY_FILE, open_storage
+
+OBJECTIVE = "best_val_accuracy"
+PRUNERS = ("hyperband", "median")
+SEARCHES = ("tpe",)
+
+
+def _quiet() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per run is ours to print
+
+
+def encoded(value):
+    """A parameter value as Optuna stores it: a scalar, or a list as its YAML text ('[256, 128]')."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return as_override("", value).removeprefix("=")
+
+
+def distributions(axes: dict[str, list | Range]) -> dict:
+    """Each swept key's Optuna distribution: ranges as float or int (log where asked), lists as categories."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    result = {}
+    for key, values in axes.items():
+        if isinstance(values, Range) and values.integer:
+            result[key] = IntDistribution(int(values.low), int(values.high), log=values.log)
+        elif isinstance(values, Range):
+            result[key] = FloatDistribution(values.low, values.high, log=values.log)
+        else:
+            result[key] = CategoricalDistribution(list(dict.fromkeys(encoded(value) for value in values)))
+    return result
+
+
+def decoded(axes: dict[str, list | Range], params: dict) -> dict:
+    """A trial's parameters as config values (a list category back to its list)."""
+    values = {}
+    for key, value in params.items():
+        choices = axes[key]
+        values[key] = (
+            next((choice for choice in choices if encoded(choice) == value), value)
+            if isinstance(choices, list)
+            else value
+        )
+    return values
+
+
+def pruner(kind: str | None):
+    import optuna
+
+    if kind is None:
+        return optuna.pruners.NopPruner()
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    raise UserError(f"PRUNE={kind}: choose one of {', '.join(PRUNERS)}")
+
+
+def create_study(name: str, storage: str, search: str | None, prune: str | None, sample_seed: int):
+    """A new study in `storage`, maximising the runs' best validation accuracy."""
+    import optuna
+
+    _quiet()
+    sampler = (
+        optuna.samplers.TPESampler(seed=sample_seed)
+        if search == "tpe"
+        else optuna.samplers.RandomSampler(seed=sample_seed)
+    )
+    return optuna.create_study(storage=open_storage(storage), study_name=name, direction="maximize",
+                               sampler=sampler, pruner=pruner(prune))  # fmt: skip
+
+
+def load_study(name: str, storage: str, search: str | None = None, prune: str | None = None, sample_seed: int = 0):
+    import optuna
+
+    _quiet()
+    sampler = optuna.samplers.TPESampler(seed=sample_seed) if search == "tpe" else None
+    return optuna.load_study(study_name=name, storage=open_storage(storage), sampler=sampler, pruner=pruner(prune))
+
+
+def default_storage(group_dir: Path) -> str:
+    return str(group_dir / STUDY_FILE)
+
+
+def tell(study, trial, status: str, metrics: dict, run_dir: Path | None) -> None:
+    """Record a run's end in its trial (asked from `study`): its value (best validation accuracy) when it
+    finished, else its state; and where and how it ran."""
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("status", status)
+    trial.set_user_attr("host", platform.node())
+    trial.set_user_attr("run_path", str(run_dir) if run_dir else None)
+    trial.set_user_attr("test_accuracy", metrics.get("test_accuracy"))
+    if status == "finished" and metrics.get(OBJECTIVE) is not None:
+        study.tell(trial, metrics[OBJECTIVE])
+    elif status == "pruned":
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, state=TrialState.FAIL)
+
+
+def trial_reference(study, trial, storage: str, prune: str | None) -> dict:
+    """What a worker needs to report to the trial: plain data, sent through a pipe."""
+    return {"study": study.study_name, "storage": storage, "trial_id": trial._trial_id, "prune": prune}  # noqa: SLF001
+
+
+def epoch_judge(trial: dict) -> Callable[[int, dict], str | None]:
+    """For a run's worker: report each epoch's validation accuracy to the run's trial; a non-empty answer means
+    the pruner stopped the run there, and says why."""
+    import optuna
+
+    _quiet()
+    study = load_study(trial["study"], trial["storage"], prune=trial.get("prune"))
+    running = optuna.trial.Trial(study, trial["trial_id"])
+
+    def judge(epoch: int, logs: dict) -> str | None:
+        running.report(float(logs["val_accuracy"]), epoch)
+        if running.should_prune():
+            return f"pruned by the {trial.get('prune')} pruner after epoch {epoch}: its validation accuracy " \
+                   f"{logs['val_accuracy']:.4f} was behind the other runs' at that epoch"  # fmt: skip
+        return None
+
+    return judge

@@ -1,0 +1,97 @@
+"""What mattered in a sweep, from its Optuna study alone: each parameter's importance for validation accuracy
+(Optuna's fANOVA evaluator) set against the spread between seeds, the optimisation history and a parallel-
+coordinates plot, drawn by Optuna's matplotlib backend as PNG files beside group.html (no browser plotting).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from harness.records import open_storage
+from harness.reporting.report import save_figure
+
+PLOTS = (  # file, heading label, Optuna's matplotlib function
+    ("importance.png", "importance", "plot_param_importances"),
+    ("history.png", "optimisation_history", "plot_optimization_history"),
+    ("parallel.png", "parallel_coordinates", "plot_parallel_coordinate"),
+)
+
+
+def load_group_study(group_dir: Path, record: dict):
+    """The group's study, or None for a group made before groups were studies."""
+    where = record.get("study")
+    if not where:
+        return None
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = where["storage"] if "://" in where["storage"] else str(group_dir / where["storage"])
+    return optuna.load_study(study_name=where["name"], storage=open_storage(storage))
+
+
+def completed(study) -> list:
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def study_plots(group_dir: Path, study, text: dict) -> list[tuple[str, str]]:
+    """The plots a study can draw (importance needs two finished trials and a parameter that varies)."""
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    images = []
+    for name, label, function in PLOTS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+            try:
+                axes = getattr(optuna_plots, function)(study)
+            except (ValueError, RuntimeError):  # too few finished trials for this plot
+                plt.close("all")
+                continue
+        figure = np.ravel(axes)[0].figure
+        figure.set_size_inches(9, 4.5)
+        _relabel(figure, text)
+        save_figure(figure, group_dir / name)
+        images.append((name, text[label]))
+    return images
+
+
+def _relabel(figure, text: dict) -> None:
+    """Optuna's English titles and labels in the page's words (the page's heading is the plot's title)."""
+    from matplotlib.text import Text
+
+    words = {
+        "Objective Value": text["best_val_accuracy"], "Best Value": text["best_so_far"], "Trial": text["trial"],
+        "Hyperparameter Importance": text["importance_short"], "Hyperparameter": text["parameter"],
+        "Hyperparameter Importances": "", "Optimization History Plot": "", "Parallel Coordinate Plot": "",
+    }  # fmt: skip
+    for label in figure.findobj(Text):
+        if label.get_text() in words:
+            label.set_text(words[label.get_text()])
+
+
+def importance_sentence(study, summary: dict, text: dict) -> str | None:
+    """Which parameter explains most of the variation of validation accuracy, against the seed-to-seed spread."""
+    if len(completed(study)) < 2 or not any(trial.params for trial in completed(study)):
+        return None
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            importance = optuna.importance.get_param_importances(study)
+        except (ValueError, RuntimeError):
+            return None
+    if not importance:
+        return None
+    top, share = next(iter(importance.items()))
+    sentence = text["importance_sentence"].format(parameter=top, share=f"{share * 100:.0f}")
+    spreads = [point["metrics"]["best_val_accuracy"]["std"] for point in summary["points"]
+               if point["metrics"]["best_val_accuracy"]["std"] is not None]  # fmt: skip
+    if spreads:
+        sentence += text["seed_spread_sentence"].format(points=f"{float(np.mean(spreads)) * 100:.2f}")
+    return sentence

@@ -1,0 +1,79 @@
+"""Every group is an Optuna study: each point runs once, each trial holds its run's parameters, per-epoch
+validation accuracy, value, status, host and path; TPE chooses points; a pruner stops runs as `pruned`; the
+sweep page says what mattered, drawn from the study."""
+
+import json
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from harness.records import STUDY_FILE, open_storage
+from tests.conftest import run_harness
+
+DIGITS = ("--dataset", "digits")
+
+
+def study_of(group_dir):
+    record = json.loads((group_dir / "group.json").read_text())
+    return optuna.load_study(study_name=record["study"]["name"], storage=open_storage(str(group_dir / STUDY_FILE)))
+
+
+def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial(reports):
+    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "2", "--jobs", "2", "--seeds", "2",
+                         "--grid", "optimizer.learning_rate=0.01,0.001 training.batch_size=32,64", reports=reports)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (group_dir,) = reports.glob("adam/sweep-*")
+    trials = study_of(group_dir).trials
+    assert len(trials) == 8 and all(trial.state == TrialState.COMPLETE for trial in trials)
+    runs = sorted(trial.user_attrs["run"] for trial in trials)
+    assert runs == sorted(f"p{point:02d}-seed-{seed}" for point in range(4) for seed in range(2))  # once each
+    for trial in trials:
+        run_dir = group_dir / trial.user_attrs["run"]
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert trial.value == metrics["best_val_accuracy"]  # validation chooses; the test set only reports
+        assert trial.user_attrs["test_accuracy"] == metrics["test_accuracy"]
+        assert trial.user_attrs["status"] == "finished" and trial.user_attrs["run_path"] == str(run_dir)
+        assert sorted(trial.intermediate_values) == [0, 1]  # one validation accuracy per epoch
+        assert trial.params["optimizer.learning_rate"] in (0.01, 0.001)
+    page = (group_dir / "group.html").read_text()
+    for image in ("importance.png", "history.png", "parallel.png"):
+        assert (group_dir / image).stat().st_size > 10_000 and image in page
+    assert "explains the largest share of the variation" in page and "spread between seeds" in page
+
+
+def test_tpe_chooses_its_points_and_a_pruner_stops_the_runs_that_fall_behind(reports):
+    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "5", "--jobs", "2", "--search", "tpe",
+                         "--trials", "8", "--prune", "median", "--sample-seed", "3",
+                         "--grid", "optimizer.learning_rate=1e-5:1e-1:log training.batch_size=32,128", reports=reports)  # fmt: skip
+    assert result.returncode == 0, result.stderr  # a pruned run did what its sweep asked
+    (group_dir,) = reports.glob("adam/sweep-*")
+    trials = study_of(group_dir).trials
+    assert len(trials) == 8 and len({trial.params["optimizer.learning_rate"] for trial in trials}) == 8
+    pruned = [trial for trial in trials if trial.state == TrialState.PRUNED]
+    assert pruned, "with learning rates down to 1e-5, some runs fall behind the median"
+    for trial in pruned:
+        run_dir = group_dir / trial.user_attrs["run"]
+        status = json.loads((run_dir / "status.json").read_text())
+        assert status["status"] == "pruned" and "pruned by the median pruner after epoch" in status["reason"]
+        epochs = len((run_dir / "history.csv").read_text().splitlines()) - 1
+        assert epochs < 5 and max(trial.intermediate_values) == epochs - 1  # its curve up to where it stopped
+    assert "pruned" in result.stdout and "runs finished, " in result.stdout
+    page = (group_dir / "group.html").read_text()
+    assert 'class="status pruned"' in page
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--search", "random", "--trials", "5"], "SEARCH=random: the search that learns is SEARCH=tpe"),
+        (["--trials", "5"], "SEARCH=tpe needs TRIALS=N"),
+        (["--search", "tpe", "--trials", "5", "--seeds", "3"], "drop RANDOM and SEEDS"),
+        (["--prune", "sometimes"], "PRUNE=sometimes: choose one of hyperband, median"),
+    ],
+)
+def test_search_options_that_do_not_combine_are_one_line_before_anything_runs(reports, options, message):
+    result = run_harness("sweep", "adam", *DIGITS, "--grid", "optimizer.learning_rate=0.01,0.001", *options,
+                         reports=reports)  # fmt: skip
+    assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not list(reports.glob("adam/sweep-*"))
