@@ -20,8 +20,9 @@ def study_of(group_dir):
 
 
 def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial(reports):
-    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "2", "--jobs", "2", "--seeds", "2",
-                         "--grid", "optimizer.learning_rate=0.01,0.001 training.batch_size=32,64", reports=reports)  # fmt: skip
+    grid = "optimizer.learning_rate=0.01,0.001 training.batch_size=32,64"
+    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "2", "--jobs", "2", "--seeds", "2", "--grid", grid,
+                         reports=reports)  # fmt: skip
     assert result.returncode == 0, result.stderr
     (group_dir,) = reports.glob("adam/sweep-*")
     trials = study_of(group_dir).trials
@@ -43,9 +44,9 @@ def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial(reports):
 
 
 def test_tpe_chooses_its_points_and_a_pruner_stops_the_runs_that_fall_behind(reports):
-    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "5", "--jobs", "2", "--search", "tpe",
-                         "--trials", "8", "--prune", "median", "--sample-seed", "3",
-                         "--grid", "optimizer.learning_rate=1e-5:1e-1:log training.batch_size=32,128", reports=reports)  # fmt: skip
+    grid = "optimizer.learning_rate=1e-5:1e-1:log training.batch_size=32,128"
+    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "5", "--jobs", "2", "--search", "tpe", "--trials", "8",
+                         "--prune", "median", "--sample-seed", "3", "--grid", grid, reports=reports)  # fmt: skip
     assert result.returncode == 0, result.stderr  # a pruned run did what its sweep asked
     (group_dir,) = reports.glob("adam/sweep-*")
     trials = study_of(group_dir).trials
