@@ -28,6 +28,7 @@ from harness.records import GROUP_FILE, STUDY_FILE, new_run_dir, point_latest, r
 
 LOGS = "logs"
 MAX_RUNS = 10_000  # a group beyond this is refused before any of it is built
+RETRIES = 2  # times a run whose worker process died is run again
 
 
 def check_search(method: str | None, trials: int | None, random: int | None, seeds: str | None,
@@ -233,6 +234,9 @@ class Ledger:
         """The member a trial stands for: an enqueued point, or (TPE) a new point made from its parameters."""
         attributes = trial.user_attrs
         if "run" in attributes:
+            known = self.members.get(attributes["run"])
+            if known is not None:
+                return {key: value for key, value in known.items() if key != "exit_code"}
             point = self.plan.points[attributes["point"]]
             return {"run": attributes["run"], "point": attributes["point"], "seed": attributes["seed"],
                     "parameters": point}  # fmt: skip
@@ -244,12 +248,28 @@ class Ledger:
                 "parameters": parameters}  # fmt: skip
 
     def record(self, result: RunResult, done: int) -> None:
-        """A run ended: tell its trial, and print one line."""
+        """A run ended: tell its trial, and print one line. A run whose worker died is run again (its point
+        enqueued anew, as `<run>-retry<n>`), up to RETRIES times."""
         member = self.members[result.request.label]
         member["exit_code"] = result.exit_code
         metrics = read_json(self.group_dir / member["run"] / "metrics.json", missing={})
         tell(self.study, self.asked.pop(member["run"]), result.status, metrics, result.run_dir)
-        print(f"[{done}/{self.total}] {describe(member)}: {outcome_line(self.group_dir, member, result)}", flush=True)
+        line = outcome_line(self.group_dir, member, result)
+        if result.lost and member.get("retry", 0) < RETRIES:
+            retry = self._retry(member)
+            line += f"; its point runs again as {retry['run']}"
+        print(f"[{done}/{self.total}] {describe(member)}: {line}", flush=True)
+
+    def _retry(self, member: dict) -> dict:
+        attempt = member.get("retry", 0) + 1
+        retry = member | {"run": f"{member.get('retry_of', member['run'])}-retry{attempt}", "retry": attempt,
+                          "retry_of": member.get("retry_of", member["run"]), "exit_code": None}  # fmt: skip
+        member["retried_by"] = retry["run"]
+        params = {key: encoded(value) for key, value in member["parameters"].items()}
+        self.study.enqueue_trial(params, user_attrs={key: retry[key] for key in ("run", "point", "seed")})
+        self.members[retry["run"]] = retry
+        self.total += 1
+        return retry
 
 
 def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int) -> tuple[Path, dict, int]:

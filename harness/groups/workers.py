@@ -55,6 +55,7 @@ class RunResult:
     status: str
     run_dir: Path | None
     reason: str | None = None
+    lost: bool = False  # its worker process died under it (not the run's own doing)
 
     @property
     def exit_code(self) -> int:
@@ -240,7 +241,8 @@ class WorkerPool:
         index = self.workers.index(worker)
         worker.connection.close()
         self.workers[index] = self._start(worker.cores)
-        return RunResult(request, "interrupted" if run_dir and run_dir.is_dir() else "failed", run_dir, reason)
+        return RunResult(request, "interrupted" if run_dir and run_dir.is_dir() else "failed", run_dir, reason,
+                         lost=True)  # fmt: skip
 
     def _stop_running(self, done: Callable[[RunResult], None]) -> None:
         for worker in self.workers:

@@ -40,7 +40,9 @@ def point_summary(members: list[dict]) -> dict:
 
 
 def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
-    """The group's statistics from its record (group.json) and its members as read_group reads them."""
+    """The group's statistics from its record (group.json) and its members as read_group reads them; a run
+    that was run again (its worker died) counts through its retry."""
+    members = [member for member in members if not member.get("retried_by")]
     points = []
     for index, parameters in enumerate(record["points"]):
         at_point = [member for member in members if member["point"] == index]
