@@ -2,6 +2,7 @@
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
 #   make experiment NAME=adam SEEDS=5 [JOBS=2] | make sweep NAME=l2 GRID="model.l2=0.0001,0.01" [RANDOM=20 SEEDS=3]
 #   make sweep NAME=adam GRID="optimizer.learning_rate=1e-4:1e-1:log" SEARCH=tpe TRIALS=20 [PRUNE=hyperband]
+#   make sweep ... STORAGE=postgresql://user:pw@host/db, then on other machines: make sweep-worker SWEEP=<id> JOBS=2
 #   make all [FORCE=1 JOBS=2 NAMES="adam sgd"] | make report | make compare NAMES="adam adam_lr"
 #   make serve [PORT=8000] | make gradcheck NAME=l2 | make list | make bench [BENCH_MODEL=simple] | make bench-suite
 #   make bench-index [RUNS=10000]
@@ -21,6 +22,8 @@ GROUP_OPTIONS := $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(JOBS),--jobs $(JOBS))
 RUN_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(if $(SEED),--seed $(SEED)) $(if $(RESUME),--resume $(RESUME))
 SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM)) \
 	$(if $(SEARCH),--search $(SEARCH)) $(if $(TRIALS),--trials $(TRIALS)) $(if $(PRUNE),--prune $(PRUNE))
+# STORAGE (postgresql://...) reaches Python through the environment, not the command line: no password in `ps`.
+export STORAGE
 
 # TensorFlow's build for this machine: with CUDA where nvidia-smi finds a GPU, else the CPU-only wheel
 # (no CUDA libraries to download, nor to look for at every start). JAX likewise.
@@ -32,7 +35,7 @@ BENCH_EPOCHS ?= 8
 
 PORT ?= 8000
 
-.PHONY: help setup experiment sweep all gradcheck report compare serve list bench bench-suite bench-index test lint clean
+.PHONY: help setup experiment sweep all gradcheck report compare serve list bench bench-suite bench-index sweep-worker test lint clean
 
 help:
 	@sed -n '2,7p' Makefile
@@ -57,6 +60,11 @@ sweep:
 	@test -n "$(NAME)" || { echo 'error: give an experiment, e.g. make sweep NAME=l2 GRID="model.l2=0.0001,0.001,0.01"' >&2; exit 2; }
 	@test -n "$(GRID)" || { echo 'error: give the values to sweep, e.g. GRID="model.l2=0.0001,0.001,0.01 training.batch_size=64,128"' >&2; exit 2; }
 	$(PYTHON) -m harness sweep $(NAME) $(SWEEP_OPTIONS)
+
+# Another machine with the checkout and the data joins a sweep kept in a database, and takes its runs.
+sweep-worker:
+	@test -n "$(SWEEP)" || { echo 'error: give the sweep to join, e.g. make sweep-worker SWEEP=sweep-20261124-120000-ab12 STORAGE=postgresql://...' >&2; exit 2; }
+	$(PYTHON) -m harness sweep-worker --sweep $(SWEEP) $(if $(JOBS),--jobs $(JOBS))
 
 # Every experiment (or NAMES) in warm worker processes, JOBS of them (or N of make -j N); each is skipped
 # when a finished run has the same config, code and data; FORCE=1 reruns. A failure does not stop the others.

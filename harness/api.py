@@ -236,15 +236,27 @@ def sweep(
     jobs: int = 1,
     reports_dir: Path | str = REPORTS,
     experiments_dir: Path | str = EXPERIMENTS,
+    storage: str | None = None,
 ) -> Group:
     """`make sweep`: every point of GRID (or `random` points of its LOW:HIGH ranges), times `seeds`; or `trials`
-    points chosen by TPE (search="tpe"). prune="hyperband" or "median" stops runs that fall behind."""
+    points chosen by TPE (search="tpe"). prune="hyperband" or "median" stops runs that fall behind. With
+    `storage` (postgresql://...) the study lives in that database, and other machines can join it."""
     from harness.groups.groups import GroupPlan, RunArguments
 
     arguments = RunArguments(_settings(overrides), dataset, epochs)
     plan = GroupPlan.of_sweep(name, grid, random, sample_seed, str(seeds) if seeds is not None else None, arguments,
                               search, trials, prune)  # fmt: skip
-    return _run_group(plan, jobs, reports_dir, experiments_dir)
+    return _run_group(plan, jobs, reports_dir, experiments_dir, storage)
+
+
+def join_sweep(sweep: str, storage: str, *, jobs: int = 1, reports_dir: Path | str = REPORTS,
+               experiments_dir: Path | str = EXPERIMENTS) -> Group:  # fmt: skip
+    """`make sweep-worker`: take runs of the sweep `sweep` (its group id) whose study is in the database at
+    `storage`, until none is left; they are written under this machine's reports folder."""
+    from harness.groups.groups import join_group
+
+    group_dir, _, _ = join_group(sweep, storage, Path(experiments_dir), Path(reports_dir), jobs)
+    return Group(group_dir)
 
 
 def load(name_or_path: str | Path, reports_dir: Path | str = REPORTS) -> Run | Group:
@@ -269,10 +281,10 @@ def compare(*names: str, reports_dir: Path | str = REPORTS) -> Comparison:
     return Comparison(compare_targets([str(name) for name in names], Path(reports_dir)))
 
 
-def _run_group(plan, jobs: int, reports_dir: Path | str, experiments_dir: Path | str) -> Group:
+def _run_group(plan, jobs: int, reports_dir: Path | str, experiments_dir: Path | str, storage: str | None = None):
     from harness.groups.groups import run_group
 
-    group_dir, _, _ = run_group(plan, Path(experiments_dir), Path(reports_dir), jobs)
+    group_dir, _, _ = run_group(plan, Path(experiments_dir), Path(reports_dir), jobs, storage)
     return Group(group_dir)
 
 

@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--search", help="tpe: Optuna's TPE chooses each point from the runs so far (with --trials)")
     sweep.add_argument("--trials", type=int, help="how many runs SEARCH=tpe may make")
     sweep.add_argument("--prune", help="hyperband or median: stop runs whose validation accuracy falls behind")
+    sweep.add_argument("--storage", default=os.environ.get("STORAGE") or None,
+                       help="keep the study in a database (postgresql://...): other machines may join it")  # fmt: skip
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sweep.add_argument("--epochs", type=int)
     sweep.add_argument("--dataset")
@@ -88,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     suite.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default) or mnist")
     suite.add_argument("--jobs", type=int, help="workers for make all (default: make all's default)")
     suite.add_argument("--rounds", type=int, default=1, help="pairs of timed commands, seed code first")
+    joining = commands.add_parser("sweep-worker", parents=[folders], help="take runs of a sweep in a database")
+    joining.add_argument("--sweep", required=True, help="the group's id (sweep-<time>-<suffix>)")
+    joining.add_argument("--storage", default=os.environ.get("STORAGE") or None, help="postgresql://...")
+    joining.add_argument("--jobs", type=int, default=1, help="runs at a time on this machine")
+
     index_bench = commands.add_parser("bench-index", parents=[folders], help="time the index's refresh at many runs")
     index_bench.add_argument("--runs", type=int, default=10_000, help="run directories to make (default 10,000)")
     index_bench.add_argument("--repeats", type=int, default=5, help="timings of each kind of refresh (median)")
@@ -145,8 +152,19 @@ def command_sweep(args: argparse.Namespace) -> int:
     group = api.sweep(args.name, args.grid, random=args.random, sample_seed=args.sample_seed, search=args.search,
                       trials=args.trials, prune=args.prune, epochs=args.epochs, dataset=args.dataset,
                       overrides=args.overrides, seeds=args.seeds, jobs=args.jobs, reports_dir=args.reports_dir,
-                      experiments_dir=args.experiments_dir)  # fmt: skip
+                      experiments_dir=args.experiments_dir, storage=args.storage)  # fmt: skip
     return _report_result(args.name, group)
+
+
+def command_sweep_worker(args: argparse.Namespace) -> int:
+    if not args.storage or "://" not in args.storage:
+        raise UserError("make sweep-worker joins a sweep kept in a database: give STORAGE=postgresql://... (the one "
+                        "the sweep was started with)")  # fmt: skip
+    from harness import api
+
+    group = api.join_sweep(args.sweep, args.storage, jobs=args.jobs, reports_dir=args.reports_dir,
+                           experiments_dir=args.experiments_dir)  # fmt: skip
+    return _report_result(args.sweep, group)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -300,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench": command_bench,
             "bench-suite": command_bench_suite,
             "bench-index": command_bench_index,
+            "sweep-worker": command_sweep_worker,
             "report": command_report,
             "compare": command_compare,
             "gradcheck": command_gradcheck,

@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime
@@ -144,8 +145,8 @@ def environment(seed: int, command: list[str] | None = None) -> dict:
 
 
 def process_command() -> list[str]:
-    """This process's command line, as one would type it again."""
-    return [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]]
+    """This process's command line, as one would type it again (a password in a database URL masked)."""
+    return [Path(sys.executable).name, "-m", "harness", *(masked(argument) for argument in sys.argv[1:])]
 
 
 # A run's life: running -> finished | failed | diverged | interrupted. Anything but finished has a reason.
@@ -242,6 +243,10 @@ def open_storage(spec: str):
     """A group's Optuna storage: a database URL (postgresql://...), or the path of a file journal."""
     import optuna
 
+    # Optuna marks the heartbeat and its retry callback experimental, and warns that heartbeats are meant for
+    # Study.optimize: the harness records them itself, for the trials it asked for (harness.groups.groups).
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     if "://" in spec:
         retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
         return optuna.storages.RDBStorage(
@@ -255,7 +260,8 @@ def open_storage(spec: str):
     return optuna.storages.JournalStorage(JournalFileBackend(spec))
 
 
-HEARTBEAT_SECONDS = 10  # a database trial whose worker has been silent for three of these is taken up again
+# A trial in a database whose machine has been silent for three of these is taken up again by another.
+HEARTBEAT_SECONDS = int(os.environ.get("HARNESS_HEARTBEAT_SECONDS", "10"))
 
 
 def masked(url: str) -> str:

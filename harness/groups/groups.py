@@ -11,7 +11,7 @@ before the group's folder exists, so a bad grid or a missing dataset costs no tr
 from __future__ import annotations
 
 import math
-import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +22,30 @@ from harness.config.schema import ExperimentConfig
 from harness.data.datasets import load_dataset
 from harness.errors import UserError
 from harness.groups.parallel import thread_share
-from harness.groups.study import create_study, decoded, default_storage, distributions, encoded, tell, trial_reference
+from harness.groups.study import (
+    create_study,
+    decoded,
+    default_storage,
+    distributions,
+    encoded,
+    load_study,
+    tell,
+    trial_reference,
+)
 from harness.groups.workers import RunRequest, RunResult, WorkerPool
-from harness.records import GROUP_FILE, STUDY_FILE, new_run_dir, point_latest, read_json, read_member, write_json
+from harness.records import (
+    GROUP_FILE,
+    HEARTBEAT_SECONDS,
+    STUDY_FILE,
+    masked,
+    new_run_dir,
+    open_storage,
+    point_latest,
+    process_command,
+    read_json,
+    read_member,
+    write_json,
+)
 
 LOGS = "logs"
 MAX_RUNS = 10_000  # a group beyond this is refused before any of it is built
@@ -191,31 +212,47 @@ def outcome_line(group_dir: Path, member: dict, result: RunResult) -> str:
 
 class Ledger:
     """A group's study and its members: hands each free worker the next trial's run, and records each run's end
-    in its trial. Grid, random and seed points are enqueued up front; SEARCH=tpe asks for a new point each time."""
+    in its trial. Grid, random and seed points are enqueued up front (by the machine that starts the group; one
+    that joins it takes from the same queue); SEARCH=tpe asks for a new point each time."""
 
-    def __init__(self, plan: GroupPlan, group_dir: Path, storage: str, experiments_dir: Path, command: list[str]):
-        self.plan, self.group_dir, self.storage = plan, group_dir, storage
+    def __init__(self, plan: GroupPlan, group_dir: Path, study, storage: str, experiments_dir: Path,
+                 command: list[str], joining: bool = False):  # fmt: skip
+        self.plan, self.group_dir, self.study, self.storage = plan, group_dir, study, storage
         self.experiments_dir, self.command = experiments_dir, command
         search = plan.search or {}
         self.method, self.prune, self.trials = search.get("method"), search.get("prune"), search.get("trials")
-        self.study = create_study(f"{plan.experiment}/{group_dir.name}", storage, self.method, self.prune,
-                                  search.get("sample_seed") or 0)  # fmt: skip
         self.distributions = distributions(plan.axes)
-        self.members = {member["run"]: member | {"exit_code": None} for member in plan.members()}
+        self.members = {} if joining else {member["run"]: member | {"exit_code": None} for member in plan.members()}
         self.asked: dict[str, object] = {}  # run -> its Optuna trial, until told
-        for member in plan.members():
-            params = {key: encoded(value) for key, value in member["parameters"].items()}
-            self.study.enqueue_trial(params, user_attrs={key: member[key] for key in ("run", "point", "seed")})
-        self.total = len(plan.members()) or self.trials
+        self.taken: set[str] = set()  # the runs this machine took
+        if not joining:
+            study.set_user_attr("plan", plan_record(plan))
+            for member in plan.members():
+                params = {key: encoded(value) for key, value in member["parameters"].items()}
+                study.enqueue_trial(params, user_attrs={key: member[key] for key in ("run", "point", "seed")})
+        self.total = self.trials if self.method else len(self._waiting())
+        self.heartbeat = Heartbeat(study, self.asked) if "://" in storage else None
+
+    def members_here(self) -> list[dict]:
+        """The members this machine ran; with a database, the points it never took are other machines' to run."""
+        shared = self.heartbeat is not None
+        return [member for member in self.members.values() if not shared or member["run"] in self.taken]
+
+    def _waiting(self) -> list:
+        from optuna.trial import TrialState
+
+        return self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
 
     def requests(self):
         """The next member's run each time a worker is free, until the study has no point left to run."""
         from optuna.trial import TrialState
 
         while True:
-            if self.method is None and not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            if self.heartbeat is not None:  # a trial whose machine went silent goes back in the queue
+                self.heartbeat.retry_stale()
+            if self.method is None and not self._waiting():
                 return
-            if self.method is not None and len(self.members) >= self.trials:
+            if self.method is not None and len(self.study.get_trials(deepcopy=False)) >= self.trials:
                 return
             trial = self.study.ask(self.distributions)
             member = self._member(trial)
@@ -226,6 +263,7 @@ class Ledger:
                 for key in ("run", "point", "seed"):
                     trial.set_user_attr(key, member[key])
             self.members[member["run"]], self.asked[member["run"]] = member | {"exit_code": None}, trial
+            self.taken.add(member["run"])
             config = member_config(self.plan, member, self.experiments_dir)
             reference = trial_reference(self.study, trial, self.storage, self.prune)
             yield member_request(member, config, self.group_dir, self.command, reference)
@@ -272,21 +310,89 @@ class Ledger:
         return retry
 
 
-def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int) -> tuple[Path, dict, int]:
-    """Run every member, `jobs` at a time, as the trials of the group's study; write the summary and pages.
-    Returns the folder, the summary and the exit code."""
+def plan_record(plan: GroupPlan) -> dict:
+    """What a machine joining the group needs to run its points: the plan, as plain data in the study."""
+    return {"experiment": plan.experiment, "kind": plan.kind, "points": plan.points, "seeds": plan.seeds,
+            "search": plan.search, "arguments": vars(plan.arguments)}  # fmt: skip
+
+
+def plan_from_record(record: dict) -> GroupPlan:
+    search = record["search"] or {}
+    axes = parse_axes(search["grid"], random=bool(search.get("random") or search.get("method"))) if search else {}
+    return GroupPlan(record["experiment"], record["kind"], record["points"], record["seeds"],
+                     RunArguments(**record["arguments"]), record["search"], axes)  # fmt: skip
+
+
+class Heartbeat:
+    """For a study in a database: a thread that says every HEARTBEAT_SECONDS that this machine's trials are
+    alive, and, before each new trial, Optuna's check for trials whose machine went silent (they are failed and
+    enqueued again by the storage's RetryHeartbeatStaleTrialCallback)."""
+
+    def __init__(self, study, asked: dict):
+        import threading
+
+        self.study, self.asked = study, asked
+        self.stopped = threading.Event()
+        threading.Thread(target=self._beat, daemon=True, name="heartbeat").start()
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(HEARTBEAT_SECONDS):
+            for trial in list(self.asked.values()):
+                self.study._storage.record_heartbeat(trial._trial_id)  # noqa: SLF001 - Optuna's own heartbeat call
+
+    def retry_stale(self) -> None:
+        import optuna
+
+        optuna.storages.fail_stale_trials(self.study)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int,
+              storage: str | None = None) -> tuple[Path, dict, int]:  # fmt: skip
+    """Run every member, `jobs` at a time, as the trials of the group's study (in the group's folder, or in the
+    database at `storage`); write the summary and pages. Returns the folder, the summary and the exit code."""
     if jobs < 1:
         raise UserError(f"JOBS={jobs}: run at least one job at a time")
     check_plan(plan, experiments_dir)
     group_dir = new_run_dir(reports_dir, plan.experiment, prefix=f"{plan.kind}-")
-    command = [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]]
-    ledger = Ledger(plan, group_dir, default_storage(group_dir), experiments_dir, command)
-    parallel = min(jobs, ledger.total)
+    spec = storage or default_storage(group_dir)
+    search = plan.search or {}
+    with database_errors(storage, group_dir):
+        study = create_study(f"{plan.experiment}/{group_dir.name}", spec, search.get("method"), search.get("prune"),
+                             search.get("sample_seed") or 0)  # fmt: skip
+        ledger = Ledger(plan, group_dir, study, spec, experiments_dir, process_command())
+    return _run_ledger(ledger, jobs, reports_dir)
+
+
+def join_group(sweep: str, storage: str, experiments_dir: Path, reports_dir: Path, jobs: int) -> tuple[Path, dict, int]:
+    """make sweep-worker: take the runs of a group whose study is in the database at `storage` until none is
+    left, writing them into this machine's reports folder under the group's own id."""
+    if jobs < 1:
+        raise UserError(f"JOBS={jobs}: run at least one job at a time")
+    with database_errors(storage, None):
+        name = find_study(sweep, storage)
+        plan = plan_from_record(load_study(name, storage).user_attrs["plan"])
+        search = plan.search or {}
+        study = load_study(name, storage, search.get("method"), search.get("prune"), search.get("sample_seed") or 0)
+    check_plan(plan, experiments_dir)
+    group_dir = reports_dir / plan.experiment / name.split("/", 1)[1]
+    group_dir.mkdir(parents=True, exist_ok=True)
+    with database_errors(storage, group_dir):
+        ledger = Ledger(plan, group_dir, study, storage, experiments_dir, process_command(), joining=True)
+    return _run_ledger(ledger, jobs, reports_dir)
+
+
+def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> tuple[Path, dict, int]:
+    plan, group_dir = ledger.plan, ledger.group_dir
+    parallel = max(1, min(jobs, ledger.total))
     threads = thread_share(parallel)
+    where = masked(ledger.storage) if "://" in ledger.storage else STUDY_FILE
     record = {
         "experiment": plan.experiment, "kind": plan.kind, "created": datetime.now().isoformat(timespec="seconds"),
         "seeds": plan.seeds, "points": plan.points, "search": plan.search, "jobs": jobs, "threads_per_run": threads,
-        "command": command, "study": {"storage": STUDY_FILE, "name": ledger.study.study_name},
+        "command": ledger.command, "study": {"storage": where, "name": ledger.study.study_name},
         "members": list(ledger.members.values()),
     }  # fmt: skip
     write_json(group_dir / GROUP_FILE, record)
@@ -295,11 +401,14 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
           f"in {group_dir} (each run's output: {group_dir / LOGS}/<run>.log)", flush=True)  # fmt: skip
     interrupted = False
     try:
-        WorkerPool(parallel).run(ledger.requests(), ledger.record, expected=ledger.total)
+        with database_errors(ledger.storage, group_dir):
+            WorkerPool(parallel).run(ledger.requests(), ledger.record, expected=ledger.total)
     except KeyboardInterrupt:
         interrupted = True
-    members = list(ledger.members.values())
-    write_json(group_dir / GROUP_FILE, record | {"members": members, "interrupted": interrupted})
+    finally:
+        if ledger.heartbeat is not None:
+            ledger.heartbeat.stop()
+        write_json(group_dir / GROUP_FILE, record | {"members": ledger.members_here(), "interrupted": interrupted})
     from harness.reporting.group_report import write_group_report
     from harness.reporting.index import write_index
 
@@ -308,3 +417,42 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
     if interrupted:
         return group_dir, summary, 130
     return group_dir, summary, 0 if summary["finished"] + summary.get("pruned", 0) == summary["runs"] else 1
+
+
+def find_study(sweep: str, storage: str) -> str:
+    """The study of group `sweep` (its id, e.g. sweep-20261124-120000-ab12, or <experiment>/<id>)."""
+    import optuna
+
+    names = [study.study_name for study in optuna.get_all_study_summaries(open_storage(storage))]
+    matches = [name for name in names if name == sweep or name.endswith(f"/{sweep}")]
+    if len(matches) != 1:
+        known = ", ".join(names[-5:]) or "none"
+        raise UserError(f"no group {sweep!r} in the database at {masked(storage)}; its groups: {known}")
+    return matches[0]
+
+
+def _from_database(error: BaseException | None) -> BaseException | None:
+    """The database driver's or SQLAlchemy's error that this one was raised from (or is), if any."""
+    while error is not None:
+        if type(error).__module__.split(".")[0] in ("sqlalchemy", "psycopg"):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+@contextmanager
+def database_errors(storage: str | None, group_dir: Path | None):
+    """A lost or unreachable database stops this machine's part of the group with one line; the runs it
+    finished stay in its reports folder."""
+    try:
+        yield
+    except Exception as error:
+        cause = _from_database(error) if storage else None
+        if cause is None:
+            raise
+        kept = f"; the runs finished here are kept in {group_dir}" if group_dir else ""
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        raise UserError(
+            f"the sweep's database at {masked(storage)} cannot be reached ({masked(first)}){kept}; "
+            "when it is back, make sweep-worker SWEEP=<id> STORAGE=... goes on"
+        ) from None

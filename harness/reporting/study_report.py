@@ -5,12 +5,13 @@ coordinates plot, drawn by Optuna's matplotlib backend as PNG files beside group
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from harness.records import open_storage
+from harness.records import masked, open_storage
 from harness.reporting.report import save_figure
 
 PLOTS = (  # file, heading label, Optuna's matplotlib function
@@ -28,7 +29,11 @@ def load_group_study(group_dir: Path, record: dict):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = where["storage"] if "://" in where["storage"] else str(group_dir / where["storage"])
+    storage = str(group_dir / where["storage"])
+    if "://" in where["storage"]:  # a database: recorded without its password, which STORAGE gives again
+        storage = os.environ.get("STORAGE", "")
+        if masked(storage) != where["storage"]:
+            return None
     return optuna.load_study(study_name=where["name"], storage=open_storage(storage))
 
 

@@ -1,0 +1,174 @@
+"""A sweep across machines: its Optuna study in a real PostgreSQL (a throw-away cluster the tests start on a Unix
+socket), other machines joining with `sweep-worker`, each point run once, a machine that dies replaced, a lost
+database one line, and the password never written anywhere."""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXPERIMENTS, ROOT
+
+PASSWORD = "s3cret-pw"  # trust authentication ignores it; it must still never be written
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("pg_ctl") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))), None)
+    return Path(found).resolve().parent if found else None  # /usr/lib/postgresql/<version>/bin: all the tools
+
+
+BIN = _postgres_bin()
+if BIN is None:
+    if os.environ.get("REQUIRE_POSTGRES"):
+        raise RuntimeError("REQUIRE_POSTGRES is set but PostgreSQL is missing: apt-get install postgresql")
+    pytest.skip("apt-get install postgresql", allow_module_level=True)
+
+
+def _as_postgres(*command: str) -> list[str]:
+    """initdb refuses to run as root: run the server's tools as the postgres user when we are root."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
+
+
+class Cluster:
+    def __init__(self, folder: Path):
+        self.folder, self.data = folder, folder / "data"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres")
+        subprocess.run(_as_postgres(str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"),
+                       check=True, capture_output=True)  # fmt: skip
+        self.start()
+        subprocess.run(_as_postgres(str(BIN / "createdb"), "-h", str(folder), "-p", str(self.port), "-U", "postgres",
+                                    "harness"), check=True, capture_output=True)  # fmt: skip
+        self.url = f"postgresql://postgres:{PASSWORD}@/harness?host={folder}&port={self.port}"
+
+    def start(self) -> None:
+        options = f"-k {self.folder} -p {self.port} -c listen_addresses=''"  # a Unix socket only
+        log = str(self.folder / "server.log")
+        subprocess.run(_as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "start", "-l", log),
+                       check=True, capture_output=True)  # fmt: skip
+
+    def stop(self) -> None:
+        subprocess.run(_as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"),
+                       capture_output=True)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A cluster of its own in a short /tmp folder (pytest's are private to root, and a socket path is short)."""
+    folder = Path(tempfile.mkdtemp(prefix="harness-pg-"))
+    os.chmod(folder, 0o755)
+    cluster = Cluster(folder)
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def harness(*args: str, reports: Path, storage: str, heartbeat: int = 10) -> subprocess.Popen:
+    """`python -m harness ARGS` in the background, as a machine of the sweep would run it (STORAGE from make)."""
+    command = [sys.executable, "-m", "harness", *args, "--experiments-dir", str(EXPERIMENTS), "--reports-dir",
+               str(reports)]  # fmt: skip
+    environment = os.environ | {"STORAGE": storage, "TF_CPP_MIN_LOG_LEVEL": "2",
+                                "HARNESS_HEARTBEAT_SECONDS": str(heartbeat)}  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=environment, start_new_session=True)  # fmt: skip
+
+
+def group_id(reports: Path, deadline: float = 120) -> str:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        groups = list(reports.glob("*/sweep-*/group.json"))
+        if groups:
+            return groups[0].parent.name
+        time.sleep(0.1)
+    raise AssertionError("the sweep never started")
+
+
+def study_trials(url: str, group: str):
+    import optuna
+
+    from harness.records import open_storage
+
+    storage = open_storage(url)
+    (name,) = [
+        study.study_name for study in optuna.get_all_study_summaries(storage) if study.study_name.endswith(group)
+    ]
+    return optuna.load_study(study_name=name, storage=storage).trials
+
+
+def test_two_machines_share_a_grid_each_point_once_and_no_password_is_written(postgres, tmp_path):
+    first, second = tmp_path / "machine-1", tmp_path / "machine-2"
+    grid = "optimizer.learning_rate=0.02,0.01,0.005,0.002,0.001,0.0005"
+    starter = harness("sweep", "adam", "--dataset", "digits", "--epochs", "3", "--grid", grid, reports=first,
+                      storage=postgres.url)  # fmt: skip
+    group = group_id(first)
+    joiner = harness("sweep-worker", "--sweep", group, reports=second, storage=postgres.url)
+    for process in (starter, joiner):
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+    trials = study_trials(postgres.url, group)
+    assert sorted(trial.state.name for trial in trials) == ["COMPLETE"] * 6
+    runs = [trial.user_attrs["run"] for trial in trials]
+    assert sorted(runs) == [f"p{point:02d}" for point in range(6)]  # every point once, no duplicates
+    here = {path.parent.name for path in first.glob(f"adam/{group}/p*/metrics.json")}
+    there = {path.parent.name for path in second.glob(f"adam/{group}/p*/metrics.json")}
+    assert here and there and not here & there and here | there == set(runs)  # both machines took points
+    assert {trial.user_attrs["run_path"].split("/machine-")[1][0] for trial in trials} == {"1", "2"}
+    written = [path for folder in (first, second) for path in folder.rglob("*") if path.is_file()]
+    assert not [path for path in written if PASSWORD.encode() in path.read_bytes()]
+    record = json.loads((first / "adam" / group / "group.json").read_text())
+    assert record["study"]["storage"].startswith("postgresql://postgres:***@")
+
+
+def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tmp_path):
+    first, second = tmp_path / "machine-1", tmp_path / "machine-2"
+    grid = "optimizer.learning_rate=0.01,0.001"
+    starter = harness("sweep", "adam", "--dataset", "digits", "--epochs", "200", "--grid", grid, reports=first,
+                      storage=postgres.url, heartbeat=1)  # fmt: skip
+    group = group_id(first)
+    deadline = time.monotonic() + 120
+    while not list(first.glob(f"adam/{group}/p00/history.csv")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(starter.pid, signal.SIGKILL)  # the machine and its worker are gone mid-run
+    starter.communicate()
+    time.sleep(4)  # three heartbeats missed
+    joiner = harness("sweep-worker", "--sweep", group, "--jobs", "1", reports=second, storage=postgres.url,
+                     heartbeat=1)  # fmt: skip
+    _, stderr = joiner.communicate(timeout=600)
+    assert joiner.returncode == 0, stderr
+    trials = study_trials(postgres.url, group)
+    finished = sorted(trial.user_attrs["run"] for trial in trials if trial.state.name == "COMPLETE")
+    assert finished == ["p00", "p01"]  # the killed point ran again, on the machine that is left
+    assert [trial.state.name for trial in trials].count("FAIL") == 1
+
+
+def test_a_lost_database_stops_a_machine_with_one_line_and_keeps_its_finished_runs(postgres, tmp_path):
+    reports = tmp_path / "machine"
+    grid = "optimizer.learning_rate=0.01,0.005,0.002,0.001"
+    process = harness("sweep", "adam", "--dataset", "digits", "--epochs", "4", "--grid", grid, reports=reports,
+                      storage=postgres.url)  # fmt: skip
+    group = group_id(reports)
+    deadline = time.monotonic() + 180
+    while not list(reports.glob(f"adam/{group}/p00/metrics.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    postgres.stop()
+    try:
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        postgres.start()
+    assert process.returncode == 2, stderr
+    (line,) = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert "the sweep's database at postgresql://postgres:***@" in line and "cannot be reached" in line
+    assert PASSWORD not in stderr
+    assert json.loads((reports / "adam" / group / "p00" / "metrics.json").read_text())["status"] == "finished"
