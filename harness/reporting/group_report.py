@@ -51,6 +51,7 @@ def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
         "experiment": record["experiment"], "kind": record["kind"], "group": group_dir.name,
         "runs": len(members), "finished": sum(member["status"] == "finished" for member in members),
         "pruned": sum(member["status"] == "pruned" for member in members),
+        "epochs_trained": sum(member["metrics"].get("epochs_run") or 0 for member in members),
         "not_finished": [{key: member[key] for key in ("run", "status", "reason")}
                          for member in members if member["status"] not in ("finished", "pruned")],
         "seeds": record["seeds"], "points": points,
@@ -170,7 +171,8 @@ def _logs(group_dir: Path) -> dict[str, str]:
 def summary_text(summary: dict) -> str:
     """The group's result for the terminal."""
     pruned = f", {summary['pruned']} pruned" if summary.get("pruned") else ""
-    lines = [f"\n{summary['experiment']}: {summary['finished']} of {summary['runs']} runs finished{pruned}"]
+    epochs = f" ({summary['epochs_trained']} epochs trained in all)" if "epochs_trained" in summary else ""
+    lines = [f"\n{summary['experiment']}: {summary['finished']} of {summary['runs']} runs finished{pruned}{epochs}"]
     lines += [f"  {member['run']}: {member['status']}: {member['reason']}" for member in summary["not_finished"]]
     shown = []
     if summary["kind"] == "seeds":
