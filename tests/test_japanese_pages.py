@@ -47,7 +47,7 @@ def visible_text(page: Path) -> str:
 
 def data_words(reports: Path) -> set[str]:
     """Words that are data, not the harness's: the configs' keys and values (descriptions, names), file names."""
-    words = {"JavaScript", "NaN"}  # a name, and the symbol Japanese text uses too
+    words = {"JavaScript", "NaN", "fANOVA"}  # names, and the symbol Japanese text uses too
     for run_dir in run_directories(reports):
         words |= set(re.findall(r"[A-Za-z][A-Za-z']+", (run_dir / "config.yaml").read_text()))
         words |= {name for path in run_dir.iterdir() for name in re.findall(r"[A-Za-z]+", path.name)}

@@ -59,12 +59,8 @@ def decoded(axes: dict[str, list | Range], params: dict) -> dict:
     """A trial's parameters as config values (a list category back to its list)."""
     values = {}
     for key, value in params.items():
-        choices = axes[key]
-        values[key] = (
-            next((choice for choice in choices if encoded(choice) == value), value)
-            if isinstance(choices, list)
-            else value
-        )
+        choices = axes[key] if isinstance(axes[key], list) else []
+        values[key] = next((choice for choice in choices if encoded(choice) == value), value)
     return values
 
 
@@ -80,26 +76,32 @@ def pruner(kind: str | None):
     raise UserError(f"PRUNE={kind}: choose one of {', '.join(PRUNERS)}")
 
 
+def _sampler(search: str | None, sample_seed: int):
+    """TPE chooses SEARCH=tpe's points; enqueued points (grid, random, seeds) are taken as given."""
+    import optuna
+
+    return (
+        optuna.samplers.TPESampler(seed=sample_seed)
+        if search == "tpe"
+        else optuna.samplers.RandomSampler(seed=sample_seed)
+    )
+
+
 def create_study(name: str, storage: str, search: str | None, prune: str | None, sample_seed: int):
     """A new study in `storage`, maximising the runs' best validation accuracy."""
     import optuna
 
     _quiet()
-    sampler = (
-        optuna.samplers.TPESampler(seed=sample_seed)
-        if search == "tpe"
-        else optuna.samplers.RandomSampler(seed=sample_seed)
-    )
     return optuna.create_study(storage=open_storage(storage), study_name=name, direction="maximize",
-                               sampler=sampler, pruner=pruner(prune))  # fmt: skip
+                               sampler=_sampler(search, sample_seed), pruner=pruner(prune))  # fmt: skip
 
 
 def load_study(name: str, storage: str, search: str | None = None, prune: str | None = None, sample_seed: int = 0):
     import optuna
 
     _quiet()
-    sampler = optuna.samplers.TPESampler(seed=sample_seed) if search == "tpe" else None
-    return optuna.load_study(study_name=name, storage=open_storage(storage), sampler=sampler, pruner=pruner(prune))
+    return optuna.load_study(study_name=name, storage=open_storage(storage), sampler=_sampler(search, sample_seed),
+                             pruner=pruner(prune))  # fmt: skip
 
 
 def default_storage(group_dir: Path) -> str:
