@@ -11,8 +11,15 @@ from tests.conftest import EXPERIMENTS
 SEED_EXPERIMENTS = ["basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr"]
 
 
-def test_the_ten_seed_experiments_and_the_textbook_network_exist():
-    assert sorted(available(EXPERIMENTS)) == sorted(SEED_EXPERIMENTS + ["scratch_two_layer"])
+def test_the_ten_seed_experiments_the_textbook_network_and_the_showcase_exist():
+    assert sorted(available(EXPERIMENTS)) == sorted(SEED_EXPERIMENTS + ["scratch_two_layer", "fashion_mlp_best"])
+
+
+def test_the_showcase_is_the_point_its_sweep_found_on_the_full_fashion_mnist():
+    config = resolve("fashion_mlp_best", EXPERIMENTS)
+    assert (config.dataset.name, config.dataset.train_size, config.dataset.val_size) == ("fashion_mnist", 55000, 5000)
+    assert config.model.hidden_units == [1024, 512, 256] and config.model.batch_norm
+    assert (config.optimizer.learning_rate, config.model.dropout[0], config.training.batch_size) == (0.0008, 0.36, 256)
 
 
 @pytest.mark.parametrize("name", SEED_EXPERIMENTS)
