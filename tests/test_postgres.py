@@ -129,12 +129,16 @@ def test_two_machines_share_a_grid_each_point_once_and_no_password_is_written(po
     assert not [path for path in written if PASSWORD.encode() in path.read_bytes()]
     record = json.loads((first / "adam" / group / "group.json").read_text())
     assert record["study"]["storage"].startswith("postgresql://postgres:***@")
+    remade = harness("report", reports=first, storage=postgres.url)  # once both are done: the page, again
+    assert remade.wait(timeout=120) == 0
+    summary = json.loads((first / "adam" / group / "summary.json").read_text())
+    assert summary["finished"] == summary["runs"] == 6  # the other machine's runs too, from the study
 
 
 def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tmp_path):
     first, second = tmp_path / "machine-1", tmp_path / "machine-2"
     grid = "optimizer.learning_rate=0.01,0.001"
-    starter = harness("sweep", "adam", "--dataset", "digits", "--epochs", "200", "--grid", grid, reports=first,
+    starter = harness("sweep", "adam", "--dataset", "digits", "--epochs", "60", "--grid", grid, reports=first,
                       storage=postgres.url, heartbeat=1)  # fmt: skip
     group = group_id(first)
     deadline = time.monotonic() + 120

@@ -3,6 +3,7 @@ validation accuracy, value, status, host and path; TPE chooses points; a pruner 
 sweep page says what mattered, drawn from the study."""
 
 import json
+import shutil
 
 import optuna
 import pytest
@@ -19,7 +20,7 @@ def study_of(group_dir):
     return optuna.load_study(study_name=record["study"]["name"], storage=open_storage(str(group_dir / STUDY_FILE)))
 
 
-def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial(reports):
+def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial_and_its_page_comes_from_the_study(reports):
     grid = "optimizer.learning_rate=0.01,0.001 training.batch_size=32,64"
     result = run_harness("sweep", "adam", *DIGITS, "--epochs", "2", "--jobs", "2", "--seeds", "2", "--grid", grid,
                          reports=reports)  # fmt: skip
@@ -41,16 +42,20 @@ def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial(reports):
     for image in ("importance.png", "history.png", "parallel.png"):
         assert (group_dir / image).stat().st_size > 10_000 and image in page
     assert "explains the largest share of the variation" in page and "spread between seeds" in page
+    shutil.rmtree(group_dir / "p00-seed-0")  # as if it had been made on another machine: the study still has it
+    assert run_harness("report", reports=reports).returncode == 0
+    summary = json.loads((group_dir / "summary.json").read_text())
+    assert summary["finished"] == summary["runs"] == 8 and "p00-seed-0" in (group_dir / "group.html").read_text()
 
 
 def test_tpe_chooses_its_points_and_a_pruner_stops_the_runs_that_fall_behind(reports):
     grid = "optimizer.learning_rate=1e-5:1e-1:log training.batch_size=32,128"
-    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "5", "--jobs", "2", "--search", "tpe", "--trials", "8",
+    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "4", "--jobs", "2", "--search", "tpe", "--trials", "7",
                          "--prune", "median", "--sample-seed", "3", "--grid", grid, reports=reports)  # fmt: skip
     assert result.returncode == 0, result.stderr  # a pruned run did what its sweep asked
     (group_dir,) = reports.glob("adam/sweep-*")
     trials = study_of(group_dir).trials
-    assert len(trials) == 8 and len({trial.params["optimizer.learning_rate"] for trial in trials}) == 8
+    assert len(trials) == 7 and len({trial.params["optimizer.learning_rate"] for trial in trials}) == 7
     pruned = [trial for trial in trials if trial.state == TrialState.PRUNED]
     assert pruned, "with learning rates down to 1e-5, some runs fall behind the median"
     for trial in pruned:
@@ -58,7 +63,7 @@ def test_tpe_chooses_its_points_and_a_pruner_stops_the_runs_that_fall_behind(rep
         status = json.loads((run_dir / "status.json").read_text())
         assert status["status"] == "pruned" and "pruned by the median pruner after epoch" in status["reason"]
         epochs = len((run_dir / "history.csv").read_text().splitlines()) - 1
-        assert epochs < 5 and max(trial.intermediate_values) == epochs - 1  # its curve up to where it stopped
+        assert epochs < 4 and max(trial.intermediate_values) == epochs - 1  # its curve up to where it stopped
     assert "pruned" in result.stdout and "runs finished, " in result.stdout
     page = (group_dir / "group.html").read_text()
     assert 'class="status pruned"' in page

@@ -116,7 +116,9 @@ def tell(study, trial, status: str, metrics: dict, run_dir: Path | None) -> None
     trial.set_user_attr("status", status)
     trial.set_user_attr("host", platform.node())
     trial.set_user_attr("run_path", str(run_dir) if run_dir else None)
-    trial.set_user_attr("test_accuracy", metrics.get("test_accuracy"))
+    trial.set_user_attr("reason", metrics.get("reason"))
+    for key in ("test_accuracy", "macro_f1", "best_val_accuracy", "epochs_run"):  # the page, from the study alone
+        trial.set_user_attr(key, metrics.get(key))
     if status == "finished" and metrics.get(OBJECTIVE) is not None:
         study.tell(trial, metrics[OBJECTIVE])
     elif status == "pruned":

@@ -23,7 +23,7 @@ from harness.reporting.index import started
 from harness.reporting.pages import write_page
 from harness.reporting.report import save_figure
 from harness.reporting.stats import band, t_interval
-from harness.reporting.study_report import importance_sentence, load_group_study, study_plots
+from harness.reporting.study_report import importance_sentence, load_group_study, members_from_study, study_plots
 
 GROUP_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy")
 SELECTED_BY = "best_val_accuracy"  # the validation set chooses; the test set only reports
@@ -120,6 +120,12 @@ def plot_parameters(members: list[dict], keys: list[str], random: bool, path: Pa
 def write_group_report(group_dir: Path) -> dict:
     """summary.json, the plots and group.html; returns the summary."""
     record, members = read_group(group_dir)
+    study = load_group_study(group_dir, record) if record["kind"] == "sweep" else None
+    if study is not None:  # runs made elsewhere, or whose folders are gone here, come from their trials
+        here = {member["run"] for member in members if (group_dir / member["run"]).is_dir()}
+        recorded = members_from_study(study, record["points"], here)
+        elsewhere = {member["run"] for member in recorded}
+        members = [member for member in members if member["run"] not in elsewhere] + recorded
     summary = summarize(group_dir, record, members)
     write_json(group_dir / "summary.json", summary)
     lang = language(_report_language(group_dir, members))
@@ -137,7 +143,6 @@ def write_group_report(group_dir: Path) -> dict:
         random = bool((summary.get("search") or {}).get("random"))
         plot_parameters(members, list(record["points"][0]), random, group_dir / "parameters.png", text)
         images.append(("parameters.png", text["metric_vs_parameter"]))
-    study = load_group_study(group_dir, record) if summary["kind"] == "sweep" else None
     mattered = None
     if study is not None:
         images += study_plots(group_dir, study, text)

@@ -14,6 +14,7 @@ import numpy as np
 from harness.records import masked, open_storage
 from harness.reporting.report import save_figure
 
+RECORDED = ("test_accuracy", "macro_f1", "best_val_accuracy", "epochs_run")  # each trial's, by harness.groups.study
 PLOTS = (  # file, heading label, Optuna's matplotlib function
     ("importance.png", "importance", "plot_param_importances"),
     ("history.png", "optimisation_history", "plot_optimization_history"),
@@ -100,3 +101,21 @@ def importance_sentence(study, summary: dict, text: dict) -> str | None:
     if spreads:
         sentence += text["seed_spread_sentence"].format(points=f"{float(np.mean(spreads)) * 100:.2f}")
     return sentence
+
+
+def members_from_study(study, points: list[dict], known: set[str]) -> list[dict]:
+    """The runs the study records but this folder lacks (made on another machine, or deleted here), as group
+    members read from their trials: the sweep's page covers every run from the study alone."""
+    from optuna.trial import TrialState
+
+    members = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
+        attributes = trial.user_attrs
+        if attributes.get("run") in known or "status" not in attributes or attributes.get("point") is None:
+            continue
+        metrics = {key: attributes[key] for key in RECORDED if attributes.get(key) is not None}
+        members.append({"run": attributes["run"], "point": attributes["point"], "seed": attributes.get("seed"),
+                        "parameters": points[attributes["point"]], "status": attributes["status"],
+                        "reason": attributes.get("reason"), "metrics": metrics, "report": False,
+                        "host": attributes.get("host")})  # fmt: skip
+    return members
