@@ -211,3 +211,21 @@ def test_a_running_status_whose_process_is_gone_reads_as_interrupted(tmp_path):
 def test_only_known_statuses_are_written(tmp_path, status):
     with pytest.raises(ValueError):
         write_status(tmp_path, status)
+
+
+def test_a_kill_between_a_checkpoints_weights_and_its_commit_leaves_the_previous_checkpoint_whole(tmp_path):
+    """Weights and epoch count are committed together by progress.json: an epoch's weights written but not yet
+    committed (the process killed in between) are never paired with the previous epoch's count."""
+    import keras
+    import numpy as np
+
+    from harness.training.checkpoint import EpochCheckpoint, completed_epochs
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = np.random.default_rng(0).normal(size=(32, 4)), np.arange(32) % 3
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[EpochCheckpoint(tmp_path)])
+    assert completed_epochs(tmp_path) == (2, tmp_path / "epoch-00002.weights.h5")
+    assert sorted(path.name for path in tmp_path.glob("*.weights.h5")) == ["epoch-00002.weights.h5"]
+    model.save_weights(tmp_path / "epoch-00003.weights.h5")  # the next epoch's weights, then the kill
+    assert completed_epochs(tmp_path) == (2, tmp_path / "epoch-00002.weights.h5")

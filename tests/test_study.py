@@ -39,7 +39,7 @@ def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial_and_its_p
         assert sorted(trial.intermediate_values) == [0, 1]  # one validation accuracy per epoch
         assert trial.params["optimizer.learning_rate"] in (0.01, 0.001)
     page = (group_dir / "group.html").read_text()
-    for image in ("importance.png", "history.png", "parallel.png"):
+    for image in ("importance.png", "history.png", "parallel.png", "epochs.png"):
         assert (group_dir / image).stat().st_size > 10_000 and image in page
     assert "explains the largest share of the variation" in page and "spread between seeds" in page
     shutil.rmtree(group_dir / "p00-seed-0")  # as if it had been made on another machine: the study still has it

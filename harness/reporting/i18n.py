@@ -48,6 +48,7 @@ LABELS = {
         "importance": "Importance of each parameter for validation accuracy (fANOVA)",
         "optimisation_history": "Optimisation history: each trial's best validation accuracy",
         "parallel_coordinates": "Parallel coordinates: each trial's parameters and validation accuracy",
+        "trial_curves": "Every trial's validation accuracy per epoch (a pruned trial's ends where it stopped)",
         "what_mattered": "What mattered", "best_so_far": "best so far", "trial": "trial",
         "importance_short": "importance", "parameter": "parameter",
         "importance_sentence": "{parameter} explains the largest share of the variation of validation accuracy "
@@ -97,6 +98,7 @@ LABELS = {
         "importance": "検証正解率に対する各パラメータの重要度 (fANOVA)",
         "optimisation_history": "最適化の履歴: 各試行の最良の検証正解率",
         "parallel_coordinates": "平行座標: 各試行のパラメータと検証正解率",
+        "trial_curves": "各試行のエポックごとの検証正解率 (打ち切られた試行は止まったところまで)",
         "what_mattered": "効いたもの", "best_so_far": "それまでの最良", "trial": "試行",
         "importance_short": "重要度", "parameter": "パラメータ",
         "importance_sentence": "検証正解率のばらつきを最も多く説明するのは {parameter} です (fANOVA で {share}%)",

@@ -1,11 +1,13 @@
 """What mattered in a sweep, from its Optuna study alone: each parameter's importance for validation accuracy
-(Optuna's fANOVA evaluator) set against the spread between seeds, the optimisation history and a parallel-
-coordinates plot, drawn by Optuna's matplotlib backend as PNG files beside group.html (no browser plotting).
+(Optuna's fANOVA evaluator) set against the spread between seeds, the optimisation history, every trial's
+validation accuracy per epoch (a pruned trial's curve ends where it was stopped) and a parallel-coordinates plot,
+drawn by Optuna's matplotlib backend as PNG files beside group.html (no browser plotting).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -18,6 +20,7 @@ RECORDED = ("test_accuracy", "macro_f1", "best_val_accuracy", "epochs_run")  # e
 PLOTS = (  # file, heading label, Optuna's matplotlib function
     ("importance.png", "importance", "plot_param_importances"),
     ("history.png", "optimisation_history", "plot_optimization_history"),
+    ("epochs.png", "trial_curves", "plot_intermediate_values"),  # pruned trials' curves end where they stopped
     ("parallel.png", "parallel_coordinates", "plot_parallel_coordinate"),
 )
 
@@ -74,10 +77,13 @@ def _relabel(figure, text: dict) -> None:
         "Objective Value": text["best_val_accuracy"], "Best Value": text["best_so_far"], "Trial": text["trial"],
         "Hyperparameter Importance": text["importance_short"], "Hyperparameter": text["parameter"],
         "Hyperparameter Importances": "", "Optimization History Plot": "", "Parallel Coordinate Plot": "",
+        "Intermediate Values Plot": "", "Step": text["epoch"], "Intermediate Value": text["val_accuracy"],
     }  # fmt: skip
     for label in figure.findobj(Text):
         if label.get_text() in words:
             label.set_text(words[label.get_text()])
+        elif numbered := re.fullmatch(r"Trial(\d+)", label.get_text()):  # the per-epoch plot's legend
+            label.set_text(f"{text['trial']} {numbered.group(1)}")
 
 
 def importance_sentence(study, summary: dict, text: dict) -> str | None:

@@ -44,7 +44,6 @@ from harness.records import (
     write_text,
     write_with,
 )
-from harness.training.checkpoint import WEIGHTS as CHECKPOINT_WEIGHTS
 from harness.training.checkpoint import EpochCheckpoint, completed_epochs, restore
 from harness.training.evaluate import evaluate
 from harness.training.fingerprint import FINGERPRINT_FILE, fingerprint
@@ -199,10 +198,11 @@ def resume_experiment(run_dir: Path, epochs: int | None = None, reporter: Report
     if status == "finished" and longer:
         completed, weights = len(read_history(run_dir)), run_dir / MODEL_FILE
     elif status in ("interrupted", "failed"):
-        completed, weights = completed_epochs(run_dir / CHECKPOINT_DIR), run_dir / CHECKPOINT_DIR / CHECKPOINT_WEIGHTS
-        if completed is None:
+        checkpoint = completed_epochs(run_dir / CHECKPOINT_DIR)
+        if checkpoint is None:
             raise UserError(f"run {run_dir} has no checkpoint (it stopped before its first epoch ended); "
                             "start a new run")  # fmt: skip
+        completed, weights = checkpoint
     elif status == "finished":
         raise UserError(f"run {run_dir} is finished ({planned} epochs); give EPOCHS greater than {planned} "
                         "to train it longer in the same run, or start a new run")  # fmt: skip
