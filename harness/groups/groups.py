@@ -262,6 +262,7 @@ class Ledger:
             if "run" not in trial.user_attrs:  # a point TPE chose: the trial says which run it is
                 for key in ("run", "point", "seed"):
                     trial.set_user_attr(key, member[key])
+            trial.set_user_attr("parameters", member["parameters"])  # for a page made from the study alone
             self.members[member["run"]], self.asked[member["run"]] = member | {"exit_code": None}, trial
             self.taken.add(member["run"])
             config = member_config(self.plan, member, self.experiments_dir)

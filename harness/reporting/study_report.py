@@ -117,11 +117,12 @@ def members_from_study(study, points: list[dict], known: set[str]) -> list[dict]
     members = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
         attributes = trial.user_attrs
-        if attributes.get("run") in known or "status" not in attributes or attributes.get("point") is None:
-            continue
+        point = attributes.get("point")
+        if attributes.get("run") in known or "status" not in attributes or point is None or point >= len(points):
+            continue  # (a point TPE chose on another machine is not among this record's points)
         metrics = {key: attributes[key] for key in RECORDED if attributes.get(key) is not None}
-        members.append({"run": attributes["run"], "point": attributes["point"], "seed": attributes.get("seed"),
-                        "parameters": points[attributes["point"]], "status": attributes["status"],
+        members.append({"run": attributes["run"], "point": point, "seed": attributes.get("seed"),
+                        "parameters": attributes.get("parameters", points[point]), "status": attributes["status"],
                         "reason": attributes.get("reason"), "metrics": metrics, "report": False,
                         "host": attributes.get("host")})  # fmt: skip
     return members
