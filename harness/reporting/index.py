@@ -3,7 +3,7 @@
 python -m harness report           writes reports/index.html (make report; make experiment refreshes it)
 python -m harness list --runs      prints the table
 
-A refresh reads only what changed: each row is kept in reports/.index-rows.json beside the size and time of its
+A refresh reads only what changed: each row is kept in reports/index-data.js beside the size and time of its
 status.json and metrics.json (every write the harness makes to a run rewrites one of them), and a run is read again
 when one of them differs, or while it is running. Listing the folders to find new and vanished runs and comparing
 those signatures is all a refresh costs when nothing else changed (`make bench-index`). `make report` reads every
@@ -181,9 +181,9 @@ def _newest_first(rows: dict, kind: _Rows) -> list[list]:
     return sorted((values for _, values in rows.values()), key=lambda row: (row[date], row[name]), reverse=True)
 
 
+# The readers are looked up when called (a test counts the runs a refresh reads by replacing run_row).
 RUNS = _Rows(COLUMNS, "config.yaml", RUN_FILES, lambda run_dir, reports_dir: run_row(run_dir, reports_dir))
-GROUPS = _Rows(GROUP_COLUMNS, GROUP_FILE, GROUP_FILES, lambda group_dir, reports_dir: group_row(group_dir, reports_dir),
-               newest_first=("date", "group"))  # fmt: skip
+GROUPS = _Rows(GROUP_COLUMNS, GROUP_FILE, GROUP_FILES, group_row, newest_first=("date", "group"))
 
 
 @contextmanager
@@ -217,20 +217,9 @@ def _rows_record(reports_dir: Path, everything: bool) -> dict:
     return record
 
 
-def refresh(reports_dir: Path, everything: bool = False) -> tuple[list[list], list[list]]:
-    """Every run's row and every group's row (values in COLUMNS' and GROUP_COLUMNS' order), newest first; runs
-    that vanished are gone, and only what changed since the last refresh is read again."""
-    record = _rows_record(reports_dir, everything)
-    return _newest_first(record["runs"], RUNS), _newest_first(record["groups"], GROUPS)
-
-
 def runs_table(reports_dir: Path) -> pd.DataFrame:
-    """One row per run, newest first."""
-    return pd.DataFrame(refresh(reports_dir)[0], columns=COLUMNS)
-
-
-def groups_table(reports_dir: Path) -> pd.DataFrame:
-    return pd.DataFrame(refresh(reports_dir)[1], columns=GROUP_COLUMNS)
+    """One row per run, newest first; only what changed since the last refresh is read again."""
+    return pd.DataFrame(_newest_first(_rows_record(reports_dir, everything=False)["runs"], RUNS), columns=COLUMNS)
 
 
 INDEX_FORMATS = {"test_accuracy": 4, "macro_f1": 4, "best_val_accuracy": 4, "train_seconds": 1, "learning_rate": None}
