@@ -255,8 +255,7 @@ def join_sweep(sweep: str, storage: str, *, jobs: int = 1, reports_dir: Path | s
     `storage`, until none is left; they are written under this machine's reports folder."""
     from harness.groups.groups import join_group
 
-    group_dir, _, _ = join_group(sweep, storage, Path(experiments_dir), Path(reports_dir), jobs)
-    return Group(group_dir)
+    return Group(join_group(sweep, storage, Path(experiments_dir), Path(reports_dir), jobs))
 
 
 def load(name_or_path: str | Path, reports_dir: Path | str = REPORTS) -> Run | Group:
@@ -284,8 +283,7 @@ def compare(*names: str, reports_dir: Path | str = REPORTS) -> Comparison:
 def _run_group(plan, jobs: int, reports_dir: Path | str, experiments_dir: Path | str, storage: str | None = None):
     from harness.groups.groups import run_group
 
-    group_dir, _, _ = run_group(plan, Path(experiments_dir), Path(reports_dir), jobs, storage)
-    return Group(group_dir)
+    return Group(run_group(plan, Path(experiments_dir), Path(reports_dir), jobs, storage))
 
 
 def _settings(overrides: dict | list[str] | None) -> list[str]:

@@ -23,6 +23,8 @@ from harness.data.datasets import load_dataset
 from harness.errors import UserError
 from harness.groups.parallel import thread_share
 from harness.groups.study import (
+    PRUNERS,
+    SEARCHES,
     create_study,
     decoded,
     default_storage,
@@ -55,8 +57,6 @@ RETRIES = 2  # times a run whose worker process died is run again
 def check_search(method: str | None, trials: int | None, random: int | None, seeds: str | None,
                  prune: str | None) -> None:  # fmt: skip
     """SEARCH, TRIALS and PRUNE: what combines with what, said before anything runs."""
-    from harness.groups.study import PRUNERS, SEARCHES
-
     if method is not None and method not in SEARCHES:
         raise UserError(f"SEARCH={method}: the search that learns is SEARCH=tpe (or leave SEARCH out for a grid)")
     if (method is None) != (trials is None):
@@ -216,9 +216,9 @@ class Ledger:
     that joins it takes from the same queue); SEARCH=tpe asks for a new point each time."""
 
     def __init__(self, plan: GroupPlan, group_dir: Path, study, storage: str, experiments_dir: Path,
-                 command: list[str], joining: bool = False):  # fmt: skip
+                 configs: dict[str, ExperimentConfig], command: list[str], joining: bool = False):  # fmt: skip
         self.plan, self.group_dir, self.study, self.storage = plan, group_dir, study, storage
-        self.experiments_dir, self.command = experiments_dir, command
+        self.experiments_dir, self.configs, self.command = experiments_dir, configs, command
         search = plan.search or {}
         self.method, self.prune, self.trials = search.get("method"), search.get("prune"), search.get("trials")
         self.distributions = distributions(plan.axes)
@@ -265,7 +265,8 @@ class Ledger:
             trial.set_user_attr("parameters", member["parameters"])  # for a page made from the study alone
             self.members[member["run"]], self.asked[member["run"]] = member | {"exit_code": None}, trial
             self.taken.add(member["run"])
-            config = member_config(self.plan, member, self.experiments_dir)
+            # Checked already (check_plan) unless TPE chose the point or it is a retry's.
+            config = self.configs.get(member["run"]) or member_config(self.plan, member, self.experiments_dir)
             reference = trial_reference(self.study, trial, self.storage, self.prune)
             yield member_request(member, config, self.group_dir, self.command, reference)
 
@@ -350,42 +351,39 @@ class Heartbeat:
         self.stopped.set()
 
 
-def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int,
-              storage: str | None = None) -> tuple[Path, dict, int]:  # fmt: skip
+def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int, storage: str | None = None) -> Path:
     """Run every member, `jobs` at a time, as the trials of the group's study (in the group's folder, or in the
-    database at `storage`); write the summary and pages. Returns the folder, the summary and the exit code."""
+    database at `storage`); write the summary and pages. Returns the group's folder (harness.api.Group reads
+    its outcome and exit status from it)."""
     if jobs < 1:
         raise UserError(f"JOBS={jobs}: run at least one job at a time")
-    check_plan(plan, experiments_dir)
+    configs = check_plan(plan, experiments_dir)
     group_dir = new_run_dir(reports_dir, plan.experiment, prefix=f"{plan.kind}-")
     spec = storage or default_storage(group_dir)
-    search = plan.search or {}
     with database_errors(storage, group_dir):
-        study = create_study(f"{plan.experiment}/{group_dir.name}", spec, search.get("method"), search.get("prune"),
-                             search.get("sample_seed") or 0)  # fmt: skip
-        ledger = Ledger(plan, group_dir, study, spec, experiments_dir, process_command())
+        study = create_study(f"{plan.experiment}/{group_dir.name}", spec, plan.search or {})
+        ledger = Ledger(plan, group_dir, study, spec, experiments_dir, configs, process_command())
     return _run_ledger(ledger, jobs, reports_dir)
 
 
-def join_group(sweep: str, storage: str, experiments_dir: Path, reports_dir: Path, jobs: int) -> tuple[Path, dict, int]:
+def join_group(sweep: str, storage: str, experiments_dir: Path, reports_dir: Path, jobs: int) -> Path:
     """make sweep-worker: take the runs of a group whose study is in the database at `storage` until none is
     left, writing them into this machine's reports folder under the group's own id."""
     if jobs < 1:
         raise UserError(f"JOBS={jobs}: run at least one job at a time")
     with database_errors(storage, None):
-        name = find_study(sweep, storage)
-        plan = plan_from_record(load_study(name, storage).user_attrs["plan"])
-        search = plan.search or {}
-        study = load_study(name, storage, search.get("method"), search.get("prune"), search.get("sample_seed") or 0)
-    check_plan(plan, experiments_dir)
+        name, record = find_study(sweep, storage)
+        plan = plan_from_record(record)
+        study = load_study(name, storage, plan.search or {})
+    configs = check_plan(plan, experiments_dir)
     group_dir = reports_dir / plan.experiment / name.split("/", 1)[1]
     group_dir.mkdir(parents=True, exist_ok=True)
     with database_errors(storage, group_dir):
-        ledger = Ledger(plan, group_dir, study, storage, experiments_dir, process_command(), joining=True)
+        ledger = Ledger(plan, group_dir, study, storage, experiments_dir, configs, process_command(), joining=True)
     return _run_ledger(ledger, jobs, reports_dir)
 
 
-def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> tuple[Path, dict, int]:
+def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
     plan, group_dir = ledger.plan, ledger.group_dir
     parallel = max(1, min(jobs, ledger.total))
     threads = thread_share(parallel)
@@ -413,23 +411,22 @@ def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> tuple[Path, dic
     from harness.reporting.group_report import write_group_report
     from harness.reporting.index import write_index
 
-    summary = write_group_report(group_dir)
+    write_group_report(group_dir)
     write_index(reports_dir)
-    if interrupted:
-        return group_dir, summary, 130
-    return group_dir, summary, 0 if summary["finished"] + summary.get("pruned", 0) == summary["runs"] else 1
+    return group_dir
 
 
-def find_study(sweep: str, storage: str) -> str:
-    """The study of group `sweep` (its id, e.g. sweep-20261124-120000-ab12, or <experiment>/<id>)."""
+def find_study(sweep: str, storage: str) -> tuple[str, dict]:
+    """The study of group `sweep` (its id, e.g. sweep-20261124-120000-ab12, or <experiment>/<id>): its name and
+    the plan its starter recorded."""
     import optuna
 
-    names = [study.study_name for study in optuna.get_all_study_summaries(open_storage(storage))]
-    matches = [name for name in names if name == sweep or name.endswith(f"/{sweep}")]
+    studies = optuna.get_all_study_summaries(open_storage(storage))
+    matches = [study for study in studies if study.study_name == sweep or study.study_name.endswith(f"/{sweep}")]
     if len(matches) != 1:
-        known = ", ".join(names[-5:]) or "none"
+        known = ", ".join(study.study_name for study in studies[-5:]) or "none"
         raise UserError(f"no group {sweep!r} in the database at {masked(storage)}; its groups: {known}")
-    return matches[0]
+    return matches[0].study_name, matches[0].user_attrs["plan"]
 
 
 def _from_database(error: BaseException | None) -> BaseException | None:

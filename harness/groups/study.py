@@ -76,32 +76,32 @@ def pruner(kind: str | None):
     raise UserError(f"PRUNE={kind}: choose one of {', '.join(PRUNERS)}")
 
 
-def _sampler(search: str | None, sample_seed: int):
+def _sampler(search: dict):
     """TPE chooses SEARCH=tpe's points; enqueued points (grid, random, seeds) are taken as given."""
     import optuna
 
-    return (
-        optuna.samplers.TPESampler(seed=sample_seed)
-        if search == "tpe"
-        else optuna.samplers.RandomSampler(seed=sample_seed)
-    )
+    seed = search.get("sample_seed") or 0
+    if search.get("method") == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
 
 
-def create_study(name: str, storage: str, search: str | None, prune: str | None, sample_seed: int):
-    """A new study in `storage`, maximising the runs' best validation accuracy."""
+def create_study(name: str, storage: str, search: dict):
+    """A new study in `storage`, maximising the runs' best validation accuracy; `search` is the plan's (SEARCH,
+    PRUNE and the sampling seed)."""
     import optuna
 
     _quiet()
     return optuna.create_study(storage=open_storage(storage), study_name=name, direction="maximize",
-                               sampler=_sampler(search, sample_seed), pruner=pruner(prune))  # fmt: skip
+                               sampler=_sampler(search), pruner=pruner(search.get("prune")))  # fmt: skip
 
 
-def load_study(name: str, storage: str, search: str | None = None, prune: str | None = None, sample_seed: int = 0):
+def load_study(name: str, storage: str, search: dict):
     import optuna
 
     _quiet()
-    return optuna.load_study(study_name=name, storage=open_storage(storage), sampler=_sampler(search, sample_seed),
-                             pruner=pruner(prune))  # fmt: skip
+    return optuna.load_study(study_name=name, storage=open_storage(storage), sampler=_sampler(search),
+                             pruner=pruner(search.get("prune")))  # fmt: skip
 
 
 def default_storage(group_dir: Path) -> str:
@@ -138,7 +138,7 @@ def epoch_judge(trial: dict) -> Callable[[int, dict], str | None]:
     import optuna
 
     _quiet()
-    study = load_study(trial["study"], trial["storage"], prune=trial.get("prune"))
+    study = load_study(trial["study"], trial["storage"], {"prune": trial.get("prune")})
     running = optuna.trial.Trial(study, trial["trial_id"])
 
     def judge(epoch: int, logs: dict) -> str | None:
