@@ -32,7 +32,7 @@ from harness.reporting.i18n import labels, language
 from harness.reporting.pages import write_page
 from harness.reporting.report import save_figure
 from harness.reporting.stats import band, holm, welch
-from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, group_verdict, phrase
+from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, explanations, group_verdict
 
 
 @dataclass
@@ -100,11 +100,6 @@ def plot_group_curves(groups: list[Group], names: list[str], path: Path, text: d
     save_figure(figure, path)
 
 
-def why_text(lang: str, tests: int) -> list[str]:
-    """What the tests are, and the multiplicity adjustment when there are several."""
-    return [phrase(lang, "why_welch")] + ([phrase(lang, "why_holm", tests=tests)] if tests > 1 else [])
-
-
 def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
     groups = [load_group(path) for path in paths]
     check_one_dataset(groups)
@@ -121,8 +116,9 @@ def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
     if any(not group.history.empty for group in groups):
         plot_group_curves(groups, names, out / "curves.png", text)
     verdicts = statistics[statistics.metric == "test_accuracy"].verdict.tolist()
+    why = explanations(lang, "why_welch", len(groups) - 1)
     write_page("compare_groups.html", out / "compare.html", reports_dir, lang, text=text, groups=groups, names=names,
-               verdicts=verdicts, statistics=statistics.to_dict("records"), why=why_text(lang, len(groups) - 1),
+               verdicts=verdicts, statistics=statistics.to_dict("records"), why=why,
                links=[os.path.relpath(group.path / "group.html", out.resolve()) for group in groups],
                summary=summary, metrics=GROUP_METRICS, curves=(out / "curves.png").is_file(),
                differences=difference_html(differences, text))  # fmt: skip

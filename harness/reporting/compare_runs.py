@@ -32,7 +32,7 @@ from harness.reporting.i18n import labels, language
 from harness.reporting.pages import clean, write_page
 from harness.reporting.report import plot_image_grid, save_figure
 from harness.reporting.stats import holm, paired
-from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, paired_verdict, phrase
+from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, explanations, paired_verdict, phrase
 
 SUMMARY_COLUMNS = ["status", "epochs_run", "test_accuracy", "macro_f1", "best_val_accuracy", "best_epoch",
                    "final_val_accuracy", "train_seconds"]  # fmt: skip
@@ -259,13 +259,6 @@ def correct(run: Run) -> np.ndarray:
     return (run.predictions.true_label == run.predictions.predicted_label).to_numpy()
 
 
-def why_text(lang: str, tests: int) -> list[str]:
-    """What the test is, and the multiplicity adjustment when there are several."""
-    if tests == 0:
-        return []
-    return [phrase(lang, "why_mcnemar")] + ([phrase(lang, "why_holm", tests=tests)] if tests > 1 else [])
-
-
 IMAGES = (("curves.png", "curves_compare"), ("scores.png", "scores"), ("per_class_f1.png", "per_class_f1"))
 
 
@@ -280,6 +273,7 @@ def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
     differences = config_difference(runs)
     f1 = per_class_f1(runs, class_names)
     verdicts, statistics = paired_statistics(runs, lang)
+    why = explanations(lang, "why_mcnemar", len(statistics))
     write_with(out / "metrics.csv", lambda path: summary.to_csv(path))
     write_with(out / "config_diff.csv", lambda path: differences.to_csv(path))
     write_with(out / "per_class_f1.csv", lambda path: f1.to_csv(path))
@@ -297,7 +291,7 @@ def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
         per_class=(f1.rename_axis(text["class"]).to_html(float_format="%.4f") if not f1.empty else ""), pair=pair,
         images=[(name, text[label]) for name, label in IMAGES if (out / name).is_file()],
         links=[os.path.relpath(run.path / "report.html", out.resolve()) for run in runs],
-        verdicts=verdicts, statistics=statistics.to_dict("records"), why=why_text(lang, len(statistics)),
+        verdicts=verdicts, statistics=statistics.to_dict("records"), why=why,
     )  # fmt: skip
     return Comparison(out, summary, verdicts)
 

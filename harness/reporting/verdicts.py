@@ -97,6 +97,13 @@ def phrase(lang: str, key: str, **values) -> str:
     return PHRASES[lang][key].format(**values)
 
 
+def explanations(lang: str, test: str, tests: int) -> list[str]:
+    """What the test ("why_welch" or "why_mcnemar") is, and the multiplicity adjustment when there are several."""
+    if tests == 0:
+        return []
+    return [phrase(lang, test)] + ([phrase(lang, "why_holm", tests=tests)] if tests > 1 else [])
+
+
 @dataclass(frozen=True)
 class Adjusted:
     """A test's p-value adjusted for the `tests` tests of its comparison (Holm); one test needs no adjustment."""
