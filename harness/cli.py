@@ -123,7 +123,8 @@ def command_run(args: argparse.Namespace) -> int:
 
     result = api.run(args.name, epochs=args.epochs, dataset=args.dataset, seed=args.seed, overrides=args.overrides,
                      seeds=args.seeds, jobs=args.jobs, reports_dir=args.reports_dir,
-                     experiments_dir=args.experiments_dir, run_dir=args.run_dir, command=process_command())  # fmt: skip
+                     experiments_dir=args.experiments_dir, run_dir=args.run_dir, command=process_command(),
+                     isolated=False)  # fmt: skip
     return _report_result(args.name, result)
 
 
@@ -187,7 +188,7 @@ def _resume(args: argparse.Namespace) -> int:
         epochs = args.epochs
     from harness import api
 
-    return _report_result(args.name, api.Run(run_dir).resume(epochs=epochs))
+    return _report_result(args.name, api.Run(run_dir).resume(epochs=epochs, isolated=False))
 
 
 def _report_result(name: str, result) -> int:
