@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import keras
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -15,7 +17,7 @@ from harness.cli import main
 from harness.config.experiments import resolve
 from harness.records import read_status, write_status
 from harness.reporting import report as report_module
-from harness.training.runner import run_experiment
+from harness.training.runner import Interrupted, SignalWatch, StopOnSignal, run_experiment, signals_interrupt
 from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
 
 DETERMINISTIC_DROPOUT = [
@@ -99,6 +101,29 @@ def test_sigterm_also_stops_cleanly(reports):
     process.communicate(timeout=60)
     assert process.returncode == 130
     assert "stopped by SIGTERM" in read_status(run_dir)["reason"]
+
+
+class _SignalsWhenCollected:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, and Python ignores what a finalizer raises
+
+
+class _SignalInAFinalizer(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 2:
+            _SignalsWhenCollected()  # collected at once
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the lost raise, on purpose
+def test_a_signal_whose_first_raise_is_lost_still_stops_training_after_that_epoch():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    watch = SignalWatch()
+    x, y = np.zeros((8, 4), "float32"), np.zeros(8, "int32")
+    callbacks = [_SignalInAFinalizer(), StopOnSignal(watch)]
+    with pytest.raises(Interrupted, match="SIGTERM"), signals_interrupt(watch):
+        model.fit(x, y, epochs=50, verbose=0, callbacks=callbacks)
+    assert watch.name == "SIGTERM" and model.optimizer.iterations.numpy() == 3  # epochs 0, 1 and 2
 
 
 def test_a_diverging_run_stops_is_marked_and_still_reported(reports):

@@ -81,16 +81,44 @@ class RunOutcome:
         return EXIT_CODES[self.status]
 
 
+@dataclass
+class SignalWatch:
+    """The signal that asked training to stop, if one did."""
+
+    name: str | None = None
+
+    def check(self) -> None:
+        if self.name:
+            raise Interrupted(self.name)
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Raise Interrupted at the end of an epoch once a signal was received. The handler raises at once, but
+    Python drops an exception raised inside a finalizer (TensorFlow's objects have many), so that first
+    raise can be lost and the run would train on to the end (seen once in CI as exit status 0 after SIGTERM)."""
+
+    def __init__(self, watch: SignalWatch):
+        super().__init__()
+        self.watch = watch
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.watch.check()
+
+
 @contextmanager
-def signals_interrupt():
-    """Turn SIGINT and SIGTERM into Interrupted while training runs."""
+def signals_interrupt(watch: SignalWatch | None = None):
+    """Turn SIGINT and SIGTERM into Interrupted while training runs: from the handler at once, and on
+    leaving the block should that raise have been lost."""
+    watch = watch or SignalWatch()
 
     def handler(number, frame):
-        raise Interrupted(signal.Signals(number).name)
+        watch.name = signal.Signals(number).name
+        watch.check()
 
     previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield watch
+        watch.check()
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
@@ -251,10 +279,12 @@ def train_in(
     ]
     pruning = Pruning(epoch_judge) if epoch_judge is not None else None
     callbacks += [pruning] if pruning else []
+    watch = SignalWatch()
+    callbacks.append(StopOnSignal(watch))  # last: the epoch it ends is recorded and checkpointed
     if reporter is not None:  # its imports and first figure, while the compiled epochs run without the GIL
         threading.Thread(target=reporter.warm_up, daemon=True).start()
     try:
-        with signals_interrupt():
+        with signals_interrupt(watch):
             result = fit(config, model, dataset.x_train, dataset.y_train, (dataset.x_val, dataset.y_val),
                          callbacks, verbose=0, initial_epoch=initial_epoch)  # fmt: skip
     except Interrupted as stop:
