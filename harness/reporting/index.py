@@ -13,12 +13,10 @@ run again.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import re
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +25,7 @@ import pandas as pd
 import yaml
 
 from harness import records
+from harness.collector import collector_paused
 from harness.config.grid import point_label
 from harness.records import GROUP_FILE, is_group, read_status, write_text
 from harness.reporting.i18n import labels, language, status_words
@@ -186,23 +185,10 @@ RUNS = _Rows(COLUMNS, "config.yaml", RUN_FILES, lambda run_dir, reports_dir: run
 GROUPS = _Rows(GROUP_COLUMNS, GROUP_FILE, GROUP_FILES, group_row, newest_first=("date", "group"))
 
 
-@contextmanager
-def _collector_paused():
-    """Without the cyclic garbage collector: it would walk the whole heap (TensorFlow's included, several times)
-    while the kept rows' tens of thousands of lists are made: 0.29 s instead of 0.02 s at 10,000 runs."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _rows_record(reports_dir: Path, everything: bool) -> dict:
     """Every run and group as {"runs": {folder: [signature, values]}, "groups": ...}, reading again only those that
     changed since the last refresh (or, with `everything`, all of them); written back when anything changed."""
-    with _collector_paused():
+    with collector_paused():  # 0.29 s instead of 0.02 s at 10,000 runs
         kept = {} if everything else _kept_rows(reports_dir)
         run_folders, group_folders = records.run_folders(reports_dir)
         runs, runs_changed = _refreshed(kept.get("runs", {}), run_folders, RUNS, reports_dir)

@@ -7,22 +7,29 @@ registers a gradient function in TensorFlow's global gradient registry and never
 registration keeps the whole traced graph alive. A worker grew by about 10 MB a run that way (1.21 GB after
 ten seed experiments, 1.53 GB after thirty). Once the run's model is gone nothing can ask for those
 gradients again, so `isolated_run` forgets the registrations the run made.
+
+The first isolated run of a process sets aside everything alive before it (harness.collector): the collections
+between runs then walk only what the runs made, not the frameworks' million objects (0.75 s a run before).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 from collections.abc import Iterator
 
 import keras
+
+from harness.collector import freeze_survivors
 
 CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
 
 
 @contextlib.contextmanager
 def isolated_run() -> Iterator[None]:
+    _set_survivors_aside_once()
     keras.backend.clear_session()  # layer names, uids and graphs as in a fresh process
     registered = _gradient_registrations()
     try:
@@ -32,6 +39,11 @@ def isolated_run() -> Iterator[None]:
         _forget_gradient_registrations(registered)
         gc.collect()  # the run's model and data go before the next run's arrive
         _release_free_memory()
+
+
+@functools.cache
+def _set_survivors_aside_once() -> None:
+    freeze_survivors()
 
 
 def _registry() -> dict:
