@@ -9,8 +9,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from harness.records import STUDY_FILE, open_storage
-from tests.conftest import run_harness
+from harness.config.experiments import resolve
+from harness.records import STUDY_FILE, open_storage, read_status
+from harness.training.runner import run_experiment
+from tests.conftest import EXPERIMENTS, run_harness
 
 DIGITS = ("--dataset", "digits")
 
@@ -67,6 +69,16 @@ def test_tpe_chooses_its_points_and_a_pruner_stops_the_runs_that_fall_behind(rep
     assert "pruned" in result.stdout and "runs finished, " in result.stdout
     page = (group_dir / "group.html").read_text()
     assert 'class="status pruned"' in page
+
+
+@pytest.mark.parametrize(("epochs", "status", "epochs_run"), [(3, "pruned", 1), (1, "finished", 1)])
+def test_a_pruner_stops_a_run_before_its_last_epoch_but_a_run_that_trained_them_all_is_finished(
+    reports, epochs, status, epochs_run
+):
+    config = resolve("adam", EXPERIMENTS, [], dataset="digits", epochs=epochs)
+    outcome = run_experiment(config, reports, epoch_judge=lambda epoch, logs: f"pruned after epoch {epoch}")
+    assert outcome.status == status and read_status(outcome.run_dir)["status"] == status
+    assert json.loads((outcome.run_dir / "metrics.json").read_text())["epochs_run"] == epochs_run
 
 
 @pytest.mark.parametrize(

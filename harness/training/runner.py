@@ -322,8 +322,9 @@ class Pruning(keras.callbacks.Callback):
         self.judge, self.reason = judge, None
 
     def on_epoch_end(self, epoch, logs=None):
-        self.reason = self.judge(epoch, logs or {})
-        if self.reason:
+        reason = self.judge(epoch, logs or {})
+        if reason and epoch + 1 < self.params["epochs"]:  # after the last epoch the run is complete: nothing to stop
+            self.reason = reason
             self.model.stop_training = True
 
 
