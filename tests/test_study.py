@@ -4,12 +4,14 @@ sweep page says what mattered, drawn from the study."""
 
 import json
 import shutil
+import threading
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
 from harness.config.experiments import resolve
+from harness.groups.study import take_queued
 from harness.records import STUDY_FILE, open_storage, read_status
 from harness.training.runner import run_experiment
 from tests.conftest import EXPERIMENTS, run_harness
@@ -48,6 +50,29 @@ def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial_and_its_p
     assert run_harness("report", reports=reports).returncode == 0
     summary = json.loads((group_dir / "summary.json").read_text())
     assert summary["finished"] == summary["runs"] == 8 and "p00-seed-0" in (group_dir / "group.html").read_text()
+
+
+def test_machines_racing_for_the_last_points_take_each_once_and_add_no_trial_of_their_own(tmp_path):
+    storage = str(tmp_path / STUDY_FILE)
+    study = optuna.create_study(study_name="race", storage=open_storage(storage))
+    for point in range(24):
+        study.enqueue_trial({"x": point / 24}, user_attrs={"run": f"p{point:02d}"})
+    space = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    taken = []
+
+    def machine():
+        its_study = optuna.load_study(study_name="race", storage=open_storage(storage))  # a handle of its own
+        while (trial := take_queued(its_study, space)) is not None:
+            taken.append((trial.user_attrs["run"], trial.params["x"]))
+            its_study.tell(trial, trial.params["x"])
+
+    machines = [threading.Thread(target=machine) for _ in range(6)]
+    for thread in machines:
+        thread.start()
+    for thread in machines:
+        thread.join()
+    assert sorted(taken) == [(f"p{point:02d}", point / 24) for point in range(24)]  # each point once, as enqueued
+    assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 24  # no empty trial when none was left
 
 
 def test_tpe_chooses_its_points_and_a_pruner_stops_the_runs_that_fall_behind(reports):

@@ -31,6 +31,7 @@ from harness.groups.study import (
     distributions,
     encoded,
     load_study,
+    take_queued,
     tell,
     trial_reference,
 )
@@ -250,15 +251,18 @@ class Ledger:
         while True:
             if self.heartbeat is not None:  # a trial whose machine went silent goes back in the queue
                 self.heartbeat.retry_stale()
-            if self.method is None and not self._waiting():
+            if self.method is None:
+                trial = take_queued(self.study, self.distributions)
+                if trial is None:  # every point taken, here or by another machine
+                    return
+            elif len(self.study.get_trials(deepcopy=False)) >= self.trials:
                 return
-            if self.method is not None and len(self.study.get_trials(deepcopy=False)) >= self.trials:
-                return
-            trial = self.study.ask(self.distributions)
+            else:
+                trial = self.study.ask(self.distributions)
             member = self._member(trial)
-            if member is None:  # another worker took the last point between our look and our ask
+            if member is None:  # a trial queued by hand, not by the harness: no run stands for it
                 self.study.tell(trial, state=TrialState.FAIL)
-                return
+                continue
             if "run" not in trial.user_attrs:  # a point TPE chose: the trial says which run it is
                 for key in ("run", "point", "seed"):
                     trial.set_user_attr(key, member[key])

@@ -104,6 +104,21 @@ def load_study(name: str, storage: str, search: dict):
                              pruner=pruner(search.get("prune")))  # fmt: skip
 
 
+def take_queued(study, distributions: dict):
+    """The next enqueued trial (a grid, random or seed point, or a retry), now running; None when the queue is
+    empty. `Study.ask` would make a new, empty trial instead, and a worker that found the last point taken
+    between its look and its ask left a failed trial in the study: this is ask's own atomic take, without that."""
+    import optuna
+
+    trial_id = study._pop_waiting_trial_id()  # noqa: SLF001 - the take Study.ask makes, first half
+    if trial_id is None:
+        return None
+    trial = optuna.Trial(study, trial_id)
+    for name, distribution in distributions.items():  # its enqueued values, as Study.ask would suggest them
+        trial._suggest(name, distribution)  # noqa: SLF001
+    return trial
+
+
 def default_storage(group_dir: Path) -> str:
     return str(group_dir / STUDY_FILE)
 
