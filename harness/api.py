@@ -27,7 +27,7 @@ from harness.config.experiments import resolve
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import CLASS_NAMES
 from harness.errors import UserError
-from harness.records import EXIT_CODES, GROUP_FILE, is_group, read_config, read_json, read_status, read_table
+from harness.records import EXIT_CODES, GroupDir, RunDir, is_group, reason_text
 
 PROJECT = Path(__file__).resolve().parent.parent  # the checkout (installed editable by `make setup`)
 REPORTS = Path(os.environ.get("REPORTS", PROJECT / "reports"))  # where `make` writes, from any directory
@@ -35,18 +35,30 @@ EXPERIMENTS = PROJECT / "experiments"
 KEY_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy", "epochs_run", "train_seconds")
 
 
-class Run:
-    """One run directory, read through harness.records (nothing is cached but the config)."""
+class _Directory:
+    """A run's or group's directory, read through harness.records each time it is asked (nothing is cached)."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path).resolve()
 
     def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}, status={self.status!r})"
+        return f"{type(self).__name__}({str(self.path)!r}, status={self.status!r})"
+
+    @property
+    def status(self) -> str:
+        raise NotImplementedError
+
+
+class Run(_Directory):
+    """One run directory."""
+
+    def __init__(self, path: Path | str):
+        super().__init__(path)
+        self._run = RunDir(self.path)
 
     @cached_property
     def config(self) -> ExperimentConfig:
-        return read_config(self.path)
+        return self._run.config()
 
     @property
     def name(self) -> str:
@@ -54,12 +66,12 @@ class Run:
 
     @property
     def status(self) -> str:
-        return read_status(self.path)["status"]
+        return self._run.status()["status"]
 
     @property
     def reason(self) -> str | None:
         """Why the run ended as it did, when it did not finish."""
-        return read_status(self.path).get("reason")
+        return reason_text(self._run.status().get("reason"))
 
     @property
     def exit_code(self) -> int:
@@ -68,15 +80,16 @@ class Run:
 
     @property
     def metrics(self) -> dict:
-        return read_json(self.path / "metrics.json", missing={})
+        return self._run.metrics()
 
     @property
     def history(self) -> pd.DataFrame:
-        return read_table(self.path / "history.csv")
+        return self._run.history()
 
     @property
     def predictions(self) -> pd.DataFrame:
-        return read_table(self.path / "predictions.csv")
+        predictions = self._run.predictions()
+        return pd.DataFrame() if predictions is None else predictions
 
     @property
     def class_names(self) -> list[str]:
@@ -84,7 +97,7 @@ class Run:
 
     @property
     def classification_report(self) -> pd.DataFrame:
-        return read_table(self.path / "classification_report.csv").set_index("class")
+        return self._run.classification_table()
 
     @property
     def confusion_matrix(self) -> pd.DataFrame:
@@ -99,7 +112,7 @@ class Run:
         """The trained Keras model (model.keras)."""
         import keras
 
-        return keras.saving.load_model(self.path / "model.keras")
+        return keras.saving.load_model(self._run.model_path)
 
     def resume(self, epochs: int | None = None, *, isolated: bool = True) -> Run:
         """Continue this run (interrupted or failed), or train a finished one on to `epochs` in all."""
@@ -115,30 +128,35 @@ class Run:
         cells = "".join(
             f"<td><b>{html.escape(key)}</b><br>{_format(metrics[key])}</td>" for key in KEY_METRICS if key in metrics
         )
-        images = "".join(_inline_png(self.path / name) for name in ("learning_curves.png", "confusion_matrix.png"))
+        images = "".join(
+            _inline_png(self._run.file(name)) for name in (RunDir.LEARNING_CURVES, RunDir.CONFUSION_MATRIX)
+        )
         return (
             f"<div><h4>{html.escape(self.name)} · {html.escape(self.path.name)} · {html.escape(self.status)}</h4>"
-            f"<table><tr>{cells}</tr></table><div>{images}</div>{_page_link(self.path / 'report.html')}</div>"
+            f"<table><tr>{cells}</tr></table><div>{images}</div>{_page_link(self._run.file(RunDir.PAGE))}</div>"
         )
 
 
-class Group:
+class Group(_Directory):
     """A group of seeds or a sweep: its summary and its member runs."""
 
     def __init__(self, path: Path | str):
-        self.path = Path(path).resolve()
-
-    def __repr__(self) -> str:
-        return f"Group({str(self.path)!r})"
+        super().__init__(path)
+        self._group = GroupDir(self.path)
 
     @property
     def record(self) -> dict:
-        return read_json(self.path / GROUP_FILE)
+        return self._group.record()
+
+    @property
+    def status(self) -> str:
+        summary = self._group.summary(missing={})
+        return f"{summary.get('finished', 0)}/{summary.get('runs', 0)} finished" if summary else "running"
 
     @property
     def summary(self) -> pd.DataFrame:
         """One row per metric: mean, standard deviation, 95% interval and the members' values."""
-        metrics = read_json(self.path / "summary.json").get("metrics", {})
+        metrics = self._group.summary().get("metrics", {})
         return pd.DataFrame.from_dict(metrics, orient="index").rename_axis("metric")
 
     @property
@@ -147,21 +165,20 @@ class Group:
         finished, else 1."""
         if self.record.get("interrupted"):
             return EXIT_CODES["interrupted"]
-        summary = read_json(self.path / "summary.json", missing={})
+        summary = self._group.summary(missing={})
         return 0 if summary.get("finished", 0) + summary.get("pruned", 0) == summary.get("runs") else 1
 
     @property
     def runs(self) -> list[Run]:
-        return [Run(self.path / member["run"]) for member in self.record["members"]
-                if (self.path / member["run"] / "config.yaml").is_file()]  # fmt: skip
+        return [Run(run.path) for run in self._group.runs()]
 
     def _repr_html_(self) -> str:
         record = self.record
         table = self.summary.drop(columns=["values"], errors="ignore").to_html(float_format=_four_places)
         return (
             f"<div><h4>{html.escape(record['experiment'])} · {html.escape(self.path.name)} · "
-            f"{len(self.runs)} runs</h4>{table}{_inline_png(self.path / 'curves.png')}"
-            f"{_page_link(self.path / 'group.html')}</div>"
+            f"{len(self.runs)} runs</h4>{table}{_inline_png(self.path / GroupDir.CURVES)}"
+            f"{_page_link(self.path / GroupDir.PAGE)}</div>"
         )
 
 
@@ -173,7 +190,7 @@ class Comparison:
         self.path = Path(comparison.out).resolve()
         self.verdicts: list[str] = comparison.verdicts
         self.summary: pd.DataFrame = comparison.table
-        self.statistics: pd.DataFrame = read_table(self.path / "statistics.csv")
+        self.statistics: pd.DataFrame = comparison.statistics
 
     def _repr_html_(self) -> str:
         verdicts = "".join(f"<li>{html.escape(verdict)}</li>" for verdict in self.verdicts)
@@ -217,8 +234,13 @@ def run(
     from harness.training.runner import run_experiment
 
     with _isolation(isolated):
-        outcome = run_experiment(config, Path(reports_dir), run_dir=Path(run_dir) if run_dir else None,
-                                 reporter=REPORTER, command=command or ["harness.run", name])  # fmt: skip
+        outcome = run_experiment(
+            config,
+            Path(reports_dir),
+            run_dir=Path(run_dir) if run_dir else None,
+            reporter=REPORTER,
+            command=command or ["harness.run", name],
+        )
     return Run(outcome.run_dir)
 
 
@@ -246,13 +268,20 @@ def sweep(
     from harness.groups.groups import GroupPlan, RunArguments
 
     arguments = RunArguments(_settings(overrides), dataset, epochs)
-    plan = GroupPlan.of_sweep(name, grid, random, sample_seed, str(seeds) if seeds is not None else None, arguments,
-                              search, trials, prune)  # fmt: skip
+    plan = GroupPlan.of_sweep(
+        name, grid, random, sample_seed, str(seeds) if seeds is not None else None, arguments, search, trials, prune
+    )
     return _run_group(plan, jobs, reports_dir, experiments_dir, storage)
 
 
-def join_sweep(sweep: str, storage: str, *, jobs: int = 1, reports_dir: Path | str = REPORTS,
-               experiments_dir: Path | str = EXPERIMENTS) -> Group:  # fmt: skip
+def join_sweep(
+    sweep: str,
+    storage: str,
+    *,
+    jobs: int = 1,
+    reports_dir: Path | str = REPORTS,
+    experiments_dir: Path | str = EXPERIMENTS,
+) -> Group:
     """`make sweep-worker`: take runs of the sweep `sweep` (its group id) whose study is in the database at
     `storage`, until none is left; they are written under this machine's reports folder."""
     from harness.groups.groups import join_group

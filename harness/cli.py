@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.config.experiments import available, resolve
 from harness.errors import UserError
 from harness.groups.parallel import default_workers, parse_threads, thread_environment
-from harness.records import process_command, read_json
+from harness.records import GroupDir, RunDir, process_command
 
 USAGE_ERROR = 2
 
@@ -28,8 +28,14 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", parents=[folders], help="train, evaluate and write the reports of one experiment")
     run.add_argument("name", help="experiment name: the stem of a file in experiments/")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config value, e.g. optimizer.learning_rate=0.01 (repeatable)")  # fmt: skip
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. optimizer.learning_rate=0.01 (repeatable)",
+    )
     run.add_argument("--epochs", type=int, help="shortcut for --set training.epochs=N")
     run.add_argument("--seed", type=int, help="shortcut for --set training.seed=N")
     run.add_argument("--dataset", help="run on another dataset (mnist, fashion_mnist, digits) with its default split")
@@ -37,8 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     group_options(run)
     run.add_argument("--run-dir", type=Path, help="create the run in this new directory (how a group starts its runs)")
     run.add_argument("--threads", help="limit training to N CPU threads, or 'make': its share under make -j N")
-    run.add_argument("--skip-done", action="store_true",
-                     help="do nothing when a finished run has the same config, code and data (make all)")  # fmt: skip
+    run.add_argument(
+        "--skip-done",
+        action="store_true",
+        help="do nothing when a finished run has the same config, code and data (make all)",
+    )
 
     every = commands.add_parser("all", parents=[folders], help="run every experiment (or those named) in warm workers")
     every.add_argument("names", nargs="*", help="experiment names (default: every file in experiments/)")
@@ -48,8 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     every.add_argument(
         "--jobs", type=int, help="worker processes (default: N of make -j N, else one per core, at most 4)"
     )
-    every.add_argument("--skip-done", action="store_true",
-                       help="skip an experiment with a finished run of the same config, code and data")  # fmt: skip
+    every.add_argument(
+        "--skip-done",
+        action="store_true",
+        help="skip an experiment with a finished run of the same config, code and data",
+    )
 
     sweep = commands.add_parser("sweep", parents=[folders], help="run an experiment over a grid of config values")
     sweep.add_argument("name", help="experiment name")
@@ -59,8 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--search", help="tpe: Optuna's TPE chooses each point from the runs so far (with --trials)")
     sweep.add_argument("--trials", type=int, help="how many runs SEARCH=tpe may make")
     sweep.add_argument("--prune", help="hyperband or median: stop runs whose validation accuracy falls behind")
-    sweep.add_argument("--storage", default=os.environ.get("STORAGE") or None,
-                       help="keep the study in a database (postgresql://...): other machines may join it")  # fmt: skip
+    sweep.add_argument(
+        "--storage",
+        default=os.environ.get("STORAGE") or None,
+        help="keep the study in a database (postgresql://...): other machines may join it",
+    )
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sweep.add_argument("--epochs", type=int)
     sweep.add_argument("--dataset")
@@ -81,8 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--runs", action="store_true", help="list the runs under the reports folder instead")
 
     bench = commands.add_parser("bench", parents=[folders], help="time the harness's training against the seed's way")
-    bench.add_argument("--model", default=os.environ.get("BENCH_MODEL", "basic_dnn"),
-                       help="a model factory (basic_dnn, simple, ...) or an experiment name")  # fmt: skip
+    bench.add_argument(
+        "--model",
+        default=os.environ.get("BENCH_MODEL", "basic_dnn"),
+        help="a model factory (basic_dnn, simple, ...) or an experiment name",
+    )
     bench.add_argument("--epochs", type=int, default=8, help="timed epochs (rounds), after one warm-up epoch")
     bench.add_argument("--samples", type=int, default=60_000, help="training images per epoch")
     suite_help = "the seed notebook's code for the ten seed experiments against make all"
@@ -121,10 +139,20 @@ def command_run(args: argparse.Namespace) -> int:
         return 0
     from harness import api
 
-    result = api.run(args.name, epochs=args.epochs, dataset=args.dataset, seed=args.seed, overrides=args.overrides,
-                     seeds=args.seeds, jobs=args.jobs, reports_dir=args.reports_dir,
-                     experiments_dir=args.experiments_dir, run_dir=args.run_dir, command=process_command(),
-                     isolated=False)  # fmt: skip
+    result = api.run(
+        args.name,
+        epochs=args.epochs,
+        dataset=args.dataset,
+        seed=args.seed,
+        overrides=args.overrides,
+        seeds=args.seeds,
+        jobs=args.jobs,
+        reports_dir=args.reports_dir,
+        experiments_dir=args.experiments_dir,
+        run_dir=args.run_dir,
+        command=process_command(),
+        isolated=False,
+    )
     return _report_result(args.name, result)
 
 
@@ -143,28 +171,52 @@ def command_all(args: argparse.Namespace) -> int:
 
     jobs = args.jobs if args.jobs is not None else default_workers()
     names = args.names or available(args.experiments_dir)
-    return run_all(names, args.experiments_dir, args.reports_dir, jobs, args.skip_done,
-                   overrides=args.overrides, dataset=args.dataset, epochs=args.epochs)  # fmt: skip
+    return run_all(
+        names,
+        args.experiments_dir,
+        args.reports_dir,
+        jobs,
+        args.skip_done,
+        overrides=args.overrides,
+        dataset=args.dataset,
+        epochs=args.epochs,
+    )
 
 
 def command_sweep(args: argparse.Namespace) -> int:
     from harness import api
 
-    group = api.sweep(args.name, args.grid, random=args.random, sample_seed=args.sample_seed, search=args.search,
-                      trials=args.trials, prune=args.prune, epochs=args.epochs, dataset=args.dataset,
-                      overrides=args.overrides, seeds=args.seeds, jobs=args.jobs, reports_dir=args.reports_dir,
-                      experiments_dir=args.experiments_dir, storage=args.storage)  # fmt: skip
+    group = api.sweep(
+        args.name,
+        args.grid,
+        random=args.random,
+        sample_seed=args.sample_seed,
+        search=args.search,
+        trials=args.trials,
+        prune=args.prune,
+        epochs=args.epochs,
+        dataset=args.dataset,
+        overrides=args.overrides,
+        seeds=args.seeds,
+        jobs=args.jobs,
+        reports_dir=args.reports_dir,
+        experiments_dir=args.experiments_dir,
+        storage=args.storage,
+    )
     return _report_result(args.name, group)
 
 
 def command_sweep_worker(args: argparse.Namespace) -> int:
     if not args.storage or "://" not in args.storage:
-        raise UserError("make sweep-worker joins a sweep kept in a database: give STORAGE=postgresql://... (the one "
-                        "the sweep was started with)")  # fmt: skip
+        raise UserError(
+            "make sweep-worker joins a sweep kept in a database: give STORAGE=postgresql://... (the one "
+            "the sweep was started with)"
+        )
     from harness import api
 
-    group = api.join_sweep(args.sweep, args.storage, jobs=args.jobs, reports_dir=args.reports_dir,
-                           experiments_dir=args.experiments_dir)  # fmt: skip
+    group = api.join_sweep(
+        args.sweep, args.storage, jobs=args.jobs, reports_dir=args.reports_dir, experiments_dir=args.experiments_dir
+    )
     return _report_result(args.sweep, group)
 
 
@@ -172,17 +224,19 @@ def _resume(args: argparse.Namespace) -> int:
     """RESUME=... continues a run with its own config: options may repeat its values (the command that
     started it, with RESUME added), EPOCHS may ask for more epochs; any other difference is refused."""
     from harness.config.experiments import resume_conflicts, touched_keys
-    from harness.records import find_run, read_config
+    from harness.records import find_run
 
     run_dir = find_run(args.reports_dir, args.name, args.resume)
-    stored = read_config(run_dir)
+    stored = RunDir(run_dir).config()
     if args.overrides or args.dataset or args.seed is not None:
         requested = resolve(stored.name, args.experiments_dir, args.overrides, args.dataset, args.epochs, args.seed)
         touched = touched_keys(args.overrides, args.dataset, args.epochs, args.seed)
         conflicts = resume_conflicts(stored, requested, touched)
         if conflicts:
-            raise UserError(f"a resumed run keeps its config, but {'; '.join(conflicts)}: drop those options, "
-                            "or start a new run without RESUME")  # fmt: skip
+            raise UserError(
+                f"a resumed run keeps its config, but {'; '.join(conflicts)}: drop those options, "
+                "or start a new run without RESUME"
+            )
         epochs = requested.training.epochs
     else:
         epochs = args.epochs
@@ -198,19 +252,23 @@ def _report_result(name: str, result) -> int:
     if isinstance(result, api.Group):
         from harness.reporting.group_report import summary_text
 
-        print(summary_text(read_json(result.path / "summary.json")) + f"\npage: {result.path / 'group.html'}")
+        group = GroupDir(result.path)
+        print(summary_text(group.summary()) + f"\npage: {group.path / group.PAGE}")
         return result.exit_code
     run_dir, status, reason = result.path, result.status, result.reason
     if status == "finished":
-        metrics = read_json(run_dir / "metrics.json")
+        metrics = RunDir(run_dir).metrics()
         print(
             f"\n{name}: test accuracy {metrics['test_accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
             f"best val accuracy {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch']}), "
             f"trained in {metrics['train_seconds']:.1f} s\nreport: {run_dir}"
         )
     elif status == "interrupted":
-        print(f"\n{name}: interrupted ({reason}). Resume with: make experiment NAME={name} "
-              f"RESUME={run_dir.name}\nreport so far: {run_dir}", file=sys.stderr)  # fmt: skip
+        print(
+            f"\n{name}: interrupted ({reason}). Resume with: make experiment NAME={name} "
+            f"RESUME={run_dir.name}\nreport so far: {run_dir}",
+            file=sys.stderr,
+        )
     else:
         print(f"\n{name}: {status}: {reason}\nreport: {run_dir}", file=sys.stderr)
     return result.exit_code
@@ -222,12 +280,13 @@ def command_report(args: argparse.Namespace) -> int:
 
     folders = [] if args.index_only else run_directories(args.reports_dir) + group_directories(args.reports_dir)
     if folders:  # the plotting libraries take a second to import; the index alone needs none of them
+        from harness.groups.storage import group_study
         from harness.reporting.group_report import write_group_report
         from harness.reporting.report import write_report
     failures = 0
     for folder in folders:
         try:
-            write_group_report(folder) if is_group(folder) else write_report(folder)
+            write_group_report(folder, group_study(folder)) if is_group(folder) else write_report(folder)
         except Exception as error:  # one unreadable run must not stop the others
             failures += 1
             print(f"warning: {folder}: {type(error).__name__}: {error}", file=sys.stderr)

@@ -44,8 +44,13 @@ def filter_native_logs() -> None:
     original = os.dup(2)
     try:
         # A session of its own: Ctrl-C stops the run, while the filter passes on its last words.
-        process = subprocess.Popen([sys.executable, "-S", "-c", FILTER], stdin=subprocess.PIPE, stdout=original,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-S", "-c", FILTER],
+            stdin=subprocess.PIPE,
+            stdout=original,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     except OSError:
         os.close(original)
         return

@@ -48,8 +48,15 @@ def numerical_gradient(f, x: np.ndarray) -> np.ndarray:
 
 
 class TwoLayerNet:
-    def __init__(self, input_size: int, hidden_size: int, output_size: int, weight_init_std: float = 0.01,
-                 rng: np.random.Generator | None = None, dtype=np.float64):  # fmt: skip
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        weight_init_std: float = 0.01,
+        rng: np.random.Generator | None = None,
+        dtype=np.float64,
+    ):
         rng = rng or np.random.default_rng(0)
         self.params = {
             "W1": (weight_init_std * rng.standard_normal((input_size, hidden_size))).astype(dtype),

@@ -13,9 +13,24 @@ from tests.conftest import EXPERIMENTS
 
 VALID = yaml.safe_load((EXPERIMENTS / "adam.yaml").read_text()) | {"description": "plain one-line text"}
 KNOWN_KEYS = {
-    "description", "extends", "dataset", "model", "optimizer", "schedule", "training", "name", "split_seed",
-    "train_size", "val_size", "factory", "learning_rate", "epochs", "batch_size", "seed", "deterministic",
-}  # fmt: skip
+    "description",
+    "extends",
+    "dataset",
+    "model",
+    "optimizer",
+    "schedule",
+    "training",
+    "name",
+    "split_seed",
+    "train_size",
+    "val_size",
+    "factory",
+    "learning_rate",
+    "epochs",
+    "batch_size",
+    "seed",
+    "deterministic",
+}
 FACTORY_NAMES = ("basic_dnn", "l1", "l2", "dropout", "combined", "simple")
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
 
@@ -36,7 +51,7 @@ INVALID = {
     ("model", "factory"): words.filter(lambda word: word not in FACTORY_NAMES),
     ("model", "dropout"): st.one_of(st.floats(min_value=1.0, allow_infinity=False), st.floats(max_value=-0.001)),
     ("optimizer", "name"): words.filter(lambda word: word not in OPTIMIZER_NAMES),
-}  # fmt: skip
+}
 
 
 @st.composite

@@ -13,9 +13,13 @@ from models.registry import FACTORIES
 from tests.conftest import EXPERIMENTS, run_harness
 
 WAY_FIELDS = {
-    "epoch_seconds", "median_epoch_seconds", "images_per_second", "training_gflops_per_second",
-    "peak_memory_mb", "test_accuracy",
-}  # fmt: skip
+    "epoch_seconds",
+    "median_epoch_seconds",
+    "images_per_second",
+    "training_gflops_per_second",
+    "peak_memory_mb",
+    "test_accuracy",
+}
 
 
 def test_bench_runs_end_to_end_and_writes_every_field(reports):
@@ -25,8 +29,15 @@ def test_bench_runs_end_to_end_and_writes_every_field(reports):
     results = json.loads(bench_json.read_text())
     assert results["model"] == "simple" and results["samples"] == 1024 and results["timed_epochs"] == 1
     other = {"tensorflow": "jax", "jax": "tensorflow"}[keras.backend.backend()]
-    ways = ["seed_way", "harness_way", "harness_bfloat16", "keras_loop_with_xla", "harness_without_xla",
-            f"seed_way_{other}", f"harness_on_{other}"]  # fmt: skip
+    ways = [
+        "seed_way",
+        "harness_way",
+        "harness_bfloat16",
+        "keras_loop_with_xla",
+        "harness_without_xla",
+        f"seed_way_{other}",
+        f"harness_on_{other}",
+    ]
     assert sorted(results["ways"]) == sorted(ways)
     for way in ways:
         assert set(results[way]) == WAY_FIELDS

@@ -1,33 +1,25 @@
 """Comparison data: exactly the differing config keys, differences from the first run, refusals."""
 
-import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from harness.config.experiments import resolve
 from harness.errors import UserError
-from harness.records import find_target, point_latest, write_status
+from harness.records import RunDir, find_target, point_latest, reason
 from harness.reporting.compare import compare
 from harness.reporting.compare_runs import config_difference, load_run, summary_table
-from tests.conftest import EXPERIMENTS, run_harness
+from tests.conftest import EXPERIMENTS, history_frame, run_harness, write_run
 
 
 def make_run(reports: Path, name: str, run_id: str, overrides=(), metrics=None, dataset="digits") -> Path:
-    """A run directory written the way a run writes it, with chosen results (no training)."""
+    """A run directory written with the records' writers, with chosen results (no training)."""
     run_dir = reports / name / run_id
-    run_dir.mkdir(parents=True)
     config = resolve(name, EXPERIMENTS, list(overrides), dataset=dataset, epochs=3)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    history = pd.DataFrame({"epoch": [0, 1, 2], "loss": [1.0, 0.6, 0.4], "accuracy": [0.6, 0.8, 0.9],
-                            "val_loss": [1.1, 0.7, 0.6], "val_accuracy": [0.55, 0.85, 0.8]})  # fmt: skip
-    history.to_csv(run_dir / "history.csv", index=False)
-    (run_dir / "metrics.json").write_text(json.dumps({"status": "finished", "epochs_run": 3} | (metrics or {})))
-    write_status(run_dir, "finished")
+    write_run(run_dir, config, history_frame([0.6, 0.8, 0.9], [0.55, 0.85, 0.8]), metrics or {})
     point_latest(run_dir)
     return run_dir
 
@@ -50,11 +42,22 @@ def test_identical_configs_have_no_difference(tmp_path):
 def test_deltas_are_from_the_first_run(tmp_path):
     scores = [(0.90, 0.89, 0.91), (0.93, 0.925, 0.90), (0.85, 0.80, 0.86)]
     runs = [
-        load_run(make_run(tmp_path, "adam", f"2026010{i}-000000-aaaa", metrics={
-            "test_accuracy": accuracy, "macro_f1": f1, "best_val_accuracy": val, "best_epoch": 1,
-            "final_val_accuracy": 0.8}))
+        load_run(
+            make_run(
+                tmp_path,
+                "adam",
+                f"2026010{i}-000000-aaaa",
+                metrics={
+                    "test_accuracy": accuracy,
+                    "macro_f1": f1,
+                    "best_val_accuracy": val,
+                    "best_epoch": 1,
+                    "final_val_accuracy": 0.8,
+                },
+            )
+        )
         for i, (accuracy, f1, val) in enumerate(scores)
-    ]  # fmt: skip
+    ]
     table = summary_table(runs)
     assert table["test_accuracy_delta"].tolist() == pytest.approx([0.0, 0.03, -0.05])
     assert table["macro_f1_delta"].tolist() == pytest.approx([0.0, 0.035, -0.09])
@@ -64,8 +67,9 @@ def test_deltas_are_from_the_first_run(tmp_path):
 def test_a_failed_run_is_shown_with_its_status_not_a_crash(tmp_path):
     good = make_run(tmp_path, "adam", "20260101-000000-aaaa", metrics={"test_accuracy": 0.9, "macro_f1": 0.9})
     bad = make_run(tmp_path, "sgd", "20260101-000001-bbbb")
-    write_status(bad, "diverged", "the loss became NaN or infinite in epoch 0, by batch 3")
-    (bad / "metrics.json").write_text(json.dumps({"status": "diverged", "epochs_run": 1}))
+    diverged = reason("diverged", epoch=0)
+    RunDir(bad).write_status("diverged", diverged)
+    RunDir(bad).write_metrics({"status": "diverged", "reason": diverged, "epochs_run": 1})
     comparison = compare([str(good), str(bad)], tmp_path)
     out, table = comparison.out, comparison.table
     assert table.loc["sgd 20260101-000001-bbbb", "status"] == "diverged"
@@ -82,7 +86,7 @@ def test_a_damaged_metrics_file_is_one_line_naming_it_with_exit_2(tmp_path):
     result = run_harness("compare", str(good), str(damaged), reports=tmp_path)
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith(f"error: {damaged / 'metrics.json'} is damaged (Unterminated string")
+    assert line.startswith(f"error: {damaged / 'metrics.json'} is damaged (")
     assert line.endswith("rerun that run, or delete its directory")
 
 
@@ -109,8 +113,15 @@ def test_japanese_labels_render_without_missing_glyphs(tmp_path):
     from harness.reporting.i18n import labels
     from harness.reporting.report import plot_learning_curves
 
-    history = pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.5], "accuracy": [0.5, 0.8],
-                            "val_loss": [1.1, 0.6], "val_accuracy": [0.45, 0.75]})  # fmt: skip
+    history = pd.DataFrame(
+        {
+            "epoch": [0, 1],
+            "loss": [1.0, 0.5],
+            "accuracy": [0.5, 0.8],
+            "val_loss": [1.1, 0.6],
+            "val_accuracy": [0.45, 0.75],
+        }
+    )
     text = labels("ja")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -124,8 +135,9 @@ def with_predictions(run_dir: Path, right: np.ndarray) -> None:
     """predictions.csv for the digits test set's first len(right) examples: right where `right`, else off by one."""
     truth = np.arange(len(right)) % 10
     predicted = np.where(right, truth, (truth + 1) % 10)
-    pd.DataFrame({"index": np.arange(len(right)), "true_label": truth, "predicted_label": predicted,
-                  "confidence": 0.9}).to_csv(run_dir / "predictions.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        {"index": np.arange(len(right)), "true_label": truth, "predicted_label": predicted, "confidence": 0.9}
+    ).to_csv(run_dir / "predictions.csv", index=False)
 
 
 def test_three_runs_adjust_mcnemar_for_two_comparisons(tmp_path):
@@ -134,8 +146,11 @@ def test_three_runs_adjust_mcnemar_for_two_comparisons(tmp_path):
     better[280:300], better[:8] = True, False  # 20 examples only it gets right, 8 only the baseline: p = 0.036
     other = baseline.copy()
     other[280:290], other[:10] = True, False  # 10 and 10: p = 1
-    for name, run_id, right in (("adam", "20260101-000000-aaaa", baseline), ("sgd", "20260101-000001-bbbb", better),
-                                ("momentum", "20260101-000002-cccc", other)):  # fmt: skip
+    for name, run_id, right in (
+        ("adam", "20260101-000000-aaaa", baseline),
+        ("sgd", "20260101-000001-bbbb", better),
+        ("momentum", "20260101-000002-cccc", other),
+    ):
         with_predictions(make_run(tmp_path, name, run_id, metrics={"test_accuracy": right.mean()}), right)
     assert compare(["adam", "sgd"], tmp_path).verdicts[0].startswith("sgd is ahead of adam by 3.33 points")
     comparison = compare(["adam", "sgd", "momentum"], tmp_path)

@@ -24,8 +24,12 @@ def _kerass_own_loop(config, digits, weights, jit_compile: bool) -> keras.Model:
     seed_everything(0, deterministic=False)  # as before the harness's model: dropout layers get the same seeds
     model = build_model(config.model.factory, digits.input_dim, digits.num_classes, **config.model.architecture())
     model.set_weights(weights)
-    model.compile(optimizer=build_optimizer(config.optimizer), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=jit_compile)  # fmt: skip
+    model.compile(
+        optimizer=build_optimizer(config.optimizer),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
     return model
 
 
@@ -47,10 +51,12 @@ def test_a_whole_epoch_per_call_trains_like_kerass_batch_by_batch_loop(factory, 
     whole_epoch = build_compiled_model(config, digits.input_dim, digits.num_classes, jit_compile)
     batch_by_batch = _kerass_own_loop(config, digits, whole_epoch.get_weights(), jit_compile)
 
-    history = whole_epoch.fit(digits.x_train, digits.y_train, batch_size=len(digits.y_train), shuffle=False,
-                              epochs=EPOCHS, verbose=0).history  # fmt: skip
-    plain_history = batch_by_batch.fit(digits.x_train, digits.y_train, batch_size=128, shuffle=False,
-                                       epochs=EPOCHS, verbose=0).history  # fmt: skip
+    history = whole_epoch.fit(
+        digits.x_train, digits.y_train, batch_size=len(digits.y_train), shuffle=False, epochs=EPOCHS, verbose=0
+    ).history
+    plain_history = batch_by_batch.fit(
+        digits.x_train, digits.y_train, batch_size=128, shuffle=False, epochs=EPOCHS, verbose=0
+    ).history
 
     _assert_same_training(whole_epoch, batch_by_batch, history, plain_history)
     assert int(whole_epoch.optimizer.iterations) == EPOCHS * math.ceil(len(digits.y_train) / 128)
@@ -68,8 +74,9 @@ def test_a_deterministic_run_trains_each_epoch_in_its_seeded_order():
     plain_history = {"loss": [], "accuracy": []}
     for epoch in range(EPOCHS):
         order = np.random.default_rng([config.training.seed, epoch]).permutation(len(digits.y_train))
-        logs = batch_by_batch.fit(digits.x_train[order], digits.y_train[order], batch_size=128, shuffle=False,
-                                  epochs=1, verbose=0).history  # fmt: skip
+        logs = batch_by_batch.fit(
+            digits.x_train[order], digits.y_train[order], batch_size=128, shuffle=False, epochs=1, verbose=0
+        ).history
         plain_history = {key: values + logs[key] for key, values in plain_history.items()}
 
     _assert_same_training(whole_epoch, batch_by_batch, history.to_dict("list"), plain_history)

@@ -53,9 +53,14 @@ def test_model_variants_follow_the_seed(name, factory, l1, l2, dropout):
 
 @pytest.mark.parametrize(
     ("name", "optimizer", "learning_rate", "momentum"),
-    [("sgd", "sgd", 0.01, None), ("momentum", "momentum", 0.01, 0.9), ("rmsprop", "rmsprop", 0.001, None),
-     ("adam", "adam", 0.001, None), ("adam_lr", "adam", 0.001, None)],
-)  # fmt: skip
+    [
+        ("sgd", "sgd", 0.01, None),
+        ("momentum", "momentum", 0.01, 0.9),
+        ("rmsprop", "rmsprop", 0.001, None),
+        ("adam", "adam", 0.001, None),
+        ("adam_lr", "adam", 0.001, None),
+    ],
+)
 def test_optimizer_variants_follow_the_seed(name, optimizer, learning_rate, momentum):
     config = resolve(name, EXPERIMENTS)
     assert config.model.factory == "simple"
@@ -119,9 +124,16 @@ def test_the_resolved_config_is_complete_and_round_trips():
     config = resolve("combined", EXPERIMENTS)
     data = config.to_dict()
     assert data["model"] == {
-        "factory": "combined", "hidden_units": [512, 256, 128, 64], "activation": "relu", "initializer": "glorot",
-        "l1": 0.0, "l2": 0.001, "dropout": [0.3, 0.3, 0.2, 0.2], "batch_norm": False, "framework": "keras",
-    }  # fmt: skip
+        "factory": "combined",
+        "hidden_units": [512, 256, 128, 64],
+        "activation": "relu",
+        "initializer": "glorot",
+        "l1": 0.0,
+        "l2": 0.001,
+        "dropout": [0.3, 0.3, 0.2, 0.2],
+        "batch_norm": False,
+        "framework": "keras",
+    }
     assert type(config).model_validate(data) == config
 
 

@@ -96,8 +96,19 @@ def test_a_grid_of_25_million_points_is_refused_at_once_without_building_it(tmp_
     seeds = ",".join(str(seed) for seed in range(1, 5001))
     rates = ",".join(f"{rate / 10_000:.4f}" for rate in range(1, 5001))
     grid = f"training.seed={seeds} optimizer.learning_rate={rates}"
-    command = [sys.executable, "-m", "harness", "sweep", "adam", "--experiments-dir", str(EXPERIMENTS),
-               "--reports-dir", str(tmp_path), "--grid", grid]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "sweep",
+        "adam",
+        "--experiments-dir",
+        str(EXPERIMENTS),
+        "--reports-dir",
+        str(tmp_path),
+        "--grid",
+        grid,
+    ]
     measured = subprocess.run([sys.executable, "-c", MEASURED, *command], cwd=ROOT, capture_output=True, text=True)
     result = json.loads(measured.stdout)
     assert result["exit"] == 2

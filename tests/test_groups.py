@@ -13,17 +13,18 @@ import yaml
 
 from harness.config.experiments import resolve
 from harness.errors import UserError
-from harness.records import write_status
+from harness.records import GroupDir, reason
 from harness.reporting.compare import compare
 from harness.reporting.stats import t_interval
-from tests.conftest import EXPERIMENTS, ROOT, run_harness
+from tests.conftest import EXPERIMENTS, ROOT, history_frame, run_harness, write_run
 
 DIGITS = ["--dataset", "digits"]
 
 
 def the_group(reports: Path, experiment: str) -> Path:
-    (group,) = [path for path in (reports / experiment).iterdir() if (path / "group.json").is_file()
-                and not path.is_symlink()]  # fmt: skip
+    (group,) = [
+        path for path in (reports / experiment).iterdir() if (path / "group.json").is_file() and not path.is_symlink()
+    ]
     return group
 
 
@@ -42,8 +43,15 @@ def test_three_seeds_give_a_summary_with_intervals_and_banded_curves(reports):
     assert measured["mean"] == pytest.approx(expected.mean) and measured["ci95_low"] == pytest.approx(expected.low)
     assert measured["ci95_low"] < measured["mean"] < measured["ci95_high"]
     assert set(summary["metrics"]) == {"test_accuracy", "macro_f1", "best_val_accuracy"}
-    assert len({yaml.safe_load((group / f"seed-{seed}" / "config.yaml").read_text())["training"]["seed"]
-                for seed in range(3)}) == 3  # fmt: skip
+    assert (
+        len(
+            {
+                yaml.safe_load((group / f"seed-{seed}" / "config.yaml").read_text())["training"]["seed"]
+                for seed in range(3)
+            }
+        )
+        == 3
+    )
     assert (group / "curves.png").stat().st_size > 10_000
     assert "adam: 3 of 3 runs finished" in result.stdout and "test_accuracy" in result.stdout
     page = (group / "group.html").read_text()
@@ -65,8 +73,10 @@ def test_a_two_by_two_sweep_runs_four_points_and_picks_the_best_by_validation(re
         {"optimizer.learning_rate": 0.01, "training.batch_size": 32},
         {"optimizer.learning_rate": 0.01, "training.batch_size": 64},
     ]
-    validation = {int(run.name[1:]): json.loads((run / "metrics.json").read_text())["best_val_accuracy"]
-                  for run in sorted(group.glob("p0*"))}  # fmt: skip
+    validation = {
+        int(run.name[1:]): json.loads((run / "metrics.json").read_text())["best_val_accuracy"]
+        for run in sorted(group.glob("p0*"))
+    }
     assert len(validation) == 4
     assert summary["best_point"] == max(validation, key=validation.get)
     config = yaml.safe_load((group / f"p{summary['best_point']:02d}" / "config.yaml").read_text())
@@ -123,8 +133,18 @@ def test_an_experiment_with_a_finished_run_of_the_same_fingerprint_is_skipped(re
 
 def test_make_all_runs_the_named_experiments_in_workers_skips_what_is_done_and_force_reruns(reports):
     def make_all(*variables: str) -> subprocess.CompletedProcess:
-        command = ["make", "--no-print-directory", "all", f"PYTHON={sys.executable}", f"REPORTS={reports}",
-                   "NAMES=adam sgd", "DATASET=digits", "EPOCHS=1", "JOBS=2", *variables]  # fmt: skip
+        command = [
+            "make",
+            "--no-print-directory",
+            "all",
+            f"PYTHON={sys.executable}",
+            f"REPORTS={reports}",
+            "NAMES=adam sgd",
+            "DATASET=digits",
+            "EPOCHS=1",
+            "JOBS=2",
+            *variables,
+        ]
         return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
     first = make_all()
@@ -147,31 +167,34 @@ def test_a_run_in_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_ou
     assert (hidden.compute_dtype, hidden.variable_dtype) == ("bfloat16", "float32")
     assert output.compute_dtype == "float32"
     assert build_compiled_model(resolve("adam", EXPERIMENTS), 64, 10).get_layer("dense_1").compute_dtype == "float32"
-    result = run_harness("run", "basic_dnn", *DIGITS, "--epochs", "2", "--set", "training.precision=mixed_bfloat16",
-                         reports=reports)  # fmt: skip
+    result = run_harness(
+        "run", "basic_dnn", *DIGITS, "--epochs", "2", "--set", "training.precision=mixed_bfloat16", reports=reports
+    )
     assert result.returncode == 0, result.stderr
     (run_dir,) = [path for path in (reports / "basic_dnn").glob("2*")]
     assert json.loads((run_dir / "metrics.json").read_text())["test_accuracy"] > 0.5
 
 
 def constructed_group(reports: Path, experiment: str, accuracies: list[float], statuses=None) -> Path:
-    """A seeds group written the way a group writes it, with chosen results (no training)."""
+    """A seeds group written with the records' writers, with chosen results (no training)."""
     group = reports / experiment / f"seeds-20260101-00000{len(list(reports.glob('*/seeds-*')))}-aaaa"
     members = [{"run": f"seed-{seed}", "point": 0, "seed": seed, "parameters": {}} for seed in range(len(accuracies))]
     group.mkdir(parents=True)
-    (group / "group.json").write_text(json.dumps({"experiment": experiment, "kind": "seeds", "members": members,
-                                                  "points": [{}], "seeds": list(range(len(accuracies)))}))  # fmt: skip
+    record = {
+        "experiment": experiment,
+        "kind": "seeds",
+        "members": members,
+        "points": [{}],
+        "seeds": list(range(len(accuracies))),
+    }
+    GroupDir(group).write_record(record)
     for member, accuracy, status in zip(members, accuracies, statuses or ["finished"] * len(accuracies), strict=True):
-        run = group / member["run"]
-        run.mkdir()
         config = resolve(experiment, EXPERIMENTS, dataset="digits", epochs=2, seed=member["seed"])
-        (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict()))
-        history = pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.5], "accuracy": [0.7, accuracy],
-                                "val_loss": [1.1, 0.6], "val_accuracy": [0.65, accuracy - 0.01]})  # fmt: skip
-        history.to_csv(run / "history.csv", index=False)
         scores = {"test_accuracy": accuracy, "macro_f1": accuracy - 0.002, "best_val_accuracy": accuracy - 0.01}
-        (run / "metrics.json").write_text(json.dumps({"status": status} | scores))
-        write_status(run, status, None if status == "finished" else "the loss became NaN or infinite in epoch 1")
+        why = None if status == "finished" else reason("diverged", epoch=1)
+        write_run(
+            group / member["run"], config, history_frame([0.7, accuracy], [0.65, accuracy - 0.01]), scores, status, why
+        )
     (reports / experiment / "latest").symlink_to(group.name)
     return group
 

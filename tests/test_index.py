@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from harness.records import read_json, write_json, write_status
+from harness.records import RunDir
 from harness.reporting import index
 from harness.reporting.index import DATA_FILE, runs_table, terminal_table, write_index
 from harness.tools.bench_index import copy_run, make_runs
@@ -31,7 +31,7 @@ def test_incomplete_and_unreadable_runs_are_listed_with_their_status(tmp_path):
     garbled = make_run(tmp_path, "sgd", "20260103-000000-dddd")
     (garbled / "metrics.json").write_text("{not json")
     running = make_run(tmp_path, "sgd", "20260104-000000-eeee")
-    write_status(running, "running")
+    RunDir(running).write_status("running")
     rows = runs_table(tmp_path).set_index("run_id")
     assert rows.loc["20260102-000000-cccc", "status"] == "incomplete"
     assert "status.json is missing" in rows.loc["20260102-000000-cccc", "reason"]
@@ -76,7 +76,7 @@ def many_runs(tmp_path, monkeypatch):
     write_index(reports)
     reads = []
     read_row = index.run_row
-    monkeypatch.setattr(index, "run_row", lambda run_dir, root: reads.append(run_dir) or read_row(run_dir, root))
+    monkeypatch.setattr(index, "run_row", lambda run_dir, *rest: reads.append(run_dir) or read_row(run_dir, *rest))
     return template, reports, runs, reads
 
 
@@ -94,7 +94,7 @@ def test_one_new_run_is_the_only_one_a_refresh_reads(many_runs):
 def test_a_changed_run_is_read_again_and_a_vanished_one_is_gone(many_runs):
     template, reports, runs, reads = many_runs
     changed, vanished = runs[10], runs[11]
-    write_json(changed / "metrics.json", read_json(changed / "metrics.json") | {"test_accuracy": 0.123})
+    RunDir(changed).write_metrics(RunDir(changed).metrics() | {"test_accuracy": 0.123})
     shutil.rmtree(vanished)
     rows = runs_table(reports).set_index("path")
     assert reads == [changed]
@@ -104,7 +104,7 @@ def test_a_changed_run_is_read_again_and_a_vanished_one_is_gone(many_runs):
 
 def test_a_running_run_is_read_every_time_since_its_process_can_die_without_a_word(many_runs):
     _, reports, runs, reads = many_runs
-    write_status(runs[0], "running")
+    RunDir(runs[0]).write_status("running")
     write_index(reports)
     write_index(reports)
     assert reads == [runs[0], runs[0]]

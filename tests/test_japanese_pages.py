@@ -65,8 +65,11 @@ def japanese_reports(tmp_path_factory):
     """Real runs on digits (one diverged), a real sweep, groups of seeds (one run diverged), their comparisons and
     the index, all made with LANG=ja."""
     reports = tmp_path_factory.mktemp("ja") / "reports"
-    for args in (("run", "adam"), ("run", "sgd", "--set", "optimizer.learning_rate=1e5"),
-                 ("sweep", "momentum", "--grid", "optimizer.learning_rate=0.01,0.1")):  # fmt: skip
+    for args in (
+        ("run", "adam"),
+        ("run", "sgd", "--set", "optimizer.learning_rate=1e5"),
+        ("sweep", "momentum", "--grid", "optimizer.learning_rate=0.01,0.1"),
+    ):
         result = run_harness(*args, "--dataset", "digits", "--epochs", "1", reports=reports, env=JA)
         assert result.returncode in (0, 3), result.stderr  # 3: diverged
     return reports
@@ -104,6 +107,14 @@ def test_the_index_draws_status_words_in_japanese(japanese_reports, monkeypatch)
     monkeypatch.setenv("LANG", "ja_JP.UTF-8")
     page = write_index(japanese_reports).read_text()
     words = json.loads(re.search(r'<script type="application/json" id="status-words">(.*?)</script>', page).group(1))
-    assert {words[status] for status in STATUS_WORDS} == {"完了", "発散", "失敗", "中断", "実行中", "未完了",
-                                                          "読み取り不能", "打ち切り"}  # fmt: skip
+    assert {words[status] for status in STATUS_WORDS} == {
+        "完了",
+        "発散",
+        "失敗",
+        "中断",
+        "実行中",
+        "未完了",
+        "読み取り不能",
+        "打ち切り",
+    }
     assert yaml.safe_load((japanese_reports / "sgd" / "latest" / "status.json").read_text())["status"] == "diverged"

@@ -41,9 +41,18 @@ def reports(tmp_path_factory):
 def browser(tmp_path_factory):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1300,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):  # fmt: skip
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1300,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
     yield driver
@@ -122,8 +131,11 @@ def test_each_run_links_to_a_page_whose_images_load(browser, reports):
 
 
 def test_a_diverged_run_page_says_so(browser, reports):
-    (diverged,) = [path for path in (reports / "sgd").iterdir() if not path.is_symlink()
-                   and "diverged" in (path / "status.json").read_text()]  # fmt: skip
+    (diverged,) = [
+        path
+        for path in (reports / "sgd").iterdir()
+        if not path.is_symlink() and "diverged" in (path / "status.json").read_text()
+    ]
     _open(browser, diverged / "report.html")
     assert "diverged" in browser.find_element(By.CLASS_NAME, "banner").text
     assert _broken_images(browser) == []

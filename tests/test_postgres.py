@@ -46,22 +46,32 @@ class Cluster:
             self.port = probe.getsockname()[1]
         if os.geteuid() == 0:
             shutil.chown(folder, "postgres")
-        subprocess.run(_as_postgres(str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"),
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            _as_postgres(str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"),
+            check=True,
+            capture_output=True,
+        )
         self.start()
-        subprocess.run(_as_postgres(str(BIN / "createdb"), "-h", str(folder), "-p", str(self.port), "-U", "postgres",
-                                    "harness"), check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            _as_postgres(str(BIN / "createdb"), "-h", str(folder), "-p", str(self.port), "-U", "postgres", "harness"),
+            check=True,
+            capture_output=True,
+        )
         self.url = f"postgresql://postgres:{PASSWORD}@/harness?host={folder}&port={self.port}"
 
     def start(self) -> None:
         options = f"-k {self.folder} -p {self.port} -c listen_addresses=''"  # a Unix socket only
         log = str(self.folder / "server.log")
-        subprocess.run(_as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "start", "-l", log),
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "start", "-l", log),
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self) -> None:
-        subprocess.run(_as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"),
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"), capture_output=True
+        )
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +87,30 @@ def postgres():
 
 def harness(*args: str, reports: Path, storage: str, heartbeat: int = 10) -> subprocess.Popen:
     """`python -m harness ARGS` in the background, as a machine of the sweep would run it (STORAGE from make)."""
-    command = [sys.executable, "-m", "harness", *args, "--experiments-dir", str(EXPERIMENTS), "--reports-dir",
-               str(reports)]  # fmt: skip
-    environment = os.environ | {"STORAGE": storage, "TF_CPP_MIN_LOG_LEVEL": "2",
-                                "HARNESS_HEARTBEAT_SECONDS": str(heartbeat)}  # fmt: skip
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=environment, start_new_session=True)  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        *args,
+        "--experiments-dir",
+        str(EXPERIMENTS),
+        "--reports-dir",
+        str(reports),
+    ]
+    environment = os.environ | {
+        "STORAGE": storage,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "HARNESS_HEARTBEAT_SECONDS": str(heartbeat),
+    }
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        start_new_session=True,
+    )
 
 
 def group_id(reports: Path, deadline: float = 120) -> str:
@@ -98,7 +126,7 @@ def group_id(reports: Path, deadline: float = 120) -> str:
 def study_trials(url: str, group: str):
     import optuna
 
-    from harness.records import open_storage
+    from harness.groups.storage import open_storage
 
     storage = open_storage(url)
     (name,) = [
@@ -110,8 +138,9 @@ def study_trials(url: str, group: str):
 def test_two_machines_share_a_grid_each_point_once_and_no_password_is_written(postgres, tmp_path):
     first, second = tmp_path / "machine-1", tmp_path / "machine-2"
     grid = "optimizer.learning_rate=0.02,0.01,0.005,0.002,0.001,0.0005"
-    starter = harness("sweep", "adam", "--dataset", "digits", "--epochs", "3", "--grid", grid, reports=first,
-                      storage=postgres.url)  # fmt: skip
+    starter = harness(
+        "sweep", "adam", "--dataset", "digits", "--epochs", "3", "--grid", grid, reports=first, storage=postgres.url
+    )
     group = group_id(first)
     joiner = harness("sweep-worker", "--sweep", group, reports=second, storage=postgres.url)
     for process in (starter, joiner):
@@ -138,8 +167,19 @@ def test_two_machines_share_a_grid_each_point_once_and_no_password_is_written(po
 def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tmp_path):
     first, second = tmp_path / "machine-1", tmp_path / "machine-2"
     grid = "optimizer.learning_rate=0.01,0.001"
-    starter = harness("sweep", "adam", "--dataset", "digits", "--epochs", "60", "--grid", grid, reports=first,
-                      storage=postgres.url, heartbeat=1)  # fmt: skip
+    starter = harness(
+        "sweep",
+        "adam",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "60",
+        "--grid",
+        grid,
+        reports=first,
+        storage=postgres.url,
+        heartbeat=1,
+    )
     group = group_id(first)
     deadline = time.monotonic() + 120
     while not list(first.glob(f"adam/{group}/p00/history.csv")) and time.monotonic() < deadline:
@@ -147,8 +187,7 @@ def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tm
     os.killpg(starter.pid, signal.SIGKILL)  # the machine and its worker are gone mid-run
     starter.communicate()
     time.sleep(4)  # three heartbeats missed
-    joiner = harness("sweep-worker", "--sweep", group, "--jobs", "1", reports=second, storage=postgres.url,
-                     heartbeat=1)  # fmt: skip
+    joiner = harness("sweep-worker", "--sweep", group, "--jobs", "1", reports=second, storage=postgres.url, heartbeat=1)
     _, stderr = joiner.communicate(timeout=600)
     assert joiner.returncode == 0, stderr
     trials = study_trials(postgres.url, group)
@@ -160,8 +199,9 @@ def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tm
 def test_a_lost_database_stops_a_machine_with_one_line_and_keeps_its_finished_runs(postgres, tmp_path):
     reports = tmp_path / "machine"
     grid = "optimizer.learning_rate=0.01,0.005,0.002,0.001"
-    process = harness("sweep", "adam", "--dataset", "digits", "--epochs", "4", "--grid", grid, reports=reports,
-                      storage=postgres.url)  # fmt: skip
+    process = harness(
+        "sweep", "adam", "--dataset", "digits", "--epochs", "4", "--grid", grid, reports=reports, storage=postgres.url
+    )
     group = group_id(reports)
     deadline = time.monotonic() + 180
     while not list(reports.glob(f"adam/{group}/p00/metrics.json")) and time.monotonic() < deadline:

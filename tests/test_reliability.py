@@ -15,9 +15,10 @@ import yaml
 
 from harness.cli import main
 from harness.config.experiments import resolve
-from harness.records import read_status, write_status
+from harness.records import RunDir, reason_text
 from harness.reporting import report as report_module
-from harness.training.runner import Interrupted, SignalWatch, StopOnSignal, run_experiment, signals_interrupt
+from harness.training.runner import run_experiment
+from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
 from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
 
 DETERMINISTIC_DROPOUT = [
@@ -60,7 +61,7 @@ def test_a_run_killed_mid_run_and_resumed_equals_an_uninterrupted_one(tmp_path):
     run_dir = _wait_for_epochs(killed_reports, "dropout", 5, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert read_status(run_dir)["status"] == "interrupted"  # its process is gone
+    assert RunDir(run_dir).status()["status"] == "interrupted"  # its process is gone
 
     resumed = run_harness("run", "dropout", "--resume", "latest", reports=killed_reports)
     assert resumed.returncode == 0, resumed.stderr
@@ -83,8 +84,8 @@ def test_ctrl_c_stops_at_once_with_partial_history_and_says_how_to_resume(report
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
-    status = read_status(run_dir)
-    assert status["status"] == "interrupted" and "stopped by SIGINT after epoch" in status["reason"]
+    status = RunDir(run_dir).status()
+    assert status["status"] == "interrupted" and "stopped by SIGINT after epoch" in reason_text(status["reason"])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and 2 <= metrics["epochs_run"] < 200
     assert len(pd.read_csv(run_dir / "history.csv")) == metrics["epochs_run"]
@@ -100,7 +101,7 @@ def test_sigterm_also_stops_cleanly(reports):
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=60)
     assert process.returncode == 130
-    assert "stopped by SIGTERM" in read_status(run_dir)["reason"]
+    assert "stopped by SIGTERM" in reason_text(RunDir(run_dir).status()["reason"])
 
 
 class _SignalsWhenCollected:
@@ -130,10 +131,11 @@ def test_a_diverging_run_stops_is_marked_and_still_reported(reports):
     config = resolve("sgd", EXPERIMENTS, ["optimizer.learning_rate=1e5"], dataset="digits", epochs=10)
     outcome = run_experiment(config, reports, reporter=report_module.REPORTER)
     assert (outcome.status, outcome.exit_code) == ("diverged", 3)
-    assert outcome.reason == "the loss became NaN or infinite in epoch 0"
+    assert outcome.reason == {"code": "diverged", "epoch": 0}
+    assert reason_text(outcome.reason) == "the loss became NaN or infinite in epoch 0"
     metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
     assert metrics["status"] == "diverged" and metrics["epochs_run"] == 1  # stopped at once, not after 10 epochs
-    assert read_status(outcome.run_dir)["status"] == "diverged"
+    assert RunDir(outcome.run_dir).status()["status"] == "diverged"
     assert (outcome.run_dir / "learning_curves.png").stat().st_size > 0
     assert not (outcome.run_dir / "checkpoint").exists()
 
@@ -158,8 +160,9 @@ def test_a_crash_in_the_report_step_leaves_results_and_make_report_recovers(repo
     assert not (outcome.run_dir / "confusion_matrix.png").exists()
 
     monkeypatch.undo()
-    made = subprocess.run(["make", "--no-print-directory", "report", f"REPORTS={reports}"], cwd=ROOT,
-                          capture_output=True, text=True)  # fmt: skip
+    made = subprocess.run(
+        ["make", "--no-print-directory", "report", f"REPORTS={reports}"], cwd=ROOT, capture_output=True, text=True
+    )
     assert made.returncode == 0, made.stderr
     assert (outcome.run_dir / "confusion_matrix.png").stat().st_size > 0
     assert json.loads((outcome.run_dir / "metrics.json").read_text()) == metrics
@@ -189,11 +192,14 @@ def test_resume_accepts_the_starting_options_repeated_and_names_each_one_that_di
     assert main([*started, "--reports-dir", str(reports)]) == 0
     again = run_harness(*started, "--resume", "latest", reports=reports)  # the same command, RESUME added
     assert again.returncode == 2 and "is finished (1 epochs); give EPOCHS greater than 1" in again.stderr
-    changed = run_harness(*started, "--seed", "5", "--set", "optimizer.learning_rate=0.01", "--resume", "latest",
-                          reports=reports)  # fmt: skip
+    changed = run_harness(
+        *started, "--seed", "5", "--set", "optimizer.learning_rate=0.01", "--resume", "latest", reports=reports
+    )
     assert changed.returncode == 2 and "Traceback" not in changed.stderr
-    assert ("a resumed run keeps its config, but optimizer.learning_rate is 0.002 in the run, 0.01 in the command; "
-            "training.seed is 0 in the run, 5 in the command: drop those options") in changed.stderr  # fmt: skip
+    assert (
+        "a resumed run keeps its config, but optimizer.learning_rate is 0.002 in the run, 0.01 in the command; "
+        "training.seed is 0 in the run, 5 in the command: drop those options"
+    ) in changed.stderr
     shorter = run_harness("run", "adam", "--resume", "latest", "--epochs", "0", reports=reports)
     assert shorter.returncode == 2
     unknown = run_harness("run", "adam", "--resume", "nosuchrun", reports=reports)
@@ -210,7 +216,7 @@ def test_a_finished_run_given_more_epochs_trains_on_in_its_directory_as_one_long
     assert more.returncode == 0, more.stderr
     assert run_dirs(extended) == [run_dir]
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["training"]["epochs"] == 10
-    status = read_status(run_dir)
+    status = RunDir(run_dir).status()
     assert status["status"] == "finished" and status["resumed_from_epoch"] == 4 and status["extended_from_epochs"] == 4
     assert run_harness("run", *options, "--epochs", "10", reports=straight).returncode == 0
     (straight_dir,) = run_dirs(straight)
@@ -222,20 +228,21 @@ def test_a_finished_run_given_more_epochs_trains_on_in_its_directory_as_one_long
 
 
 def test_a_running_status_whose_process_is_gone_reads_as_interrupted(tmp_path):
-    finished_process = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                                      capture_output=True, text=True)  # fmt: skip
-    write_status(tmp_path, "running")
+    finished_process = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    RunDir(tmp_path).write_status("running")
     record = json.loads((tmp_path / "status.json").read_text())
     (tmp_path / "status.json").write_text(json.dumps(record | {"pid": int(finished_process.stdout)}))
-    assert read_status(tmp_path)["status"] == "interrupted"
-    write_status(tmp_path, "running")  # this very process: alive
-    assert read_status(tmp_path)["status"] == "running"
+    assert RunDir(tmp_path).status()["status"] == "interrupted"
+    RunDir(tmp_path).write_status("running")  # this very process: alive
+    assert RunDir(tmp_path).status()["status"] == "running"
 
 
 @pytest.mark.parametrize("status", ["unknown", "done"])
 def test_only_known_statuses_are_written(tmp_path, status):
     with pytest.raises(ValueError):
-        write_status(tmp_path, status)
+        RunDir(tmp_path).write_status(status)
 
 
 def test_a_kill_between_a_checkpoints_weights_and_its_commit_leaves_the_previous_checkpoint_whole(tmp_path):

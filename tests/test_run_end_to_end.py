@@ -17,17 +17,36 @@ from tests.conftest import ROOT, run_dirs, run_harness
 
 HISTORY_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
 METRICS_KEYS = {
-    "status", "reason", "test_loss", "test_accuracy", "macro_f1", "best_val_accuracy", "best_epoch",
-    "final_val_accuracy", "epochs_run", "stopped_early", "parameters", "train_seconds", "examples",
-}  # fmt: skip
+    "status",
+    "reason",
+    "test_loss",
+    "test_accuracy",
+    "macro_f1",
+    "best_val_accuracy",
+    "best_epoch",
+    "final_val_accuracy",
+    "epochs_run",
+    "stopped_early",
+    "parameters",
+    "train_seconds",
+    "examples",
+}
 
 
 @pytest.fixture(scope="module")
 def made_run(tmp_path_factory):
     """`make experiment NAME=adam_lr DATASET=digits EPOCHS=2` into a temporary reports folder."""
     reports = tmp_path_factory.mktemp("made") / "reports"
-    command = ["make", "--no-print-directory", "experiment", "NAME=adam_lr", "DATASET=digits", "EPOCHS=2",
-               f"REPORTS={reports}", "PYTHON_BOOTSTRAP=python3"]  # fmt: skip
+    command = [
+        "make",
+        "--no-print-directory",
+        "experiment",
+        "NAME=adam_lr",
+        "DATASET=digits",
+        "EPOCHS=2",
+        f"REPORTS={reports}",
+        "PYTHON_BOOTSTRAP=python3",
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     (run_dir,) = run_dirs(reports)
@@ -159,8 +178,18 @@ def _history_without_time(run_dir):
 
 
 def test_two_deterministic_runs_with_one_seed_are_identical(reports):
-    args = ["run", "sgd", "--dataset", "digits", "--epochs", "3", "--set", "training.deterministic=true",
-            "--reports-dir", str(reports)]  # fmt: skip
+    args = [
+        "run",
+        "sgd",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "3",
+        "--set",
+        "training.deterministic=true",
+        "--reports-dir",
+        str(reports),
+    ]
     assert main(args) == 0
     assert main(args) == 0
     assert main(args + ["--seed", "1"]) == 0
@@ -173,9 +202,18 @@ def test_two_deterministic_runs_with_one_seed_are_identical(reports):
 @pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist")
 def test_one_epoch_on_a_slice_of_real_fashion_mnist(reports):
     result = run_harness(
-        "run", "basic_dnn", "--dataset", "fashion_mnist", "--epochs", "1",
-        "--set", "dataset.train_size=3000", "--set", "dataset.val_size=1000", reports=reports,
-    )  # fmt: skip
+        "run",
+        "basic_dnn",
+        "--dataset",
+        "fashion_mnist",
+        "--epochs",
+        "1",
+        "--set",
+        "dataset.train_size=3000",
+        "--set",
+        "dataset.val_size=1000",
+        reports=reports,
+    )
     assert result.returncode == 0, result.stderr
     (run_dir,) = run_dirs(reports)
     metrics = json.loads((run_dir / "metrics.json").read_text())

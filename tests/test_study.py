@@ -11,8 +11,9 @@ import pytest
 from optuna.trial import TrialState
 
 from harness.config.experiments import resolve
+from harness.groups.storage import open_storage
 from harness.groups.study import take_queued
-from harness.records import STUDY_FILE, open_storage, read_status
+from harness.records import GroupDir, RunDir, reason_text
 from harness.training.runner import run_experiment
 from tests.conftest import EXPERIMENTS, run_harness
 
@@ -20,14 +21,15 @@ DIGITS = ("--dataset", "digits")
 
 
 def study_of(group_dir):
-    record = json.loads((group_dir / "group.json").read_text())
-    return optuna.load_study(study_name=record["study"]["name"], storage=open_storage(str(group_dir / STUDY_FILE)))
+    group = GroupDir(group_dir)
+    return optuna.load_study(study_name=group.record()["study"]["name"], storage=open_storage(str(group.study_path)))
 
 
 def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial_and_its_page_comes_from_the_study(reports):
     grid = "optimizer.learning_rate=0.01,0.001 training.batch_size=32,64"
-    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "2", "--jobs", "2", "--seeds", "2", "--grid", grid,
-                         reports=reports)  # fmt: skip
+    result = run_harness(
+        "sweep", "adam", *DIGITS, "--epochs", "2", "--jobs", "2", "--seeds", "2", "--grid", grid, reports=reports
+    )
     assert result.returncode == 0, result.stderr
     (group_dir,) = reports.glob("adam/sweep-*")
     trials = study_of(group_dir).trials
@@ -53,7 +55,7 @@ def test_a_grid_sweep_with_two_workers_runs_each_point_once_as_a_trial_and_its_p
 
 
 def test_machines_racing_for_the_last_points_take_each_once_and_add_no_trial_of_their_own(tmp_path):
-    storage = str(tmp_path / STUDY_FILE)
+    storage = str(GroupDir(tmp_path).study_path)
     study = optuna.create_study(study_name="race", storage=open_storage(storage))
     for point in range(24):
         study.enqueue_trial({"x": point / 24}, user_attrs={"run": f"p{point:02d}"})
@@ -77,8 +79,26 @@ def test_machines_racing_for_the_last_points_take_each_once_and_add_no_trial_of_
 
 def test_tpe_chooses_its_points_and_a_pruner_stops_the_runs_that_fall_behind(reports):
     grid = "optimizer.learning_rate=1e-5:1e-1:log training.batch_size=32,128"
-    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "4", "--jobs", "2", "--search", "tpe", "--trials", "7",
-                         "--prune", "median", "--sample-seed", "3", "--grid", grid, reports=reports)  # fmt: skip
+    result = run_harness(
+        "sweep",
+        "adam",
+        *DIGITS,
+        "--epochs",
+        "4",
+        "--jobs",
+        "2",
+        "--search",
+        "tpe",
+        "--trials",
+        "7",
+        "--prune",
+        "median",
+        "--sample-seed",
+        "3",
+        "--grid",
+        grid,
+        reports=reports,
+    )
     assert result.returncode == 0, result.stderr  # a pruned run did what its sweep asked
     (group_dir,) = reports.glob("adam/sweep-*")
     trials = study_of(group_dir).trials
@@ -87,8 +107,9 @@ def test_tpe_chooses_its_points_and_a_pruner_stops_the_runs_that_fall_behind(rep
     assert pruned, "with learning rates down to 1e-5, some runs fall behind the median"
     for trial in pruned:
         run_dir = group_dir / trial.user_attrs["run"]
-        status = json.loads((run_dir / "status.json").read_text())
-        assert status["status"] == "pruned" and "pruned by the median pruner after epoch" in status["reason"]
+        status = RunDir(run_dir).status()
+        assert status["status"] == "pruned"
+        assert "pruned by the median pruner after epoch" in reason_text(status["reason"])
         epochs = len((run_dir / "history.csv").read_text().splitlines()) - 1
         assert epochs < 4 and max(trial.intermediate_values) == epochs - 1  # its curve up to where it stopped
     assert "pruned" in result.stdout and "runs finished, " in result.stdout
@@ -102,7 +123,7 @@ def test_a_pruner_stops_a_run_before_its_last_epoch_but_a_run_that_trained_them_
 ):
     config = resolve("adam", EXPERIMENTS, [], dataset="digits", epochs=epochs)
     outcome = run_experiment(config, reports, epoch_judge=lambda epoch, logs: f"pruned after epoch {epoch}")
-    assert outcome.status == status and read_status(outcome.run_dir)["status"] == status
+    assert outcome.status == status and RunDir(outcome.run_dir).status()["status"] == status
     assert json.loads((outcome.run_dir / "metrics.json").read_text())["epochs_run"] == epochs_run
 
 
@@ -116,7 +137,8 @@ def test_a_pruner_stops_a_run_before_its_last_epoch_but_a_run_that_trained_them_
     ],
 )
 def test_search_options_that_do_not_combine_are_one_line_before_anything_runs(reports, options, message):
-    result = run_harness("sweep", "adam", *DIGITS, "--grid", "optimizer.learning_rate=0.01,0.001", *options,
-                         reports=reports)  # fmt: skip
+    result = run_harness(
+        "sweep", "adam", *DIGITS, "--grid", "optimizer.learning_rate=0.01,0.001", *options, reports=reports
+    )
     assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not list(reports.glob("adam/sweep-*"))

@@ -51,8 +51,19 @@ def _has_jax() -> bool:
 
 @pytest.mark.skipif(not _has_jax(), reason="pip install jax")
 def test_the_same_experiment_runs_on_the_jax_backend(reports):
-    command = [sys.executable, "-m", "harness", "run", "adam_lr", "--dataset", "digits", "--epochs", "2",
-               "--reports-dir", str(reports)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        "adam_lr",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "2",
+        "--reports-dir",
+        str(reports),
+    ]
     result = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, env=os.environ | {"KERAS_BACKEND": "jax"}, timeout=600
     )

@@ -57,8 +57,9 @@ def test_a_keras_model_with_the_same_weights_gives_the_same_loss_and_gradients(b
 
 
 def test_the_scratch_experiment_runs_end_to_end_and_compares_with_keras(reports):
-    scratch = run_harness("run", "scratch_two_layer", "--dataset", "digits", "--set", "training.iterations=300",
-                          reports=reports)  # fmt: skip
+    scratch = run_harness(
+        "run", "scratch_two_layer", "--dataset", "digits", "--set", "training.iterations=300", reports=reports
+    )
     assert scratch.returncode == 0, scratch.stderr
     assert run_harness("run", "sgd", "--dataset", "digits", "--epochs", "2", reports=reports).returncode == 0
     run_dir = run_dirs(reports)[0]
@@ -94,8 +95,9 @@ def test_numerical_gradients_train_a_tiny_network(reports):
 
 
 def test_numerical_gradients_are_refused_for_a_network_too_large(reports):
-    result = run_harness("run", "scratch_two_layer", "--dataset", "digits", "--set", "model.gradient=numerical",
-                         reports=reports)  # fmt: skip
+    result = run_harness(
+        "run", "scratch_two_layer", "--dataset", "digits", "--set", "model.gradient=numerical", reports=reports
+    )
     assert result.returncode == 2
     assert "two loss evaluations per parameter per iteration" in result.stderr and "Traceback" not in result.stderr
     assert not reports.exists() or run_dirs(reports) == []

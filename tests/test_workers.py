@@ -18,7 +18,7 @@ from harness.data import cache as dataset_cache
 from harness.data.datasets import load_dataset
 from harness.groups.workers import RunRequest, WorkerPool
 from harness.native_logs import FILTER
-from harness.records import read_status
+from harness.records import RunDir, reason_text
 from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
 from tests.test_study import study_of
 
@@ -49,8 +49,23 @@ def test_runs_in_one_worker_equal_the_same_runs_made_alone(tmp_path):
 
 
 def test_a_worker_killed_mid_run_costs_only_that_run_which_runs_again(reports):
-    command = [sys.executable, "-m", "harness", "run", "adam", "--dataset", "digits", "--epochs", "60",
-               "--seeds", "3", "--jobs", "1", "--reports-dir", str(reports)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        "adam",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "60",
+        "--seeds",
+        "3",
+        "--jobs",
+        "1",
+        "--reports-dir",
+        str(reports),
+    ]
     group = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = None
     deadline = time.monotonic() + 180
@@ -65,11 +80,11 @@ def test_a_worker_killed_mid_run_costs_only_that_run_which_runs_again(reports):
     stdout, stderr = group.communicate(timeout=300)
     assert group.returncode == 0, stderr  # every seed finished, the killed one on its second try
     first, third, again = (second.parent / name for name in ("seed-0", "seed-2", "seed-1-retry1"))
-    assert read_status(first)["status"] == "finished" and (first / "report.html").is_file()
-    assert read_status(third)["status"] == "finished"  # taken by a new worker
-    assert read_status(again)["status"] == "finished"
-    status = read_status(second)
-    assert status["status"] == "interrupted" and "worker process died (signal SIGKILL)" in status["reason"]
+    assert RunDir(first).status()["status"] == "finished" and (first / "report.html").is_file()
+    assert RunDir(third).status()["status"] == "finished"  # taken by a new worker
+    assert RunDir(again).status()["status"] == "finished"
+    status = RunDir(second).status()
+    assert status["status"] == "interrupted" and "worker process died (signal SIGKILL)" in reason_text(status["reason"])
     assert json.loads((second / "metrics.json").read_text())["status"] == "interrupted"
     assert "its point runs again as seed-1-retry1" in stdout and "adam: 3 of 3 runs finished" in stdout
     states = sorted(trial.state.name for trial in study_of(second.parent).trials)
@@ -97,8 +112,19 @@ def test_a_damaged_dataset_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch, c
 
 def test_the_console_of_a_run_has_one_line_per_epoch_and_no_tensorflow_start_up_lines(reports):
     environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    command = [sys.executable, "-m", "harness", "run", "adam", "--dataset", "digits", "--epochs", "3",
-               "--reports-dir", str(reports)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        "adam",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "3",
+        "--reports-dir",
+        str(reports),
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "absl::InitializeLog" not in result.stderr and "oneDNN" not in result.stderr
@@ -120,8 +146,9 @@ def test_the_filter_passes_errors_and_python_output_and_drops_only_start_up_noti
         "Traceback (most recent call last):",
         "To enable the following instructions: (a Python line that merely looks like a continuation)",
     ]
-    filtered = subprocess.run([sys.executable, "-S", "-c", FILTER], input="\n".join(lines) + "\n",
-                              capture_output=True, text=True, timeout=30).stdout.splitlines()  # fmt: skip
+    filtered = subprocess.run(
+        [sys.executable, "-S", "-c", FILTER], input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=30
+    ).stdout.splitlines()
     assert filtered == lines[4:]
 
 

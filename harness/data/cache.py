@@ -68,7 +68,7 @@ def _read_verified(path: Path) -> dict[str, np.ndarray] | None:
 
 def _write(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write the cache file and then its digest, each atomically; a cache that cannot be written is skipped."""
-    from harness.records import write_text, write_with
+    from harness.atomic import write_text, write_with
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

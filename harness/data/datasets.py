@@ -39,8 +39,17 @@ FASHION_MNIST_IDX = {
     "t10k-labels-idx1-ubyte.gz": (10_008, "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
 }
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
 OFFLINE_DATASETS = "digits (bundled with scikit-learn) and fashion_mnist (apt-get install dataset-fashion-mnist)"
 # Validation examples taken from the training set when the experiment does not say.

@@ -22,12 +22,12 @@ from harness.config.schema import ExperimentConfig
 from harness.data.datasets import load_dataset
 from harness.errors import UserError
 from harness.groups.parallel import thread_share
+from harness.groups.storage import HEARTBEAT_SECONDS, default_storage, open_storage
 from harness.groups.study import (
     PRUNERS,
     SEARCHES,
     create_study,
     decoded,
-    default_storage,
     distributions,
     encoded,
     load_study,
@@ -36,35 +36,26 @@ from harness.groups.study import (
     trial_reference,
 )
 from harness.groups.workers import RunRequest, RunResult, WorkerPool
-from harness.records import (
-    GROUP_FILE,
-    HEARTBEAT_SECONDS,
-    STUDY_FILE,
-    masked,
-    new_run_dir,
-    open_storage,
-    point_latest,
-    process_command,
-    read_json,
-    read_member,
-    write_json,
-)
+from harness.masking import masked
+from harness.records import GroupDir, new_run_dir, point_latest, process_command, reason_text
 
-LOGS = "logs"
 MAX_RUNS = 10_000  # a group beyond this is refused before any of it is built
 RETRIES = 2  # times a run whose worker process died is run again
 
 
-def check_search(method: str | None, trials: int | None, random: int | None, seeds: str | None,
-                 prune: str | None) -> None:  # fmt: skip
+def check_search(
+    method: str | None, trials: int | None, random: int | None, seeds: str | None, prune: str | None
+) -> None:
     """SEARCH, TRIALS and PRUNE: what combines with what, said before anything runs."""
     if method is not None and method not in SEARCHES:
         raise UserError(f"SEARCH={method}: the search that learns is SEARCH=tpe (or leave SEARCH out for a grid)")
     if (method is None) != (trials is None):
         raise UserError("SEARCH=tpe needs TRIALS=N (how many runs it may make), and TRIALS needs SEARCH=tpe")
     if method is not None and (random is not None or seeds):
-        raise UserError("SEARCH=tpe chooses its own points one run at a time: drop RANDOM and SEEDS (run the best "
-                        "point with SEEDS=5 afterwards)")  # fmt: skip
+        raise UserError(
+            "SEARCH=tpe chooses its own points one run at a time: drop RANDOM and SEEDS (run the best "
+            "point with SEEDS=5 afterwards)"
+        )
     if trials is not None and trials < 1:
         raise UserError(f"TRIALS={trials}: give at least one trial")
     if prune is not None and prune not in PRUNERS:
@@ -76,10 +67,15 @@ def check_size(kind: str, points: int, seeds: int, sizes: str) -> None:
     runs = points * seeds
     if runs > MAX_RUNS:
         times = f" x {seeds:,} seeds" if seeds > 1 else ""
-        advice = ("sample it with RANDOM=N (N points of the same ranges) or narrow the grid" if kind == "sweep"
-                  else "give fewer seeds")  # fmt: skip
-        raise UserError(f"the {kind} would make {runs:,} runs ({sizes}{times}), more than the {MAX_RUNS:,} a group "
-                        f"may have: {advice}")  # fmt: skip
+        advice = (
+            "sample it with RANDOM=N (N points of the same ranges) or narrow the grid"
+            if kind == "sweep"
+            else "give fewer seeds"
+        )
+        raise UserError(
+            f"the {kind} would make {runs:,} runs ({sizes}{times}), more than the {MAX_RUNS:,} a group "
+            f"may have: {advice}"
+        )
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -125,9 +121,18 @@ class GroupPlan:
         return cls(experiment, "seeds", [{}], chosen, arguments)
 
     @classmethod
-    def of_sweep(cls, experiment: str, grid: str, random: int | None, sample_seed: int, seeds: str | None,
-                 arguments: RunArguments, method: str | None = None, trials: int | None = None,
-                 prune: str | None = None) -> GroupPlan:  # fmt: skip
+    def of_sweep(
+        cls,
+        experiment: str,
+        grid: str,
+        random: int | None,
+        sample_seed: int,
+        seeds: str | None,
+        arguments: RunArguments,
+        method: str | None = None,
+        trials: int | None = None,
+        prune: str | None = None,
+    ) -> GroupPlan:
         """Every point of GRID, or RANDOM points drawn from its LOW:HIGH ranges, times SEEDS; or TRIALS points
         chosen by TPE (method "tpe"). `prune`: hyperband or median stops hopeless runs."""
         check_search(method, trials, random, seeds, prune)
@@ -143,8 +148,14 @@ class GroupPlan:
             sizes = [len(values) for values in axes.values()]
             check_size("sweep", math.prod(sizes), len(chosen), " x ".join(f"{size:,}" for size in sizes) + " points")
             points = grid_points(axes)
-        search = {"grid": grid, "random": random, "sample_seed": sample_seed if random or method else None,
-                  "method": method, "trials": trials, "prune": prune}  # fmt: skip
+        search = {
+            "grid": grid,
+            "random": random,
+            "sample_seed": sample_seed if random or method else None,
+            "method": method,
+            "trials": trials,
+            "prune": prune,
+        }
         return cls(experiment, "sweep", points, chosen, arguments, search, axes)
 
     def members(self) -> list[dict]:
@@ -164,8 +175,14 @@ def member_overrides(plan: GroupPlan, member: dict) -> list[str]:
 def member_config(plan: GroupPlan, member: dict, experiments_dir: Path) -> ExperimentConfig:
     """The member's resolved config; a problem names the point it belongs to."""
     try:
-        return resolve(plan.experiment, experiments_dir, member_overrides(plan, member), plan.arguments.dataset,
-                       plan.arguments.epochs, member["seed"])  # fmt: skip
+        return resolve(
+            plan.experiment,
+            experiments_dir,
+            member_overrides(plan, member),
+            plan.arguments.dataset,
+            plan.arguments.epochs,
+            member["seed"],
+        )
     except UserError as error:
         where = f"point {point_label(member['parameters'])}: " if member["parameters"] else ""
         raise UserError(f"{where}{error}") from None
@@ -188,11 +205,20 @@ def check_plan(plan: GroupPlan, experiments_dir: Path) -> dict[str, ExperimentCo
     return configs
 
 
-def member_request(member: dict, config: ExperimentConfig, group_dir: Path, command: list[str],
-                   trial: dict | None = None) -> RunRequest:  # fmt: skip
+def member_request(
+    member: dict, config: ExperimentConfig, group_dir: Path, command: list[str], trial: dict | None = None
+) -> RunRequest:
     """The member's run, for a worker: in the group's folder, its console output in logs/<run>.log."""
-    return RunRequest(member["run"], config.to_dict(), group_dir.parent.parent, run_dir=group_dir / member["run"],
-                      log=group_dir / LOGS / f"{member['run']}.log", command=tuple(command), trial=trial)  # fmt: skip
+    group = GroupDir(group_dir)
+    return RunRequest(
+        member["run"],
+        config.to_dict(),
+        group_dir.parent.parent,
+        run_dir=group.member(member["run"]).path,
+        log=group.log(member["run"]),
+        command=tuple(command),
+        trial=trial,
+    )
 
 
 def describe(member: dict) -> str:
@@ -202,13 +228,13 @@ def describe(member: dict) -> str:
 
 def outcome_line(group_dir: Path, member: dict, result: RunResult) -> str:
     """How a run ended, in one line: its status and score, or where its log is."""
-    state = read_member(group_dir, member)
+    state = GroupDir(group_dir).read_member(member)
     if state["status"] == "finished":
         metrics = state["metrics"]
         return f"finished, test accuracy {metrics['test_accuracy']:.4f}, val {metrics['best_val_accuracy']:.4f}"
     if state["status"] == "pruned":
-        return f"pruned: {state['reason']}"
-    return f"{state['status']} ({result.reason or 'see its log'}); log: {result.request.log}"
+        return f"pruned: {reason_text(state['reason'])}"
+    return f"{state['status']} ({reason_text(result.reason) or 'see its log'}); log: {result.request.log}"
 
 
 class Ledger:
@@ -216,8 +242,17 @@ class Ledger:
     in its trial. Grid, random and seed points are enqueued up front (by the machine that starts the group; one
     that joins it takes from the same queue); SEARCH=tpe asks for a new point each time."""
 
-    def __init__(self, plan: GroupPlan, group_dir: Path, study, storage: str, experiments_dir: Path,
-                 configs: dict[str, ExperimentConfig], command: list[str], joining: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        plan: GroupPlan,
+        group_dir: Path,
+        study,
+        storage: str,
+        experiments_dir: Path,
+        configs: dict[str, ExperimentConfig],
+        command: list[str],
+        joining: bool = False,
+    ):
         self.plan, self.group_dir, self.study, self.storage = plan, group_dir, study, storage
         self.experiments_dir, self.configs, self.command = experiments_dir, configs, command
         search = plan.search or {}
@@ -282,21 +317,29 @@ class Ledger:
             if known is not None:
                 return {key: value for key, value in known.items() if key != "exit_code"}
             point = self.plan.points[attributes["point"]]
-            return {"run": attributes["run"], "point": attributes["point"], "seed": attributes["seed"],
-                    "parameters": point}  # fmt: skip
+            return {
+                "run": attributes["run"],
+                "point": attributes["point"],
+                "seed": attributes["seed"],
+                "parameters": point,
+            }
         if self.method is None:
             return None
         parameters = decoded(self.plan.axes, trial.params)
         self.plan.points.append(parameters)
-        return {"run": f"t{trial.number:03d}", "point": len(self.plan.points) - 1, "seed": None,
-                "parameters": parameters}  # fmt: skip
+        return {
+            "run": f"t{trial.number:03d}",
+            "point": len(self.plan.points) - 1,
+            "seed": None,
+            "parameters": parameters,
+        }
 
     def record(self, result: RunResult, done: int) -> None:
         """A run ended: tell its trial, and print one line. A run whose worker died is run again (its point
         enqueued anew, as `<run>-retry<n>`), up to RETRIES times."""
         member = self.members[result.request.label]
         member["exit_code"] = result.exit_code
-        metrics = read_json(self.group_dir / member["run"] / "metrics.json", missing={})
+        metrics = GroupDir(self.group_dir).member(member["run"]).metrics()
         tell(self.study, self.asked.pop(member["run"]), result.status, metrics, result.run_dir)
         line = outcome_line(self.group_dir, member, result)
         if result.lost and member.get("retry", 0) < RETRIES:
@@ -306,8 +349,12 @@ class Ledger:
 
     def _retry(self, member: dict) -> dict:
         attempt = member.get("retry", 0) + 1
-        retry = member | {"run": f"{member.get('retry_of', member['run'])}-retry{attempt}", "retry": attempt,
-                          "retry_of": member.get("retry_of", member["run"]), "exit_code": None}  # fmt: skip
+        retry = member | {
+            "run": f"{member.get('retry_of', member['run'])}-retry{attempt}",
+            "retry": attempt,
+            "retry_of": member.get("retry_of", member["run"]),
+            "exit_code": None,
+        }
         member["retried_by"] = retry["run"]
         params = {key: encoded(value) for key, value in member["parameters"].items()}
         self.study.enqueue_trial(params, user_attrs={key: retry[key] for key in ("run", "point", "seed")})
@@ -318,15 +365,28 @@ class Ledger:
 
 def plan_record(plan: GroupPlan) -> dict:
     """What a machine joining the group needs to run its points: the plan, as plain data in the study."""
-    return {"experiment": plan.experiment, "kind": plan.kind, "points": plan.points, "seeds": plan.seeds,
-            "search": plan.search, "arguments": vars(plan.arguments)}  # fmt: skip
+    return {
+        "experiment": plan.experiment,
+        "kind": plan.kind,
+        "points": plan.points,
+        "seeds": plan.seeds,
+        "search": plan.search,
+        "arguments": vars(plan.arguments),
+    }
 
 
 def plan_from_record(record: dict) -> GroupPlan:
     search = record["search"] or {}
     axes = parse_axes(search["grid"], random=bool(search.get("random") or search.get("method"))) if search else {}
-    return GroupPlan(record["experiment"], record["kind"], record["points"], record["seeds"],
-                     RunArguments(**record["arguments"]), record["search"], axes)  # fmt: skip
+    return GroupPlan(
+        record["experiment"],
+        record["kind"],
+        record["points"],
+        record["seeds"],
+        RunArguments(**record["arguments"]),
+        record["search"],
+        axes,
+    )
 
 
 class Heartbeat:
@@ -391,17 +451,28 @@ def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
     plan, group_dir = ledger.plan, ledger.group_dir
     parallel = max(1, min(jobs, ledger.total))
     threads = thread_share(parallel)
-    where = masked(ledger.storage) if "://" in ledger.storage else STUDY_FILE
+    where = masked(ledger.storage) if "://" in ledger.storage else GroupDir.STUDY
     record = {
-        "experiment": plan.experiment, "kind": plan.kind, "created": datetime.now().isoformat(timespec="seconds"),
-        "seeds": plan.seeds, "points": plan.points, "search": plan.search, "jobs": jobs, "threads_per_run": threads,
-        "command": ledger.command, "study": {"storage": where, "name": ledger.study.study_name},
+        "experiment": plan.experiment,
+        "kind": plan.kind,
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "seeds": plan.seeds,
+        "points": plan.points,
+        "search": plan.search,
+        "jobs": jobs,
+        "threads_per_run": threads,
+        "command": ledger.command,
+        "study": {"storage": where, "name": ledger.study.study_name},
         "members": list(ledger.members.values()),
-    }  # fmt: skip
-    write_json(group_dir / GROUP_FILE, record)
+    }
+    group = GroupDir(group_dir)
+    group.write_record(record)
     point_latest(group_dir)
-    print(f"{plan.experiment}: {ledger.total} runs in {parallel} worker processes with {threads} threads each, "
-          f"in {group_dir} (each run's output: {group_dir / LOGS}/<run>.log)", flush=True)  # fmt: skip
+    print(
+        f"{plan.experiment}: {ledger.total} runs in {parallel} worker processes with {threads} threads each, "
+        f"in {group_dir} (each run's output: {group.path / group.LOGS}/<run>.log)",
+        flush=True,
+    )
     interrupted = False
     try:
         with database_errors(ledger.storage, group_dir):
@@ -411,11 +482,11 @@ def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
     finally:
         if ledger.heartbeat is not None:
             ledger.heartbeat.stop()
-        write_json(group_dir / GROUP_FILE, record | {"members": ledger.members_here(), "interrupted": interrupted})
+        group.write_record(record | {"members": ledger.members_here(), "interrupted": interrupted})
     from harness.reporting.group_report import write_group_report
     from harness.reporting.index import write_index
 
-    write_group_report(group_dir)
+    write_group_report(group_dir, ledger.study if plan.kind == "sweep" else None)
     write_index(reports_dir)
     return group_dir
 

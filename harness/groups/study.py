@@ -20,7 +20,8 @@ from pathlib import Path
 
 from harness.config.grid import Range, as_override
 from harness.errors import UserError
-from harness.records import STUDY_FILE, open_storage
+from harness.groups.storage import open_storage
+from harness.records import reason
 
 OBJECTIVE = "best_val_accuracy"
 PRUNERS = ("hyperband", "median")
@@ -92,16 +93,22 @@ def create_study(name: str, storage: str, search: dict):
     import optuna
 
     _quiet()
-    return optuna.create_study(storage=open_storage(storage), study_name=name, direction="maximize",
-                               sampler=_sampler(search), pruner=pruner(search.get("prune")))  # fmt: skip
+    return optuna.create_study(
+        storage=open_storage(storage),
+        study_name=name,
+        direction="maximize",
+        sampler=_sampler(search),
+        pruner=pruner(search.get("prune")),
+    )
 
 
 def load_study(name: str, storage: str, search: dict):
     import optuna
 
     _quiet()
-    return optuna.load_study(study_name=name, storage=open_storage(storage), sampler=_sampler(search),
-                             pruner=pruner(search.get("prune")))  # fmt: skip
+    return optuna.load_study(
+        study_name=name, storage=open_storage(storage), sampler=_sampler(search), pruner=pruner(search.get("prune"))
+    )
 
 
 def take_queued(study, distributions: dict):
@@ -117,10 +124,6 @@ def take_queued(study, distributions: dict):
     for name, distribution in distributions.items():  # its enqueued values, as Study.ask would suggest them
         trial._suggest(name, distribution)  # noqa: SLF001
     return trial
-
-
-def default_storage(group_dir: Path) -> str:
-    return str(group_dir / STUDY_FILE)
 
 
 def tell(study, trial, status: str, metrics: dict, run_dir: Path | None) -> None:
@@ -147,7 +150,7 @@ def trial_reference(study, trial, storage: str, prune: str | None) -> dict:
     return {"study": study.study_name, "storage": storage, "trial_id": trial._trial_id, "prune": prune}  # noqa: SLF001
 
 
-def epoch_judge(trial: dict) -> Callable[[int, dict], str | None]:
+def epoch_judge(trial: dict) -> Callable[[int, dict], dict | None]:
     """For a run's worker: report each epoch's validation accuracy to the run's trial; a non-empty answer means
     the pruner stopped the run there, and says why."""
     import optuna
@@ -159,8 +162,7 @@ def epoch_judge(trial: dict) -> Callable[[int, dict], str | None]:
     def judge(epoch: int, logs: dict) -> str | None:
         running.report(float(logs["val_accuracy"]), epoch)
         if running.should_prune():
-            return f"pruned by the {trial.get('prune')} pruner after epoch {epoch}: its validation accuracy " \
-                   f"{logs['val_accuracy']:.4f} was behind the other runs' at that epoch"  # fmt: skip
+            return reason("pruned", pruner=trial.get("prune"), epoch=epoch, val_accuracy=float(logs["val_accuracy"]))
         return None
 
     return judge

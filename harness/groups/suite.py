@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.config.experiments import resolve
 from harness.groups.workers import RunRequest, RunResult, WorkerPool
-from harness.records import read_json
+from harness.records import RunDir, reason_text
 from harness.training.fingerprint import finished_run_like
 
 
@@ -52,11 +52,11 @@ def _progress(total: int):
     def report(result: RunResult, done: int) -> None:
         outcome = result.status
         if result.status == "finished":
-            metrics = read_json(result.run_dir / "metrics.json")
+            metrics = RunDir(result.run_dir).metrics()
             outcome += f", test accuracy {metrics['test_accuracy']:.4f}, best val {metrics['best_val_accuracy']:.4f}"
         else:
             where = f"; log: {result.request.log}" if result.request.log else ""
-            outcome += f" ({result.reason}){where}"
+            outcome += f" ({reason_text(result.reason)}){where}"
         where = f"\n  {result.run_dir}" if result.run_dir else ""
         print(f"[{done}/{total}] {result.request.label}: {outcome}{where}", flush=True)
 

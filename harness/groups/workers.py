@@ -33,7 +33,7 @@ from pathlib import Path
 
 from harness.groups.parallel import core_slots, thread_environment
 from harness.process_exit import exit_now
-from harness.records import EXIT_CODES, mark_interrupted
+from harness.records import EXIT_CODES, RunDir, reason
 
 STOP_WAIT_SECONDS = 120  # for running runs to end after Ctrl-C
 
@@ -54,7 +54,7 @@ class RunResult:
     request: RunRequest
     status: str
     run_dir: Path | None
-    reason: str | None = None
+    reason: dict | None = None
     lost: bool = False  # its worker process died under it (not the run's own doing)
 
     @property
@@ -115,12 +115,20 @@ def _run(request: RunRequest, runner, on_start: Callable[[Path], None]) -> RunRe
         try:
             config = ExperimentConfig.model_validate(request.config)
             judge = epoch_judge(request.trial) if request.trial else None
-            outcome = runner.run_experiment(config, request.reports_dir, run_dir=request.run_dir, on_start=started,
-                                            command=list(request.command), epoch_judge=judge)  # fmt: skip
+            outcome = runner.run_experiment(
+                config,
+                request.reports_dir,
+                run_dir=request.run_dir,
+                on_start=started,
+                command=list(request.command),
+                epoch_judge=judge,
+            )
             return RunResult(request, outcome.status, outcome.run_dir, outcome.reason)
         except Exception as error:  # noqa: BLE001 - reported as the run's failure, with its traceback in the log
             traceback.print_exc()
-            return RunResult(request, "failed", run_dir, f"{type(error).__name__}: {error}".splitlines()[0])
+            return RunResult(
+                request, "failed", run_dir, reason("error", error=f"{type(error).__name__}: {error}".splitlines()[0])
+            )
 
 
 @contextmanager
@@ -174,8 +182,9 @@ class WorkerPool:
         theirs.close()
         return _Worker(process, mine, cores)
 
-    def run(self, requests: Iterable[RunRequest], on_finish: Callable[[RunResult, int], None],
-            expected: int | None = None) -> list[RunResult]:  # fmt: skip
+    def run(
+        self, requests: Iterable[RunRequest], on_finish: Callable[[RunResult, int], None], expected: int | None = None
+    ) -> list[RunResult]:
         """Run every request; on_finish(result, done_count) as each ends. `requests` is taken one at a time as a
         worker frees up (a generator may decide the next run from the results so far); `expected`, how many
         there will be when it is not a list. Ctrl-C (or SIGTERM to this process) interrupts the running runs,
@@ -234,15 +243,14 @@ class WorkerPool:
         worker.process.join()
         code = worker.process.exitcode
         how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
-        reason = f"its worker process died ({how}): killed, out of memory or crashed"
+        why = reason("worker_died", how=how)
         request, run_dir = worker.request, worker.run_dir or (worker.request.run_dir if worker.request else None)
         if run_dir is not None and run_dir.is_dir():
-            mark_interrupted(run_dir, reason)
+            RunDir(run_dir).mark_interrupted(why)
         index = self.workers.index(worker)
         worker.connection.close()
         self.workers[index] = self._start(worker.cores)
-        return RunResult(request, "interrupted" if run_dir and run_dir.is_dir() else "failed", run_dir, reason,
-                         lost=True)  # fmt: skip
+        return RunResult(request, "interrupted" if run_dir and run_dir.is_dir() else "failed", run_dir, why, lost=True)
 
     def _stop_running(self, done: Callable[[RunResult], None]) -> None:
         for worker in self.workers:

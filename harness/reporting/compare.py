@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.records import GROUP_FILE, find_target, is_group, read_json
+from harness.records import GroupDir, find_target, is_group
 from harness.reporting.compare_groups import compare_groups
 from harness.reporting.compare_runs import Comparison, compare_runs, load_run
 
@@ -21,16 +21,22 @@ def compare(names: list[str], reports_dir: Path) -> Comparison:
     if len(names) < 2:
         raise UserError('compare needs at least two runs, e.g. make compare NAMES="adam adam_lr"')
     targets = [find_target(reports_dir, name) for name in names]
-    kinds = [read_json(target / GROUP_FILE)["kind"] if is_group(target) else "run" for target in targets]
+    kinds = [GroupDir(target).record()["kind"] if is_group(target) else "run" for target in targets]
     if "sweep" in kinds:
         sweep = targets[kinds.index("sweep")]
-        raise UserError(f"{sweep.name} is a sweep, not repeats of one config: compare seed groups (SEEDS=N), or "
-                        f"runs of the sweep by their paths, e.g. {sweep / 'p00'}")  # fmt: skip
+        raise UserError(
+            f"{sweep.name} is a sweep, not repeats of one config: compare seed groups (SEEDS=N), or "
+            f"runs of the sweep by their paths, e.g. {sweep / 'p00'}"
+        )
     if set(kinds) == {"seeds"}:
         return compare_groups(targets, reports_dir)
     if "seeds" in kinds:
-        what = ", ".join(f"{name}: {'group of seeds' if kind == 'seeds' else 'single run'}"
-                         for name, kind in zip(names, kinds, strict=True))  # fmt: skip
-        raise UserError(f"compare groups with groups or runs with runs ({what}): run each experiment with "
-                        "SEEDS=N, or name single runs by their run ids")  # fmt: skip
+        what = ", ".join(
+            f"{name}: {'group of seeds' if kind == 'seeds' else 'single run'}"
+            for name, kind in zip(names, kinds, strict=True)
+        )
+        raise UserError(
+            f"compare groups with groups or runs with runs ({what}): run each experiment with "
+            "SEEDS=N, or name single runs by their run ids"
+        )
     return compare_runs([load_run(target) for target in targets], reports_dir)

@@ -11,14 +11,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-import yaml
 from matplotlib.ticker import MaxNLocator
 
+from harness.atomic import write_with
 from harness.errors import UserError
-from harness.records import read_group, write_with
+from harness.records import GroupDir
 from harness.reporting.compare_runs import (
     Comparison,
     check_one_dataset,
@@ -27,10 +26,10 @@ from harness.reporting.compare_runs import (
     short_names,
     slug,
 )
+from harness.reporting.figures import new_figure, save_figure
 from harness.reporting.group_report import GROUP_METRICS, histories
 from harness.reporting.i18n import labels, language
 from harness.reporting.pages import write_page
-from harness.reporting.report import save_figure
 from harness.reporting.stats import band, holm, welch
 from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, explanations, group_verdict
 
@@ -47,16 +46,24 @@ class Group:
 
 
 def load_group(path: Path) -> Group:
-    record, members = read_group(path)
+    group = GroupDir(path)
+    record, members = group.record(), group.members()
     finished = [member for member in members if member["status"] == "finished"]
-    config_paths = [path / member["run"] / "config.yaml" for member in members]
-    config = next((yaml.safe_load(p.read_text()) for p in config_paths if p.is_file()), None)
+    runs = group.runs()
+    config = runs[0].config_dict() if runs else None
     if config is None:
-        raise UserError(f"group {path} has no run with a config.yaml; it has nothing to compare")
+        raise UserError(f"group {path} has no run that started; it has nothing to compare")
     config["training"].pop("seed", None)
     values = {metric: [member["metrics"][metric] for member in finished] for metric in GROUP_METRICS}
-    return Group(f"{record['experiment']} {path.name}", path, config, values, len(finished), len(members),
-                 histories(path, members))  # fmt: skip
+    return Group(
+        f"{record['experiment']} {path.name}",
+        path,
+        config,
+        values,
+        len(finished),
+        len(members),
+        histories(path, members),
+    )
 
 
 def statistics_table(groups: list[Group], names: list[str], lang: str = "en") -> pd.DataFrame:
@@ -91,7 +98,7 @@ def plot_group_curves(groups: list[Group], names: list[str], path: Path, text: d
     """Validation accuracy and loss: each group's mean over seeds with its 95% interval as a band."""
     frames = [group.history.assign(group=name) for group, name in zip(groups, names, strict=True)]
     history = pd.concat([frame for frame in frames if not frame.empty], ignore_index=True)
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.3))
+    figure, axes = new_figure(1, 2, figsize=(12, 4.3))
     for axis, metric in zip(axes, ("accuracy", "loss"), strict=True):
         sns.lineplot(data=history, x="epoch", y=f"val_{metric}", hue="group", errorbar=band, marker="o", ax=axis)
         axis.set(title=text[f"val_{metric}"], xlabel=text["epoch"], ylabel=text[metric])
@@ -117,9 +124,21 @@ def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
         plot_group_curves(groups, names, out / "curves.png", text)
     verdicts = statistics[statistics.metric == "test_accuracy"].verdict.tolist()
     why = explanations(lang, "why_welch", len(groups) - 1)
-    write_page("compare_groups.html", out / "compare.html", reports_dir, lang, text=text, groups=groups, names=names,
-               verdicts=verdicts, statistics=statistics.to_dict("records"), why=why,
-               links=[os.path.relpath(group.path / "group.html", out.resolve()) for group in groups],
-               summary=summary, metrics=GROUP_METRICS, curves=(out / "curves.png").is_file(),
-               differences=difference_html(differences, text))  # fmt: skip
-    return Comparison(out, summary, verdicts)
+    write_page(
+        "compare_groups.html",
+        out / "compare.html",
+        reports_dir,
+        lang,
+        text=text,
+        groups=groups,
+        names=names,
+        verdicts=verdicts,
+        statistics=statistics.to_dict("records"),
+        why=why,
+        links=[os.path.relpath(group.path / GroupDir.PAGE, out.resolve()) for group in groups],
+        summary=summary,
+        metrics=GROUP_METRICS,
+        curves=(out / "curves.png").is_file(),
+        differences=difference_html(differences, text),
+    )
+    return Comparison(out, summary, verdicts, statistics)

@@ -16,26 +16,34 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import yaml
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import confusion_matrix, f1_score
 
+from harness.atomic import write_with
 from harness.config.experiments import flat_config
 from harness.data.datasets import CLASS_NAMES, test_images
 from harness.errors import UserError
-from harness.records import read_json, read_status, read_table, write_with
+from harness.records import RunDir
+from harness.reporting.figures import new_figure, save_figure
 from harness.reporting.i18n import labels, language
 from harness.reporting.pages import clean, write_page
-from harness.reporting.report import plot_image_grid, save_figure
+from harness.reporting.report import plot_image_grid
 from harness.reporting.stats import holm, paired
 from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, explanations, paired_verdict, phrase
 
-SUMMARY_COLUMNS = ["status", "epochs_run", "test_accuracy", "macro_f1", "best_val_accuracy", "best_epoch",
-                   "final_val_accuracy", "train_seconds"]  # fmt: skip
+SUMMARY_COLUMNS = [
+    "status",
+    "epochs_run",
+    "test_accuracy",
+    "macro_f1",
+    "best_val_accuracy",
+    "best_epoch",
+    "final_val_accuracy",
+    "train_seconds",
+]
 DISAGREEMENT_IMAGES = 10
 
 
@@ -44,6 +52,7 @@ class Comparison:
     out: Path  # the folder with compare.html
     table: pd.DataFrame  # one row per run or group
     verdicts: list[str]  # each later run or group against the first
+    statistics: pd.DataFrame  # each test's numbers: differences, intervals, p raw and Holm-adjusted
 
 
 @dataclass
@@ -58,12 +67,11 @@ class Run:
 
 
 def load_run(path: Path) -> Run:
-    config = yaml.safe_load((path / "config.yaml").read_text())
-    metrics_path, history_path, predictions_path = path / "metrics.json", path / "history.csv", path / "predictions.csv"
-    metrics = read_json(metrics_path, missing={})
-    history = read_table(history_path)
-    predictions = pd.read_csv(predictions_path) if predictions_path.is_file() else None
-    return Run(f"{config['name']} {path.name}", path, config, read_status(path), metrics, history, predictions)
+    run = RunDir(path)
+    config = run.config_dict()
+    return Run(
+        f"{config['name']} {path.name}", path, config, run.status(), run.metrics(), run.history(), run.predictions()
+    )
 
 
 def config_difference(runs: list[Run]) -> pd.DataFrame:
@@ -77,8 +85,11 @@ def config_difference(runs: list[Run]) -> pd.DataFrame:
 
 def summary_table(runs: list[Run]) -> pd.DataFrame:
     """One row per run; best_* are at the epoch of best validation accuracy, final_* at the last epoch."""
-    rows = [{"run": run.label, "status": run.status.get("status")} | {
-        column: run.metrics.get(column) for column in SUMMARY_COLUMNS[1:]} for run in runs]  # fmt: skip
+    rows = [
+        {"run": run.label, "status": run.status.get("status")}
+        | {column: run.metrics.get(column) for column in SUMMARY_COLUMNS[1:]}
+        for run in runs
+    ]
     table = pd.DataFrame(rows).set_index("run")
     for column in ("epochs_run", "best_epoch"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype("Int64")
@@ -92,8 +103,13 @@ def per_class_f1(runs: list[Run], class_names: tuple[str, ...]) -> pd.DataFrame:
     columns = {}
     for run in runs:
         if run.predictions is not None:
-            scores = f1_score(run.predictions.true_label, run.predictions.predicted_label,
-                              labels=list(range(len(class_names))), average=None, zero_division=0)  # fmt: skip
+            scores = f1_score(
+                run.predictions.true_label,
+                run.predictions.predicted_label,
+                labels=list(range(len(class_names))),
+                average=None,
+                zero_division=0,
+            )
             columns[run.label] = scores
     return pd.DataFrame(columns, index=pd.Index(class_names, name="class"))
 
@@ -131,7 +147,7 @@ def slug(items: list) -> str:
 def plot_curves(runs: list[Run], path: Path, text: dict) -> None:
     """Validation accuracy and loss per epoch, one colour per run, train dashed; runs may differ in length."""
     colours = sns.color_palette("tab10", len(runs))
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.3))
+    figure, axes = new_figure(1, 2, figsize=(12, 4.3))
     for axis, metric in zip(axes, ("accuracy", "loss"), strict=True):
         for run, colour in zip(runs, colours, strict=True):
             if run.history.empty:
@@ -148,7 +164,7 @@ def plot_scores(summary: pd.DataFrame, path: Path, text: dict) -> None:
     names = {"test_accuracy": text["test_accuracy"], "macro_f1": text["macro_f1"]}
     scores = summary[list(names)].rename(columns=names).reset_index()
     long = scores.melt(id_vars="run", var_name="metric", value_name="value")
-    figure, axis = plt.subplots(figsize=(max(6, 2.2 * len(summary)), 4))
+    figure, axis = new_figure(figsize=(max(6, 2.2 * len(summary)), 4))
     sns.barplot(data=long, x="run", y="value", hue="metric", ax=axis)
     for container in axis.containers:
         axis.bar_label(container, fmt="%.4f", fontsize=7)
@@ -158,7 +174,7 @@ def plot_scores(summary: pd.DataFrame, path: Path, text: dict) -> None:
 
 
 def plot_per_class(f1: pd.DataFrame, path: Path, text: dict) -> None:
-    figure, axis = plt.subplots(figsize=(2 + 1.8 * len(f1.columns), 0.45 * len(f1) + 1.5))
+    figure, axis = new_figure(figsize=(2 + 1.8 * len(f1.columns), 0.45 * len(f1) + 1.5))
     sns.heatmap(f1, annot=True, fmt=".3f", cmap="viridis", vmin=0, vmax=1, ax=axis)
     axis.set(title=text["per_class_f1"], xlabel="", ylabel=text["class"])
     save_figure(figure, path)
@@ -167,13 +183,26 @@ def plot_per_class(f1: pd.DataFrame, path: Path, text: dict) -> None:
 def plot_confusion_difference(first: Run, second: Run, class_names, path: Path, text: dict) -> None:
     """Row-normalised confusion matrices, second minus first: red where the second errs more."""
     classes = list(range(len(class_names)))
-    matrices = [confusion_matrix(run.predictions.true_label, run.predictions.predicted_label, labels=classes,
-                                 normalize="true") for run in (first, second)]  # fmt: skip
-    figure, axis = plt.subplots(figsize=(8, 6.5))
-    sns.heatmap(matrices[1] - matrices[0], annot=True, fmt=".2f", cmap="RdBu", center=0, ax=axis,
-                xticklabels=class_names, yticklabels=class_names)  # fmt: skip
-    axis.set(title=text["confusion_difference"].format(a=first.label, b=second.label),
-             xlabel=text["predicted"], ylabel=text["true"])  # fmt: skip
+    matrices = [
+        confusion_matrix(run.predictions.true_label, run.predictions.predicted_label, labels=classes, normalize="true")
+        for run in (first, second)
+    ]
+    figure, axis = new_figure(figsize=(8, 6.5))
+    sns.heatmap(
+        matrices[1] - matrices[0],
+        annot=True,
+        fmt=".2f",
+        cmap="RdBu",
+        center=0,
+        ax=axis,
+        xticklabels=class_names,
+        yticklabels=class_names,
+    )
+    axis.set(
+        title=text["confusion_difference"].format(a=first.label, b=second.label),
+        xlabel=text["predicted"],
+        ylabel=text["true"],
+    )
     save_figure(figure, path)
 
 
@@ -181,8 +210,10 @@ def two_run_sections(first: Run, second: Run, class_names, out: Path, text: dict
     """The confusion difference and the examples exactly one of the two runs gets right."""
     plot_confusion_difference(first, second, class_names, out / "confusion_difference.png", text)
     split = disagreements(first, second)
-    counts = {text["right_wrong"].format(a=first.label, b=second.label): len(split["first_only"]),
-              text["right_wrong"].format(a=second.label, b=first.label): len(split["second_only"])}  # fmt: skip
+    counts = {
+        text["right_wrong"].format(a=first.label, b=second.label): len(split["first_only"]),
+        text["right_wrong"].format(a=second.label, b=first.label): len(split["second_only"]),
+    }
     grids = []
     try:
         images, _ = test_images(first.config["dataset"]["name"])
@@ -213,10 +244,19 @@ def _delta_cell(value, delta) -> str:
 def metrics_rows(summary: pd.DataFrame) -> list[dict]:
     rows = []
     for label, row in summary.iterrows():
-        rows.append({"run": label, "status": row.status, "epochs_run": clean(row.epochs_run),
-                     "best_epoch": clean(row.best_epoch), "train_seconds": clean(row.train_seconds)} | {
-            column: _delta_cell(row[column], row[f"{column}_delta"])
-            for column in ("test_accuracy", "macro_f1", "best_val_accuracy", "final_val_accuracy")})  # fmt: skip
+        rows.append(
+            {
+                "run": label,
+                "status": row.status,
+                "epochs_run": clean(row.epochs_run),
+                "best_epoch": clean(row.best_epoch),
+                "train_seconds": clean(row.train_seconds),
+            }
+            | {
+                column: _delta_cell(row[column], row[f"{column}_delta"])
+                for column in ("test_accuracy", "macro_f1", "best_val_accuracy", "final_val_accuracy")
+            }
+        )
     return rows
 
 
@@ -286,14 +326,23 @@ def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
     if len(runs) == 2 and all(run.predictions is not None for run in runs):
         pair = two_run_sections(runs[0], runs[1], class_names, out, text)
     write_page(
-        "compare.html", out / "compare.html", reports_dir, lang, text=text, runs=runs, metrics=metrics_rows(summary),
+        "compare.html",
+        out / "compare.html",
+        reports_dir,
+        lang,
+        text=text,
+        runs=runs,
+        metrics=metrics_rows(summary),
         differences=difference_html(differences, text),
-        per_class=(f1.rename_axis(text["class"]).to_html(float_format="%.4f") if not f1.empty else ""), pair=pair,
+        per_class=(f1.rename_axis(text["class"]).to_html(float_format="%.4f") if not f1.empty else ""),
+        pair=pair,
         images=[(name, text[label]) for name, label in IMAGES if (out / name).is_file()],
-        links=[os.path.relpath(run.path / "report.html", out.resolve()) for run in runs],
-        verdicts=verdicts, statistics=statistics.to_dict("records"), why=why,
-    )  # fmt: skip
-    return Comparison(out, summary, verdicts)
+        links=[os.path.relpath(run.path / RunDir.PAGE, out.resolve()) for run in runs],
+        verdicts=verdicts,
+        statistics=statistics.to_dict("records"),
+        why=why,
+    )
+    return Comparison(out, summary, verdicts, statistics)
 
 
 def terminal_text(summary: pd.DataFrame, verdicts: list[str]) -> str:
@@ -305,7 +354,17 @@ def terminal_text(summary: pd.DataFrame, verdicts: list[str]) -> str:
 
 
 def terminal_summary(summary: pd.DataFrame) -> str:
-    shown = summary[["status", "epochs_run", "test_accuracy", "test_accuracy_delta", "macro_f1", "best_val_accuracy",
-                     "best_epoch", "final_val_accuracy"]]  # fmt: skip
+    shown = summary[
+        [
+            "status",
+            "epochs_run",
+            "test_accuracy",
+            "test_accuracy_delta",
+            "macro_f1",
+            "best_val_accuracy",
+            "best_epoch",
+            "final_val_accuracy",
+        ]
+    ]
     note = "best_val_accuracy is at best_epoch (by validation accuracy); final_val_accuracy is the last epoch's"
     return shown.astype(object).fillna("-").to_string(float_format=lambda value: f"{value:.4f}") + "\n" + note

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-import yaml
 from matplotlib.ticker import MaxNLocator
 
 from harness.config.grid import point_label
-from harness.records import read_group, write_json
+from harness.records import GroupDir, reason_text
+from harness.reporting.figures import new_figure, save_figure
 from harness.reporting.i18n import labels, language
 from harness.reporting.index import started
 from harness.reporting.pages import write_page
-from harness.reporting.report import save_figure
 from harness.reporting.stats import band, t_interval
-from harness.reporting.study_report import importance_sentence, load_group_study, members_from_study, study_plots
+from harness.reporting.study_report import importance_sentence, members_from_study, study_plots
 
 GROUP_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy")
 SELECTED_BY = "best_val_accuracy"  # the validation set chooses; the test set only reports
@@ -48,14 +46,21 @@ def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
         at_point = [member for member in members if member["point"] == index]
         points.append({"point": index, "parameters": parameters} | point_summary(at_point))
     summary = {
-        "experiment": record["experiment"], "kind": record["kind"], "group": group_dir.name,
-        "runs": len(members), "finished": sum(member["status"] == "finished" for member in members),
+        "experiment": record["experiment"],
+        "kind": record["kind"],
+        "group": group_dir.name,
+        "runs": len(members),
+        "finished": sum(member["status"] == "finished" for member in members),
         "pruned": sum(member["status"] == "pruned" for member in members),
         "epochs_trained": sum(member["metrics"].get("epochs_run") or 0 for member in members),
-        "not_finished": [{key: member[key] for key in ("run", "status", "reason")}
-                         for member in members if member["status"] not in ("finished", "pruned")],
-        "seeds": record["seeds"], "points": points,
-    }  # fmt: skip
+        "not_finished": [
+            {key: member[key] for key in ("run", "status", "reason")}
+            for member in members
+            if member["status"] not in ("finished", "pruned")
+        ],
+        "seeds": record["seeds"],
+        "points": points,
+    }
     if record["kind"] == "seeds":
         summary["metrics"] = points[0]["metrics"]
     else:
@@ -68,27 +73,38 @@ def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
 
 
 def histories(group_dir: Path, members: list[dict]) -> pd.DataFrame:
-    frames = []
+    """The finished members' histories in one table, with their run and point."""
+    group, frames = GroupDir(group_dir), []
     for member in members:
-        path = group_dir / member["run"] / "history.csv"
-        if member["status"] == "finished" and path.is_file():
-            frames.append(pd.read_csv(path).assign(run=member["run"], point=point_label(member["parameters"])))
+        history = group.member(member["run"]).history() if member["status"] == "finished" else pd.DataFrame()
+        if not history.empty:
+            frames.append(history.assign(run=member["run"], point=point_label(member["parameters"])))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def plot_banded_curves(history: pd.DataFrame, hue: str, path: Path, text: dict) -> None:
     """Accuracy and loss per epoch: the mean over runs with its 95% t interval as a band."""
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.3))
+    figure, axes = new_figure(1, 2, figsize=(12, 4.3))
     for axis, metric in zip(axes, ("accuracy", "loss"), strict=True):
         if hue == "split":  # one point: train against validation
             long = history.melt(id_vars=["epoch", "run"], value_vars=[metric, f"val_{metric}"], var_name="split")
             long["split"] = long["split"].map({metric: text["train"], f"val_{metric}": text["validation"]})
-            sns.lineplot(data=long, x="epoch", y="value", hue="split", style="split", errorbar=band, markers=True,
-                         dashes={text["train"]: (4, 2), text["validation"]: ""}, ax=axis)  # fmt: skip
+            sns.lineplot(
+                data=long,
+                x="epoch",
+                y="value",
+                hue="split",
+                style="split",
+                errorbar=band,
+                markers=True,
+                dashes={text["train"]: (4, 2), text["validation"]: ""},
+                ax=axis,
+            )
         else:  # a sweep: validation curves, one colour per point
             sns.lineplot(data=history, x="epoch", y=f"val_{metric}", hue=hue, errorbar=band, marker="o", ax=axis)
-        axis.set(title=text[f"val_{metric}"] if hue != "split" else text[metric], xlabel=text["epoch"],
-                 ylabel=text[metric])  # fmt: skip
+        axis.set(
+            title=text[f"val_{metric}"] if hue != "split" else text[metric], xlabel=text["epoch"], ylabel=text[metric]
+        )
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.legend(title=None, fontsize=7)
     save_figure(figure, path)
@@ -97,9 +113,14 @@ def plot_banded_curves(history: pd.DataFrame, hue: str, path: Path, text: dict) 
 def plot_parameters(members: list[dict], keys: list[str], random: bool, path: Path, text: dict) -> None:
     """The selection metric against each swept parameter. A grid draws one line per combination of the
     other parameters, with the 95% interval over seeds as a band; a random search draws every run as a dot."""
-    table = pd.DataFrame([member["parameters"] | {SELECTED_BY: member["metrics"][SELECTED_BY]}
-                          for member in members if member["status"] == "finished"])  # fmt: skip
-    figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
+    table = pd.DataFrame(
+        [
+            member["parameters"] | {SELECTED_BY: member["metrics"][SELECTED_BY]}
+            for member in members
+            if member["status"] == "finished"
+        ]
+    )
+    figure, axes = new_figure(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
     for axis, key in zip(axes[0], keys, strict=True):
         others = [other for other in keys if other != key]
         hue = table[others].apply(lambda row: point_label(row.to_dict()), axis=1) if others and not random else None
@@ -117,40 +138,57 @@ def plot_parameters(members: list[dict], keys: list[str], random: bool, path: Pa
     save_figure(figure, path)
 
 
-def write_group_report(group_dir: Path) -> dict:
-    """summary.json, the plots and group.html; returns the summary."""
-    record, members = read_group(group_dir)
-    study = load_group_study(group_dir, record) if record["kind"] == "sweep" else None
-    if study is not None:  # runs made elsewhere, or whose folders are gone here, come from their trials
-        here = {member["run"] for member in members if (group_dir / member["run"]).is_dir()}
+def write_group_report(group_dir: Path, study=None) -> dict:
+    """summary.json, the plots and group.html; returns the summary. A sweep's `study` (harness.groups.storage)
+    adds what mattered, and the runs it records that this folder lacks (made elsewhere, or deleted here)."""
+    group = GroupDir(group_dir)
+    record, members = group.record(), group.members()
+    if study is not None:
+        here = {member["run"] for member in members if group.member(member["run"]).path.is_dir()}
         recorded = members_from_study(study, record["points"], here)
         elsewhere = {member["run"] for member in recorded}
         members = [member for member in members if member["run"] not in elsewhere] + recorded
     summary = summarize(group_dir, record, members)
-    write_json(group_dir / "summary.json", summary)
-    lang = language(_report_language(group_dir, members))
+    group.write_summary(summary)
+    lang = language(_report_language(group, members))
     text = labels(lang)
-    history = histories(group_dir, members)
-    images = []
-    if not history.empty:
-        if summary["kind"] == "seeds":
-            plot_banded_curves(history, "split", group_dir / "curves.png", text)
-        else:
-            plot_banded_curves(history[history.point.isin(best_points(summary))], "point", group_dir / "curves.png",
-                               text)  # fmt: skip
-        images.append(("curves.png", text["curves_band" if summary["kind"] == "seeds" else "curves_sweep"]))
-    if summary["kind"] == "sweep" and summary["finished"]:
-        random = bool((summary.get("search") or {}).get("random"))
-        plot_parameters(members, list(record["points"][0]), random, group_dir / "parameters.png", text)
-        images.append(("parameters.png", text["metric_vs_parameter"]))
+    images = _group_plots(group, summary, members, text)
     mattered = None
     if study is not None:
         images += study_plots(group_dir, study, text)
         mattered = importance_sentence(study, summary, text)
-    write_page("group.html", group_dir / "group.html", group_dir.parent.parent, lang, text=text, summary=summary,
-               members=members, images=images, date=started(group_dir.name), metrics=GROUP_METRICS,
-               point_label=point_label, logs=_logs(group_dir), mattered=mattered)  # fmt: skip
+    write_page(
+        "group.html",
+        group.path / group.PAGE,
+        group_dir.parent.parent,
+        lang,
+        text=text,
+        summary=summary,
+        members=members,
+        images=images,
+        date=started(group_dir.name),
+        metrics=GROUP_METRICS,
+        point_label=point_label,
+        logs=group.logs(),
+        mattered=mattered,
+    )
     return summary
+
+
+def _group_plots(group: GroupDir, summary: dict, members: list[dict], text: dict) -> list[tuple[str, str]]:
+    """The banded curves and, for a sweep, the selection metric against each parameter."""
+    images, history = [], histories(group.path, members)
+    if not history.empty:
+        seeds = summary["kind"] == "seeds"
+        shown = history if seeds else history[history.point.isin(best_points(summary))]
+        plot_banded_curves(shown, "split" if seeds else "point", group.path / group.CURVES, text)
+        images.append((group.CURVES, text["curves_band" if seeds else "curves_sweep"]))
+    if summary["kind"] == "sweep" and summary["finished"]:
+        random = bool((summary.get("search") or {}).get("random"))
+        keys = list(summary["points"][0]["parameters"])
+        plot_parameters(members, keys, random, group.path / group.PARAMETERS, text)
+        images.append((group.PARAMETERS, text["metric_vs_parameter"]))
+    return images
 
 
 def best_points(summary: dict) -> list[str]:
@@ -160,17 +198,12 @@ def best_points(summary: dict) -> list[str]:
     return [point_label(point["parameters"]) for point in scored[:CURVES_SHOWN]]
 
 
-def _report_language(group_dir: Path, members: list[dict]) -> str | None:
+def _report_language(group: GroupDir, members: list[dict]) -> str | None:
     for member in members:
-        path = group_dir / member["run"] / "config.yaml"
-        if path.is_file():
-            return (yaml.safe_load(path.read_text()).get("report") or {}).get("language")
+        run = group.member(member["run"])
+        if run.is_run():
+            return (run.config_dict().get("report") or {}).get("language")
     return None
-
-
-def _logs(group_dir: Path) -> dict[str, str]:
-    folder = group_dir / "logs"
-    return {path.stem: f"logs/{path.name}" for path in folder.glob("*.log")} if folder.is_dir() else {}
 
 
 def summary_text(summary: dict) -> str:
@@ -178,7 +211,9 @@ def summary_text(summary: dict) -> str:
     pruned = f", {summary['pruned']} pruned" if summary.get("pruned") else ""
     epochs = f" ({summary['epochs_trained']} epochs trained in all)" if "epochs_trained" in summary else ""
     lines = [f"\n{summary['experiment']}: {summary['finished']} of {summary['runs']} runs finished{pruned}{epochs}"]
-    lines += [f"  {member['run']}: {member['status']}: {member['reason']}" for member in summary["not_finished"]]
+    lines += [
+        f"  {member['run']}: {member['status']}: {reason_text(member['reason'])}" for member in summary["not_finished"]
+    ]
     shown = []
     if summary["kind"] == "seeds":
         shown = [("", summary["metrics"])]

@@ -22,20 +22,34 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from harness import records
+from harness.atomic import write_text
 from harness.collector import collector_paused
 from harness.config.grid import point_label
-from harness.records import GROUP_FILE, is_group, read_status, write_text
+from harness.errors import UserError
+from harness.records import GroupDir, RunDir, is_group, reason, reason_text
 from harness.reporting.i18n import labels, language, status_words
 from harness.reporting.pages import clean, write_page
 
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # LibYAML's, when PyYAML has it: 10x faster
 COLUMNS = [
-    "experiment", "run_id", "group", "date", "dataset", "model", "optimizer", "learning_rate", "epochs",
-    "test_accuracy", "macro_f1", "best_val_accuracy", "train_seconds", "status", "reason", "path",
-]  # fmt: skip
+    "experiment",
+    "run_id",
+    "group",
+    "date",
+    "dataset",
+    "model",
+    "optimizer",
+    "learning_rate",
+    "epochs",
+    "test_accuracy",
+    "macro_f1",
+    "best_val_accuracy",
+    "train_seconds",
+    "status",
+    "reason",
+    "path",
+]
 
 
 def started(run_id: str) -> str:
@@ -52,38 +66,45 @@ def run_started(run_dir: Path) -> str:
     return started(run_dir.parent.name if is_group(run_dir.parent) else run_dir.name)
 
 
-def run_row(run_dir: Path, reports_dir: Path) -> dict:
+def run_row(run_dir: Path, reports_dir: Path, lang: str = "en") -> dict:
     """One run's row; a directory that cannot be read still gets a row that says why."""
-    row = dict.fromkeys(COLUMNS)
+    run, row = RunDir(run_dir), dict.fromkeys(COLUMNS)
     path = run_dir.relative_to(reports_dir)
     row |= {"experiment": path.parts[0], "run_id": run_dir.name, "date": run_started(run_dir), "path": str(path)}
     row["group"] = path.parts[1] if len(path.parts) == 3 else None
-    status = read_status(run_dir)
-    row |= {"status": status["status"], "reason": status.get("reason")}
+    status = run.status()
+    row |= {"status": status["status"], "reason": reason_text(status.get("reason"), lang)}
     try:
-        config = yaml.load((run_dir / "config.yaml").read_text(), Loader=SAFE_LOADER)
-        row |= {
-            "dataset": config["dataset"]["name"],
-            "model": config["model"]["factory"],
-            "optimizer": config["optimizer"]["name"]
-            + (f" + {config['schedule']['name']}" if config.get("schedule") else ""),
-            "learning_rate": config["optimizer"]["learning_rate"],
-            "epochs": config["training"].get("epochs") or f"{config['training']['iterations']} it",
-        }
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
-        problem = f"config.yaml is unreadable ({type(error).__name__}: {error})"
+        row |= config_columns(run.config_dict())
+    except (UserError, KeyError, TypeError) as error:
+        problem = reason_text(reason("unreadable", file=RunDir.CONFIG, error=f"{type(error).__name__}: {error}"), lang)
         if row["status"] == "incomplete":
             return row | {"reason": f"{row['reason']}; {problem}"}
         return row | {"status": "unreadable", "reason": problem}
-    metrics_path = run_dir / "metrics.json"
-    if metrics_path.is_file():
-        try:
-            metrics = json.loads(metrics_path.read_text())
-        except ValueError as error:
-            return row | {"status": "unreadable", "reason": f"metrics.json: {error}"}
+    try:
+        metrics = run.metrics()
+    except UserError as error:
+        return row | {
+            "status": "unreadable",
+            "reason": reason_text(reason("unreadable", file=RunDir.METRICS, error=str(error)), lang),
+        }
+    if metrics:
         row |= {key: metrics.get(key) for key in ("test_accuracy", "macro_f1", "best_val_accuracy", "train_seconds")}
         row["epochs"] = f"{metrics.get('epochs_run')}/{row['epochs']}"
     return row
+
+
+def config_columns(config: dict) -> dict:
+    """The index's columns that come from a run's config."""
+    schedule = f" + {config['schedule']['name']}" if config.get("schedule") else ""
+    training = config["training"]
+    return {
+        "dataset": config["dataset"]["name"],
+        "model": config["model"]["factory"],
+        "optimizer": config["optimizer"]["name"] + schedule,
+        "learning_rate": config["optimizer"]["learning_rate"],
+        "epochs": training.get("epochs") or f"{training['iterations']} it",
+    }
 
 
 def terminal_table(table: pd.DataFrame) -> str:
@@ -101,8 +122,8 @@ def group_row(group_dir: Path, reports_dir: Path) -> dict:
     row = dict.fromkeys(GROUP_COLUMNS) | {"experiment": group_dir.parent.name, "group": group_dir.name}
     row |= {"date": started(group_dir.name), "path": str(group_dir.relative_to(reports_dir))}
     try:
-        summary = json.loads((group_dir / "summary.json").read_text())
-    except (OSError, ValueError):
+        summary = GroupDir(group_dir).summary()
+    except UserError:
         return row | {"kind": "?", "finished": "no summary yet"}
     best = summary.get("best_point")
     point = summary["points"][best if best is not None else 0]
@@ -116,8 +137,8 @@ def group_row(group_dir: Path, reports_dir: Path) -> dict:
 
 DATA_FILE = "index-data.js"  # each row and the signature of the files it came from: read by index.html and refresh
 _DATA_START, _DATA_END = "window.INDEX_DATA = ", ";\n"  # a script, since a page opened from disk cannot fetch JSON
-RUN_FILES = ("status.json", "metrics.json")  # every write the harness makes to a run rewrites one of them
-GROUP_FILES = ("summary.json",)
+RUN_FILES = (RunDir.STATUS, RunDir.METRICS)  # every write the harness makes to a run rewrites one of them
+GROUP_FILES = (GroupDir.SUMMARY,)
 
 
 def signature(folder: str, names: tuple[str, ...]) -> list:
@@ -151,7 +172,8 @@ def _kept_rows(reports_dir: Path) -> dict:
         kept = json.loads(text.removeprefix(_DATA_START).removesuffix(_DATA_END))
     except (OSError, ValueError):
         return {}
-    return kept if isinstance(kept, dict) and kept.get("columns") == [COLUMNS, GROUP_COLUMNS] else {}
+    same = isinstance(kept, dict) and kept.get("columns") == [COLUMNS, GROUP_COLUMNS] and kept.get("lang") == language()
+    return kept if same else {}  # the reasons are in the index's language
 
 
 def _refreshed(kept: dict, folders: list[str], kind: _Rows, reports_dir: Path) -> tuple[dict, bool]:
@@ -181,8 +203,8 @@ def _newest_first(rows: dict, kind: _Rows) -> list[list]:
 
 
 # The readers are looked up when called (a test counts the runs a refresh reads by replacing run_row).
-RUNS = _Rows(COLUMNS, "config.yaml", RUN_FILES, lambda run_dir, reports_dir: run_row(run_dir, reports_dir))
-GROUPS = _Rows(GROUP_COLUMNS, GROUP_FILE, GROUP_FILES, group_row, newest_first=("date", "group"))
+RUNS = _Rows(COLUMNS, RunDir.CONFIG, RUN_FILES, lambda run_dir, reports: run_row(run_dir, reports, language()))
+GROUPS = _Rows(GROUP_COLUMNS, GroupDir.RECORD, GROUP_FILES, group_row, newest_first=("date", "group"))
 
 
 def _rows_record(reports_dir: Path, everything: bool) -> dict:
@@ -193,7 +215,7 @@ def _rows_record(reports_dir: Path, everything: bool) -> dict:
         run_folders, group_folders = records.run_folders(reports_dir)
         runs, runs_changed = _refreshed(kept.get("runs", {}), run_folders, RUNS, reports_dir)
         groups, groups_changed = _refreshed(kept.get("groups", {}), group_folders, GROUPS, reports_dir)
-        record = {"columns": [COLUMNS, GROUP_COLUMNS], "runs": runs, "groups": groups}
+        record = {"columns": [COLUMNS, GROUP_COLUMNS], "lang": language(), "runs": runs, "groups": groups}
         if runs_changed or groups_changed or everything:
             # A read-only reports folder: the table is still right, only the next refresh is slower. Compact JSON:
             # the pretty-printing encoder is pure Python and 10x slower.
@@ -220,10 +242,22 @@ def write_index(reports_dir: Path, everything: bool = False) -> Path:
     text = labels(lang)
     record = _rows_record(reports_dir, everything)
     shown = [column for column in COLUMNS if column not in ("reason", "path")]
-    columns = [{"key": column, "label": text[column], "text": column in TEXT_COLUMNS,
-                "decimals": INDEX_FORMATS.get(column)} for column in shown]  # fmt: skip
+    columns = [
+        {"key": column, "label": text[column], "text": column in TEXT_COLUMNS, "decimals": INDEX_FORMATS.get(column)}
+        for column in shown
+    ]
     groups = [dict(zip(GROUP_COLUMNS, row, strict=True)) for row in _newest_first(record["groups"], GROUPS)]
     path = reports_dir / "index.html"
-    write_page("index.html", path, reports_dir, lang, text=text, groups=groups, columns=columns,
-               data_file=DATA_FILE, statuses=status_words(lang), count=len(record["runs"]))  # fmt: skip
+    write_page(
+        "index.html",
+        path,
+        reports_dir,
+        lang,
+        text=text,
+        groups=groups,
+        columns=columns,
+        data_file=DATA_FILE,
+        statuses=status_words(lang),
+        count=len(record["runs"]),
+    )
     return path

@@ -10,8 +10,9 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from harness.records import write_text, write_with
-from harness.reporting.i18n import reason_words, status_word
+from harness.atomic import write_text, write_with
+from harness.records import reason_text
+from harness.reporting.i18n import status_word
 
 
 class _Environment(jinja2.Environment):
@@ -34,9 +35,9 @@ def _status(context, status: str) -> str:
 
 
 @jinja2.pass_context
-def _reason(context, reason: str | None) -> str:
-    """`{{ status.reason | reason }}`: why a run stopped, in the page's language where the harness wrote it."""
-    return reason_words(reason, context.get("lang", "en")) if reason else ""
+def _reason(context, reason: dict | str | None) -> str:
+    """`{{ status.reason | reason }}`: why a run stopped, in the page's language."""
+    return reason_text(reason, context.get("lang", "en")) or ""
 
 
 _templates.filters |= {"status": _status, "reason": _reason}

@@ -11,31 +11,21 @@ import io
 import sys
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import MaxNLocator
+from sklearn.metrics import classification_report, confusion_matrix
 
-matplotlib.use("Agg")  # files only, no display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-import yaml  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
-
-from harness.data.datasets import CLASS_NAMES, test_images  # noqa: E402
-from harness.errors import UserError  # noqa: E402
-from harness.records import is_group, read_json, read_status, reports_root, write_text, write_with  # noqa: E402
-from harness.reporting.i18n import labels, language  # noqa: E402
-from harness.reporting.index import run_started, write_index  # noqa: E402
-from harness.reporting.pages import write_page  # noqa: E402
+from harness.data.datasets import CLASS_NAMES, test_images
+from harness.errors import UserError
+from harness.records import RunDir, is_group, reports_root
+from harness.reporting.figures import new_figure, save_figure
+from harness.reporting.i18n import labels, language
+from harness.reporting.index import run_started, write_index
+from harness.reporting.pages import write_page
 
 MISCLASSIFIED_SHOWN = 20
-
-
-def save_figure(figure: plt.Figure, path: Path) -> None:
-    write_with(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(figure)
 
 
 def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: dict) -> None:
@@ -50,12 +40,18 @@ def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: di
             for metric in ("loss", "accuracy")
         ]
     )
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    figure, axes = new_figure(1, 2, figsize=(11, 4))
     for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
         sns.lineplot(
-            data=long[long.metric == metric], x="epoch", y="value", hue="split", style="split",
-            dashes={splits["train"]: (4, 2), splits["validation"]: ""}, markers=True, ax=axis,
-        )  # fmt: skip
+            data=long[long.metric == metric],
+            x="epoch",
+            y="value",
+            hue="split",
+            style="split",
+            dashes={splits["train"]: (4, 2), splits["validation"]: ""},
+            markers=True,
+            ax=axis,
+        )
         axis.set(title=text[metric], xlabel=text["epoch"], ylabel=text[metric])
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.legend(title=None)
@@ -65,14 +61,14 @@ def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: di
 
 def plot_iteration_loss(losses: pd.DataFrame, title: str, path: Path, text: dict) -> None:
     """The loss of every training batch, as in the textbook's figure 4-11."""
-    figure, axis = plt.subplots(figsize=(8, 4))
+    figure, axis = new_figure(figsize=(8, 4))
     axis.plot(losses["iteration"], losses["loss"], linewidth=0.6)
     axis.set(title=f"{title}: {text['loss_per_iteration']}", xlabel=text["iteration"], ylabel=text["loss"])
     save_figure(figure, path)
 
 
 def plot_confusion_matrix(confusion: np.ndarray, class_names: tuple[str, ...], title: str, path: Path, text) -> None:
-    figure, axis = plt.subplots(figsize=(8, 6.5))
+    figure, axis = new_figure(figsize=(8, 6.5))
     sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", xticklabels=class_names, yticklabels=class_names, ax=axis)
     axis.set(title=f"{title}: {text['confusion_matrix']}", xlabel=text["predicted"], ylabel=text["true"])
     save_figure(figure, path)
@@ -95,7 +91,7 @@ def plot_image_grid(images: np.ndarray, captions: list[str], title: str, path: P
         montage[top : top + height, left : left + width] = image / max(float(image.max()), 1.0)
     figure_width = 2.1 * columns
     figure_height = figure_width * montage.shape[0] / montage.shape[1] + 0.4  # the title
-    figure, axis = plt.subplots(figsize=(figure_width, figure_height), layout="constrained")
+    figure, axis = new_figure(figsize=(figure_width, figure_height), layout="constrained")
     axis.imshow(np.ma.masked_invalid(montage), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     axis.axis("off")
     for index, caption in enumerate(captions):
@@ -133,15 +129,15 @@ def classification_table(report: dict) -> pd.DataFrame:
     return table
 
 
-def write_classification(predictions: pd.DataFrame, dataset: str, title: str, run_dir: Path, text: dict) -> None:
+def write_classification(predictions: pd.DataFrame, dataset: str, title: str, run: RunDir, text: dict) -> None:
     class_names = CLASS_NAMES[dataset]
     true, predicted = predictions["true_label"], predictions["predicted_label"]
     options = {"labels": list(range(len(class_names))), "target_names": list(class_names), "zero_division": 0}
-    write_text(run_dir / "classification_report.txt", classification_report(true, predicted, digits=4, **options))
+    run.write_text(RunDir.CLASSIFICATION_TEXT, classification_report(true, predicted, digits=4, **options))
     table = classification_table(classification_report(true, predicted, output_dict=True, **options))
-    write_with(run_dir / "classification_report.csv", lambda path: table.to_csv(path))
+    run.write_with(RunDir.CLASSIFICATION_TABLE, lambda path: table.to_csv(path))
     confusion = confusion_matrix(true, predicted, labels=options["labels"])
-    plot_confusion_matrix(confusion, class_names, title, run_dir / "confusion_matrix.png", text)
+    plot_confusion_matrix(confusion, class_names, title, run.file(RunDir.CONFUSION_MATRIX), text)
 
 
 def key_metrics(metrics: dict, text: dict) -> list[tuple[str, str]]:
@@ -168,44 +164,56 @@ def classification_html(table: pd.DataFrame, text: dict) -> str:
     return table.to_html(float_format="%.4f", na_rep="")
 
 
-def write_run_page(run_dir: Path, config: dict, text: dict, lang: str) -> None:
-    metrics = read_json(run_dir / "metrics.json", missing={})
-    images = [(name, text[key]) for name, key in
-              (("learning_curves.png", "learning_curves"), ("loss_per_iteration.png", "loss_per_iteration"),
-               ("confusion_matrix.png", "confusion_matrix"), ("misclassified.png", "misclassified"))
-              if (run_dir / name).is_file()]  # fmt: skip
-    table_path = run_dir / "classification_report.csv"
-    classification = ""
-    if table_path.is_file():
-        classification = classification_html(pd.read_csv(table_path, index_col="class"), text)
+PAGE_IMAGES = (
+    (RunDir.LEARNING_CURVES, "learning_curves"),
+    (RunDir.LOSS_PER_ITERATION, "loss_per_iteration"),
+    (RunDir.CONFUSION_MATRIX, "confusion_matrix"),
+    (RunDir.MISCLASSIFIED, "misclassified"),
+)
+
+
+def write_run_page(run: RunDir, config: dict, text: dict, lang: str) -> None:
+    images = [(name, text[key]) for name, key in PAGE_IMAGES if run.has(name)]
+    table = run.classification_table()
+    classification = classification_html(table, text) if not table.empty else ""
     write_page(
-        "run.html", run_dir / "report.html", reports_root(run_dir), lang, text=text, config=config, run_id=run_dir.name,
-        date=run_started(run_dir), group=is_group(run_dir.parent), status=read_status(run_dir),
-        key_metrics=key_metrics(metrics, text), images=images,
-        classification=classification, config_text=(run_dir / "config.yaml").read_text(),
-        environment=(run_dir / "env.json").read_text() if (run_dir / "env.json").is_file() else "",
-        files=sorted(path.name for path in run_dir.iterdir() if path.is_file() and not path.name.startswith(".")),
-    )  # fmt: skip
+        "run.html",
+        run.file(RunDir.PAGE),
+        reports_root(run.path),
+        lang,
+        text=text,
+        config=config,
+        run_id=run.name,
+        date=run_started(run.path),
+        group=is_group(run.path.parent),
+        status=run.status(),
+        key_metrics=key_metrics(run.metrics(), text),
+        images=images,
+        classification=classification,
+        config_text=run.file(RunDir.CONFIG).read_text(),
+        environment=run.environment_text(),
+        files=run.files(),
+    )
 
 
 def write_report(run_dir: Path) -> None:
     """Every report file the run's results allow: curves once an epoch is done, the rest once it is evaluated."""
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    run = RunDir(run_dir)
+    config = run.config_dict()
     lang = language((config.get("report") or {}).get("language"))
     text = labels(lang)
     dataset = config["dataset"]["name"]
     title = f"{config['name']} ({dataset})"
-    history_path = run_dir / "history.csv"
-    if history_path.is_file() and history_path.stat().st_size:
-        plot_learning_curves(pd.read_csv(history_path), title, run_dir / "learning_curves.png", text)
-    if (run_dir / "iteration_loss.csv").is_file():
-        losses = pd.read_csv(run_dir / "iteration_loss.csv")
-        plot_iteration_loss(losses, title, run_dir / "loss_per_iteration.png", text)
-    if (run_dir / "predictions.csv").is_file():
-        predictions = pd.read_csv(run_dir / "predictions.csv")
-        write_classification(predictions, dataset, title, run_dir, text)
-        plot_misclassified(predictions, dataset, title, run_dir / "misclassified.png", text)
-    write_run_page(run_dir, config, text, lang)
+    history = run.history()
+    if not history.empty:
+        plot_learning_curves(history, title, run.file(RunDir.LEARNING_CURVES), text)
+    if run.has(RunDir.ITERATION_LOSS):
+        plot_iteration_loss(run.iteration_loss(), title, run.file(RunDir.LOSS_PER_ITERATION), text)
+    predictions = run.predictions()
+    if predictions is not None:
+        write_classification(predictions, dataset, title, run, text)
+        plot_misclassified(predictions, dataset, title, run.file(RunDir.MISCLASSIFIED), text)
+    write_run_page(run, config, text, lang)
 
 
 def write_report_safely(run_dir: Path, index: bool = True) -> None:
@@ -216,17 +224,19 @@ def write_report_safely(run_dir: Path, index: bool = True) -> None:
         if index:
             write_index(reports_root(run_dir))
     except Exception as error:  # the results are safe on disk
-        print(f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); "
-              "`make report` makes it again from the run's files", file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); "
+            "`make report` makes it again from the run's files",
+            file=sys.stderr,
+        )
 
 
 def warm_up() -> None:
     """Draw a tiny figure once, so that the report's first plot does not pay for loading fonts."""
-    figure, axis = plt.subplots(figsize=(1, 1))
+    figure, axis = new_figure(figsize=(1, 1))
     axis.plot([0, 1], [0, 1])
     axis.set_title("0")
     figure.savefig(io.BytesIO(), format="png")
-    plt.close(figure)
 
 
 class RunReporter:

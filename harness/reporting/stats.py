@@ -81,8 +81,9 @@ def welch(candidate, baseline) -> GroupDifference:
         return untestable  # no spread in either group: the t statistic is undefined
     result = stats.ttest_ind(candidate, baseline, equal_var=False)
     interval = result.confidence_interval(CONFIDENCE)
-    return GroupDifference(difference, float(interval.low), float(interval.high), float(result.pvalue),
-                           len(candidate), len(baseline))  # fmt: skip
+    return GroupDifference(
+        difference, float(interval.low), float(interval.high), float(result.pvalue), len(candidate), len(baseline)
+    )
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,19 @@ def paired(candidate_right, baseline_right, seed: int = 0) -> PairedDifference:
     if discordant == 0:  # right on exactly the same examples: nothing to resample or test
         return PairedDifference(0.0, 0.0, 0.0, 1.0, 0, 0, examples)
     p_value = stats.binomtest(candidate_only, discordant, 0.5).pvalue
-    bootstrap = stats.bootstrap((per_example,), np.mean, n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=CONFIDENCE,
-                                method="percentile", batch=500, rng=np.random.default_rng(seed))  # fmt: skip
+    bootstrap = stats.bootstrap(
+        (per_example,),
+        np.mean,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        batch=500,
+        rng=np.random.default_rng(seed),
+    )
     interval = bootstrap.confidence_interval
-    return PairedDifference(difference, float(interval.low), float(interval.high), float(p_value),
-                            candidate_only, baseline_only, examples)  # fmt: skip
+    return PairedDifference(
+        difference, float(interval.low), float(interval.high), float(p_value), candidate_only, baseline_only, examples
+    )
 
 
 def holm(p_values: list[float | None]) -> list[float | None]:

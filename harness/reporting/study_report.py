@@ -6,15 +6,13 @@ drawn by Optuna's matplotlib backend as PNG files beside group.html (no browser 
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from harness.records import masked, open_storage
-from harness.reporting.report import save_figure
+from harness.reporting.figures import save_figure
 
 RECORDED = ("test_accuracy", "macro_f1", "best_val_accuracy", "epochs_run")  # each trial's, by harness.groups.study
 PLOTS = (  # file, heading label, Optuna's matplotlib function
@@ -23,22 +21,6 @@ PLOTS = (  # file, heading label, Optuna's matplotlib function
     ("epochs.png", "trial_curves", "plot_intermediate_values"),  # pruned trials' curves end where they stopped
     ("parallel.png", "parallel_coordinates", "plot_parallel_coordinate"),
 )
-
-
-def load_group_study(group_dir: Path, record: dict):
-    """The group's study, or None for a group made before groups were studies."""
-    where = record.get("study")
-    if not where:
-        return None
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = str(group_dir / where["storage"])
-    if "://" in where["storage"]:  # a database: recorded without its password, which STORAGE gives again
-        storage = os.environ.get("STORAGE", "")
-        if masked(storage) != where["storage"]:
-            return None
-    return optuna.load_study(study_name=where["name"], storage=open_storage(storage))
 
 
 def completed(study) -> list:
@@ -54,12 +36,14 @@ def study_plots(group_dir: Path, study, text: dict) -> list[tuple[str, str]]:
 
     images = []
     for name, label, function in PLOTS:
+        before = set(plt.get_fignums())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
             try:
                 axes = getattr(optuna_plots, function)(study)
             except (ValueError, RuntimeError):  # too few finished trials for this plot
-                plt.close("all")
+                for number in set(plt.get_fignums()) - before:  # its own figure only, not a notebook's
+                    plt.close(number)
                 continue
         figure = np.ravel(axes)[0].figure
         figure.set_size_inches(9, 4.5)
@@ -74,11 +58,18 @@ def _relabel(figure, text: dict) -> None:
     from matplotlib.text import Text
 
     words = {
-        "Objective Value": text["best_val_accuracy"], "Best Value": text["best_so_far"], "Trial": text["trial"],
-        "Hyperparameter Importance": text["importance_short"], "Hyperparameter": text["parameter"],
-        "Hyperparameter Importances": "", "Optimization History Plot": "", "Parallel Coordinate Plot": "",
-        "Intermediate Values Plot": "", "Step": text["epoch"], "Intermediate Value": text["val_accuracy"],
-    }  # fmt: skip
+        "Objective Value": text["best_val_accuracy"],
+        "Best Value": text["best_so_far"],
+        "Trial": text["trial"],
+        "Hyperparameter Importance": text["importance_short"],
+        "Hyperparameter": text["parameter"],
+        "Hyperparameter Importances": "",
+        "Optimization History Plot": "",
+        "Parallel Coordinate Plot": "",
+        "Intermediate Values Plot": "",
+        "Step": text["epoch"],
+        "Intermediate Value": text["val_accuracy"],
+    }
     for label in figure.findobj(Text):
         if label.get_text() in words:
             label.set_text(words[label.get_text()])
@@ -102,8 +93,11 @@ def importance_sentence(study, summary: dict, text: dict) -> str | None:
         return None
     top, share = next(iter(importance.items()))
     sentence = text["importance_sentence"].format(parameter=top, share=f"{share * 100:.0f}")
-    spreads = [point["metrics"]["best_val_accuracy"]["std"] for point in summary["points"]
-               if point["metrics"]["best_val_accuracy"]["std"] is not None]  # fmt: skip
+    spreads = [
+        point["metrics"]["best_val_accuracy"]["std"]
+        for point in summary["points"]
+        if point["metrics"]["best_val_accuracy"]["std"] is not None
+    ]
     if spreads:
         sentence += text["seed_spread_sentence"].format(points=f"{float(np.mean(spreads)) * 100:.2f}")
     return sentence
@@ -121,8 +115,17 @@ def members_from_study(study, points: list[dict], known: set[str]) -> list[dict]
         if attributes.get("run") in known or "status" not in attributes or point is None or point >= len(points):
             continue  # (a point TPE chose on another machine is not among this record's points)
         metrics = {key: attributes[key] for key in RECORDED if attributes.get(key) is not None}
-        members.append({"run": attributes["run"], "point": point, "seed": attributes.get("seed"),
-                        "parameters": attributes.get("parameters", points[point]), "status": attributes["status"],
-                        "reason": attributes.get("reason"), "metrics": metrics, "report": False,
-                        "host": attributes.get("host")})  # fmt: skip
+        members.append(
+            {
+                "run": attributes["run"],
+                "point": point,
+                "seed": attributes.get("seed"),
+                "parameters": attributes.get("parameters", points[point]),
+                "status": attributes["status"],
+                "reason": attributes.get("reason"),
+                "metrics": metrics,
+                "report": False,
+                "host": attributes.get("host"),
+            }
+        )
     return members

@@ -19,78 +19,82 @@ SIGNIFICANCE = 0.05
 
 PHRASES = {
     "en": {
-        "runs_each": "{n} runs each", "runs_apart": "{a} and {b} runs",
+        "runs_each": "{n} runs each",
+        "runs_apart": "{a} and {b} runs",
         "gap": "{candidate} - {baseline} = {delta} points of {metric}",
-        "interval": "95% CI {low} to {high}", "adjusted": "Holm-adjusted for {tests} comparisons {p}",
+        "interval": "95% CI {low} to {high}",
+        "adjusted": "Holm-adjusted for {tests} comparisons {p}",
         "after_adjusting": " once adjusted for {tests} comparisons",
         "no_finished_run": "no test possible: {candidate} vs {baseline} has a group without a finished run ({runs})",
         "too_few_runs": "no test possible: {gap}, but Welch's t-test needs at least 2 finished runs per group ({runs})",
         "no_spread": "no test possible: {gap}, and every run within each group scored the same, so there is no spread",
         "groups_not_shown": "no difference shown at {runs}{after}: {gap} ({interval}, Welch's t-test)",
         "groups_ahead": "{candidate} is ahead of {baseline} by {points} points of {metric} ({interval}, {runs}; "
-                        "Welch's t-test)",
+        "Welch's t-test)",
         "groups_behind": "{candidate} is behind {baseline} by {points} points of {metric} ({interval}, {runs}; "
-                         "Welch's t-test)",
+        "Welch's t-test)",
         "examples": "the same {n:,} test examples",
         "identical": "no difference: {candidate} and {baseline} are right on exactly the same examples of {examples}",
         "paired_detail": "paired bootstrap {interval}; McNemar's exact test {p}: {a} examples only {candidate} gets "
-                         "right, {b} only {baseline}",
+        "right, {b} only {baseline}",
         "runs_not_shown": "no difference shown on {examples}{after}: {candidate} - {baseline} = {delta} points of "
-                          "test accuracy ({detail})",
+        "test accuracy ({detail})",
         "runs_ahead": "{candidate} is ahead of {baseline} by {points} points of test accuracy on {examples} ({detail})",
         "runs_behind": "{candidate} is behind {baseline} by {points} points of test accuracy on {examples} ({detail})",
         "no_predictions": "{candidate} vs {baseline}: nothing to test, a run has no test predictions "
-                          "(it did not finish)",
+        "(it did not finish)",
         "other_examples": "{candidate} vs {baseline}: not scored on the same test examples, so no paired test applies",
         "why_mcnemar": "Test used: McNemar's exact test with a paired bootstrap interval, because both runs predicted "
-                       "the same test examples, so only the examples where exactly one of them is right can tell them "
-                       "apart. With one run each this compares two trained models, not the two experiments: "
-                       "seed-to-seed variation is not measured (run each with SEEDS=5 for that).",
+        "the same test examples, so only the examples where exactly one of them is right can tell them "
+        "apart. With one run each this compares two trained models, not the two experiments: "
+        "seed-to-seed variation is not measured (run each with SEEDS=5 for that).",
         "why_welch": "Welch's t-test on each group's finished runs (it does not assume equal spread), differences from "
-                     "the first group, in percentage points. A difference is shown when p < 0.05. Runs in a group "
-                     "differ only in their training seed; they share the validation and test sets.",
+        "the first group, in percentage points. A difference is shown when p < 0.05. Runs in a group "
+        "differ only in their training seed; they share the validation and test sets.",
         "why_holm": "With {tests} comparisons against the first, the chance that one of them looks shown by luck "
-                    "grows with their number: each p is adjusted by Holm's method and a difference is shown only "
-                    "when its adjusted p < 0.05.",
+        "grows with their number: each p is adjusted by Holm's method and a difference is shown only "
+        "when its adjusted p < 0.05.",
     },
     "ja": {
-        "runs_each": "各 {n} 件の実行", "runs_apart": "{a} 件と {b} 件の実行",
+        "runs_each": "各 {n} 件の実行",
+        "runs_apart": "{a} 件と {b} 件の実行",
         "gap": "{candidate} − {baseline} = {metric}で {delta} ポイント",
-        "interval": "95% 信頼区間 {low} 〜 {high}", "adjusted": "ホルム法で {tests} 件の比較について調整した {p}",
+        "interval": "95% 信頼区間 {low} 〜 {high}",
+        "adjusted": "ホルム法で {tests} 件の比較について調整した {p}",
         "after_adjusting": " ({tests} 件の比較について調整後)",
         "no_finished_run": "検定できません: {candidate} と {baseline} の一方のグループに"
-                           "完了した実行がありません ({runs})",
+        "完了した実行がありません ({runs})",
         "too_few_runs": "検定できません: {gap}。ウェルチの t 検定には各グループ 2 件以上の"
-                        "完了した実行が必要です ({runs})",
+        "完了した実行が必要です ({runs})",
         "no_spread": "検定できません: {gap}。各グループ内の実行がすべて同じ値で、ばらつきがありません",
         "groups_not_shown": "{runs}では差は示されませんでした{after}: {gap} ({interval}、ウェルチの t 検定)",
         "groups_ahead": "{candidate} は {baseline} より{metric}が {points} ポイント高い ({interval}、{runs}、"
-                        "ウェルチの t 検定)",
+        "ウェルチの t 検定)",
         "groups_behind": "{candidate} は {baseline} より{metric}が {points} ポイント低い ({interval}、{runs}、"
-                         "ウェルチの t 検定)",
+        "ウェルチの t 検定)",
         "examples": "同じ {n:,} 件のテスト例",
         "identical": "差はありません: {candidate} と {baseline} は{examples}のうちまったく同じ例に正解しています",
         "paired_detail": "対応のあるブートストラップの{interval}、マクネマーの正確検定 {p}: "
-                         "{candidate} だけが正解した例 {a} 件、{baseline} だけが正解した例 {b} 件",
+        "{candidate} だけが正解した例 {a} 件、{baseline} だけが正解した例 {b} 件",
         "runs_not_shown": "{examples}では差は示されませんでした{after}: {candidate} − {baseline} = テスト正解率で "
-                          "{delta} ポイント ({detail})",
+        "{delta} ポイント ({detail})",
         "runs_ahead": "{examples}で {candidate} は {baseline} よりテスト正解率が {points} ポイント高い ({detail})",
         "runs_behind": "{examples}で {candidate} は {baseline} よりテスト正解率が {points} ポイント低い ({detail})",
         "no_predictions": "{candidate} と {baseline}: 検定できません。"
-                          "テストの予測がない実行があります (完了していません)",
+        "テストの予測がない実行があります (完了していません)",
         "other_examples": "{candidate} と {baseline}: 同じテスト例で評価されていないため、対応のある検定は使えません",
         "why_mcnemar": "使った検定: マクネマーの正確検定と対応のあるブートストラップ区間。"
-                       "2 つの実行は同じテスト例を予測したので、一方だけが正解した例だけが両者を区別できるためです。"
-                       "各 1 件の実行では、2 つの実験ではなく学習済みの 2 つのモデルを比べています。"
-                       "シードによるばらつきは測っていません (測るには SEEDS=5 で実行してください)。",
+        "2 つの実行は同じテスト例を予測したので、一方だけが正解した例だけが両者を区別できるためです。"
+        "各 1 件の実行では、2 つの実験ではなく学習済みの 2 つのモデルを比べています。"
+        "シードによるばらつきは測っていません (測るには SEEDS=5 で実行してください)。",
         "why_welch": "各グループの完了した実行にウェルチの t 検定 (ばらつきが等しいことを仮定しない) を使い、"
-                     "最初のグループからの差をパーセントポイントで示します。p < 0.05 のとき差が示されたとします。"
-                     "グループ内の実行は学習のシードだけが異なり、検証データとテストデータは共通です。",
+        "最初のグループからの差をパーセントポイントで示します。p < 0.05 のとき差が示されたとします。"
+        "グループ内の実行は学習のシードだけが異なり、検証データとテストデータは共通です。",
         "why_holm": "最初のものとの比較が {tests} 件あり、そのどれかが偶然に差ありと見える確率は"
-                    "件数とともに増えるため、各 p をホルム法で調整し、調整後の p < 0.05 のときだけ"
-                    "差が示されたとします。",
+        "件数とともに増えるため、各 p をホルム法で調整し、調整後の p < 0.05 のときだけ"
+        "差が示されたとします。",
     },
-}  # fmt: skip
+}
 
 
 def phrase(lang: str, key: str, **values) -> str:
@@ -156,8 +160,14 @@ def runs_text(first: int, second: int, lang: str = "en") -> str:
     return phrase(lang, "runs_each", n=first) if first == second else phrase(lang, "runs_apart", a=first, b=second)
 
 
-def group_verdict(candidate: str, baseline: str, result: GroupDifference, metric: str = "test accuracy",
-                  lang: str = "en", adjusted: Adjusted = Adjusted(None)) -> str:  # fmt: skip
+def group_verdict(
+    candidate: str,
+    baseline: str,
+    result: GroupDifference,
+    metric: str = "test accuracy",
+    lang: str = "en",
+    adjusted: Adjusted = Adjusted(None),
+) -> str:
     """Welch's t-test between two groups of seeds, in one sentence."""
     runs = runs_text(result.n_candidate, result.n_baseline, lang)
     names = {"candidate": candidate, "baseline": baseline}
@@ -173,23 +183,38 @@ def group_verdict(candidate: str, baseline: str, result: GroupDifference, metric
         after = _after(lang, result.p_value, adjusted)
         return phrase(lang, "groups_not_shown", runs=runs, after=after, gap=gap, interval=interval)
     direction = "groups_ahead" if result.difference > 0 else "groups_behind"
-    return phrase(lang, direction, points=points(result.difference), metric=metric, interval=interval, runs=runs,
-                  **names)  # fmt: skip
+    return phrase(
+        lang, direction, points=points(result.difference), metric=metric, interval=interval, runs=runs, **names
+    )
 
 
-def paired_verdict(candidate: str, baseline: str, result: PairedDifference, lang: str = "en",
-                   adjusted: Adjusted = Adjusted(None)) -> str:  # fmt: skip
+def paired_verdict(
+    candidate: str, baseline: str, result: PairedDifference, lang: str = "en", adjusted: Adjusted = Adjusted(None)
+) -> str:
     """McNemar's exact test and the paired bootstrap between two single runs, in one sentence."""
     names = {"candidate": candidate, "baseline": baseline}
     examples = phrase(lang, "examples", n=result.examples)
     if result.candidate_only + result.baseline_only == 0:
         return phrase(lang, "identical", examples=examples, **names)
-    detail = phrase(lang, "paired_detail", interval=_interval(lang, result.low, result.high),
-                    p=_p_values(lang, result.p_value, adjusted), a=result.candidate_only, b=result.baseline_only,
-                    **names)  # fmt: skip
+    detail = phrase(
+        lang,
+        "paired_detail",
+        interval=_interval(lang, result.low, result.high),
+        p=_p_values(lang, result.p_value, adjusted),
+        a=result.candidate_only,
+        b=result.baseline_only,
+        **names,
+    )
     if _decisive_p(result.p_value, adjusted) >= SIGNIFICANCE:
         after = _after(lang, result.p_value, adjusted)
-        return phrase(lang, "runs_not_shown", examples=examples, after=after, delta=signed_points(result.difference),
-                      detail=detail, **names)  # fmt: skip
+        return phrase(
+            lang,
+            "runs_not_shown",
+            examples=examples,
+            after=after,
+            delta=signed_points(result.difference),
+            detail=detail,
+            **names,
+        )
     direction = "runs_ahead" if result.difference > 0 else "runs_behind"
     return phrase(lang, direction, points=points(result.difference), examples=examples, detail=detail, **names)

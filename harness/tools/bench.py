@@ -26,11 +26,12 @@ from unittest import mock
 import keras
 import numpy as np
 
+from harness.atomic import write_json, write_text
 from harness.config.experiments import available, resolve
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import SOURCES, flatten
 from harness.errors import UserError
-from harness.records import environment, write_json, write_text
+from harness.records import environment
 from harness.training.optimizers import build_optimizer
 from harness.training.train import XLA_MIN_IMAGES, build_compiled_model, fit, seed_everything, use_xla
 from models.registry import FACTORIES, resolve_spec
@@ -189,8 +190,15 @@ def seed_way(config: ExperimentConfig, data: BenchData) -> Way:
     y_onehot, y_test_onehot = keras.utils.to_categorical(data.y_train, 10), keras.utils.to_categorical(data.y_test, 10)
 
     def fit_epoch(epoch: int, timer: EpochTimer) -> None:
-        model.fit(data.x_train, y_onehot, batch_size=config.training.batch_size, initial_epoch=epoch,
-                  epochs=epoch + 1, callbacks=[timer], verbose=0)  # fmt: skip
+        model.fit(
+            data.x_train,
+            y_onehot,
+            batch_size=config.training.batch_size,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            callbacks=[timer],
+            verbose=0,
+        )
 
     return Way(fit_epoch, lambda: model.evaluate(data.x_test, y_test_onehot, verbose=0)[1])
 
@@ -204,8 +212,16 @@ def harness_way(config: ExperimentConfig, data: BenchData, jit_compile: bool | N
     model = build_compiled_model(config, INPUT_DIM, 10, jit_compile)
 
     def fit_epoch(epoch: int, timer: EpochTimer) -> None:
-        fit(config, model, data.x_train, data.y_train, extra_callbacks=[timer], verbose=0,
-            initial_epoch=epoch, epochs=epoch + 1)  # fmt: skip
+        fit(
+            config,
+            model,
+            data.x_train,
+            data.y_train,
+            extra_callbacks=[timer],
+            verbose=0,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+        )
 
     return Way(fit_epoch, lambda: model.evaluate(data.x_test, data.y_test, verbose=0)[1])
 
@@ -226,8 +242,15 @@ def keras_loop_way(config: ExperimentConfig, data: BenchData) -> Way:
     model = build_compiled_model(config, INPUT_DIM, 10, jit_compile=True, keras_loop_steps=KERAS_STEPS_PER_EXECUTION)
 
     def fit_epoch(epoch: int, timer: EpochTimer) -> None:
-        model.fit(data.x_train, data.y_train, batch_size=config.training.batch_size, initial_epoch=epoch,
-                  epochs=epoch + 1, callbacks=[timer], verbose=0)  # fmt: skip
+        model.fit(
+            data.x_train,
+            data.y_train,
+            batch_size=config.training.batch_size,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            callbacks=[timer],
+            verbose=0,
+        )
 
     return Way(fit_epoch, lambda: model.evaluate(data.x_test, data.y_test, verbose=0)[1])
 
@@ -390,7 +413,7 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
             "labels": "sparse integers",
             "calls": "one per epoch, its batches looped inside the compiled step (harness.training.epoch_step)",
             "jit_compile": compiled if use_xla(config, samples) else "no XLA: the model has dropout (use_xla)",
-        },  # fmt: skip
+        },
         "environment": environment(config.training.seed),
     }
     out = reports_dir / "bench" / f"{datetime.now():%Y%m%d-%H%M%S}"

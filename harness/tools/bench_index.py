@@ -23,12 +23,13 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from harness.atomic import write_json, write_text
 from harness.config.experiments import resolve
-from harness.records import GROUP_FILE, new_run_dir, read_json, write_json, write_text
+from harness.records import GroupDir, RunDir, new_run_dir
 from harness.reporting.index import DATA_FILE, write_index
 from harness.tools.bench_suite import SEED_EXPERIMENTS
 
-RECORD_FILES = ("config.yaml", "status.json", "metrics.json", "history.csv", "env.json")
+RECORD_FILES = (RunDir.CONFIG, RunDir.STATUS, RunDir.METRICS, RunDir.HISTORY, RunDir.ENVIRONMENT)
 GROUP_SIZE = 250
 
 
@@ -45,7 +46,7 @@ def copy_run(template: Path, run_dir: Path, accuracy: float) -> None:
     for name in RECORD_FILES:
         if (template / name).is_file():
             shutil.copyfile(template / name, run_dir / name)
-    write_json(run_dir / "metrics.json", read_json(template / "metrics.json") | {"test_accuracy": accuracy})
+    RunDir(run_dir).write_metrics(RunDir(template).metrics() | {"test_accuracy": accuracy})
 
 
 def make_runs(template: Path, reports: Path, count: int, rng: random.Random) -> list[Path]:
@@ -59,9 +60,9 @@ def make_runs(template: Path, reports: Path, count: int, rng: random.Random) -> 
             run_dir = reports / experiment / f"{stamp:%Y%m%d-%H%M%S}-{number % 65536:04x}"
         else:
             group = reports / experiment / f"sweep-{start + timedelta(days=number // GROUP_SIZE):%Y%m%d-%H%M%S}-0000"
-            if not (group / GROUP_FILE).is_file():
+            if not GroupDir(group).is_group():
                 group.mkdir(parents=True, exist_ok=True)
-                write_json(group / GROUP_FILE, {"kind": "sweep", "members": []})
+                GroupDir(group).write_record({"kind": "sweep", "members": []})
             run_dir = group / f"point-{number:05d}-seed-0"
         copy_run(template, run_dir, round(rng.uniform(0.8, 0.95), 4))
         runs.append(run_dir)
@@ -137,15 +138,19 @@ def run_bench_index(experiments_dir: Path, reports_dir: Path, count: int, repeat
             return reports
 
         def one_changed() -> Path:  # as a resumed run rewrites its metrics
-            write_json(runs[-1] / "metrics.json", read_json(template / "metrics.json") | {"test_accuracy": 0.91})
+            RunDir(runs[-1]).write_metrics(RunDir(template).metrics() | {"test_accuracy": 0.91})
             return reports
 
         def one_vanished() -> Path:
             shutil.rmtree(runs.pop(0))
             return reports
 
-        for name, action in (("unchanged", unchanged), ("one_new_run", one_new), ("one_changed_run", one_changed),
-                             ("one_vanished_run", one_vanished)):  # fmt: skip
+        for name, action in (
+            ("unchanged", unchanged),
+            ("one_new_run", one_new),
+            ("one_changed_run", one_changed),
+            ("one_vanished_run", one_vanished),
+        ):
             results[f"refresh_{name}_seconds"] = median_seconds(action, repeats)
         results["report_index_only_command_seconds"] = command_seconds(reports, 3)
         results["index_html_mb"] = round((reports / "index.html").stat().st_size / 1e6, 2)
@@ -165,8 +170,10 @@ def summary(results: dict) -> str:
             lines.append(f"  {key.replace('_', ' ')}: {value}")
     browser = results["browser"]
     if browser:
-        lines.append(f"  browser: opens in {browser['open_seconds']} s with {browser['rows_drawn']} rows drawn, "
-                     f"filters in {browser['filter_seconds']} s")  # fmt: skip
+        lines.append(
+            f"  browser: opens in {browser['open_seconds']} s with {browser['rows_drawn']} rows drawn, "
+            f"filters in {browser['filter_seconds']} s"
+        )
     else:
         lines.append("  browser: not measured (apt-get install chromium chromium-driver)")
     return "\n".join(lines) + "\n"

@@ -12,7 +12,6 @@ commands; peak memory is the largest resident set of any process of a command (w
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
@@ -22,8 +21,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from harness.atomic import write_json, write_text
 from harness.errors import UserError
-from harness.records import run_directories, write_json, write_text
+from harness.records import RunDir, run_directories
 
 # The seed notebook's ten models and optimizers (not the textbook's NumPy network).
 SEED_EXPERIMENTS = ("basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr")
@@ -52,8 +52,17 @@ def make_command(target: str, reports: Path, **variables: str) -> list[str]:
 
 def seed_side(out: Path, dataset: str, experiments_dir: Path) -> dict:
     folder = out / "seed_notebook"
-    command = [sys.executable, "-m", "harness.tools.seed_notebook", str(folder), *SEED_EXPERIMENTS,
-               "--dataset", dataset, "--experiments-dir", str(experiments_dir)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "harness.tools.seed_notebook",
+        str(folder),
+        *SEED_EXPERIMENTS,
+        "--dataset",
+        dataset,
+        "--experiments-dir",
+        str(experiments_dir),
+    ]
     result = timed(command, out / "seed_notebook.log")
     accuracies = {}
     for line in (out / "seed_notebook.log").read_text().splitlines():
@@ -67,20 +76,25 @@ def harness_side(out: Path, dataset: str, jobs: int | None) -> dict:
     reports = out / "harness_reports"
     shutil.rmtree(reports, ignore_errors=True)
     names = " ".join(SEED_EXPERIMENTS)
-    command = make_command("all", reports, NAMES=names, SET=f"dataset.name={dataset}", FORCE="1",
-                           JOBS=str(jobs) if jobs else "")  # fmt: skip
+    command = make_command(
+        "all", reports, NAMES=names, SET=f"dataset.name={dataset}", FORCE="1", JOBS=str(jobs) if jobs else ""
+    )
     result = timed(command, out / "make_all.log")
     accuracies = {
-        run_dir.parent.name: json.loads((run_dir / "metrics.json").read_text())["test_accuracy"]
-        for run_dir in run_directories(reports)
+        run_dir.parent.name: RunDir(run_dir).metrics()["test_accuracy"] for run_dir in run_directories(reports)
     }
     return result | {"test_accuracy": accuracies}
 
 
 def single_run(out: Path, dataset: str) -> dict:
     reports = out / "single_run_reports"
-    runs = [timed(make_command("experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}"),
-                  out / f"single_run_{index}.log") for index in range(SINGLE_RUN_REPEATS)]  # fmt: skip
+    runs = [
+        timed(
+            make_command("experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}"),
+            out / f"single_run_{index}.log",
+        )
+        for index in range(SINGLE_RUN_REPEATS)
+    ]
     return {
         "seconds": [run["seconds"] for run in runs],
         "median_seconds": statistics.median(r["seconds"] for r in runs),
@@ -91,8 +105,10 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
     from harness.data.datasets import source_files
 
     if dataset not in SUITE_DATASETS:
-        raise UserError(f"--dataset {dataset}: the notebook's protocol (10,000 + 2,000 training images) needs "
-                        f"a 60,000-image set: {' or '.join(SUITE_DATASETS)}")  # fmt: skip
+        raise UserError(
+            f"--dataset {dataset}: the notebook's protocol (10,000 + 2,000 training images) needs "
+            f"a 60,000-image set: {' or '.join(SUITE_DATASETS)}"
+        )
     if not any(path.is_file() for path in source_files(dataset)):
         hint = (
             "apt-get install dataset-fashion-mnist"
@@ -117,7 +133,7 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
         "rounds": pairs,
         "ratio_make_all_over_seed_notebook": round(
             statistics.median(pair["make_all"]["seconds"] / pair["seed_notebook"]["seconds"] for pair in pairs), 3
-        ),  # fmt: skip
+        ),
         "single_run": single_run(out, dataset),
     }
     write_json(out / "suite.json", results)

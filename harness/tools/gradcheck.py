@@ -181,11 +181,15 @@ def format_results(name: str, results: list[LayerResult]) -> str:
     lines = [f"gradient check of {name}: float64, batch {BATCH}, step {STEP:g}, pass below {THRESHOLD:g}"]
     for result in results:
         verdict = "pass" if result.passed else "FAIL"
-        notes = [f"{result.small} tiny gradients within rounding" if result.small else "",
-                 f"{result.skipped_at_kinks} at kinks skipped" if result.skipped_at_kinks else ""]  # fmt: skip
+        notes = [
+            f"{result.small} tiny gradients within rounding" if result.small else "",
+            f"{result.skipped_at_kinks} at kinks skipped" if result.skipped_at_kinks else "",
+        ]
         notes = "; ".join(note for note in notes if note)
-        lines.append(f"  {result.layer:<14} {result.checked:>3} parameters  max relative error "
-                     f"{result.max_relative_error:.2e}  {verdict}" + (f"  ({notes})" if notes else ""))  # fmt: skip
+        lines.append(
+            f"  {result.layer:<14} {result.checked:>3} parameters  max relative error "
+            f"{result.max_relative_error:.2e}  {verdict}" + (f"  ({notes})" if notes else "")
+        )
     passed = all(result.passed for result in results)
     lines.append("all layers pass" if passed else "gradient check FAILED")
     return "\n".join(lines)

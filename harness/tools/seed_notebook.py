@@ -59,8 +59,15 @@ def run_experiment(config: ExperimentConfig, data, out: Path) -> float:
     model.compile(optimizer=build_optimizer(config.optimizer), loss="categorical_crossentropy", metrics=["accuracy"])
     rates = learning_rates(config)
     callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch: rates[epoch])] if config.schedule else []
-    history = model.fit(x_train, y_train, epochs=config.training.epochs, batch_size=config.training.batch_size,
-                        validation_data=validation, callbacks=callbacks, verbose=2)  # fmt: skip
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=config.training.epochs,
+        batch_size=config.training.batch_size,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=2,
+    )
     test_accuracy = model.evaluate(x_test, y_test, verbose=0)[1]
     y_pred_classes = np.argmax(model.predict(x_test, verbose=0), axis=1)
     y_true_classes = np.argmax(y_test, axis=1)

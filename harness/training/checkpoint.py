@@ -15,7 +15,7 @@ from pathlib import Path
 
 import keras
 
-from harness.records import write_json, write_with
+from harness.atomic import write_json, write_with
 
 PROGRESS = "progress.json"  # {"epoch": epochs completed, "weights": the file with the model and optimizer state}
 

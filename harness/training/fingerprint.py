@@ -16,9 +16,8 @@ from pathlib import Path
 
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import data_identity
-from harness.records import read_status, run_directories
+from harness.records import RunDir, run_directories
 
-FINGERPRINT_FILE = "fingerprint.json"
 ROOT = Path(__file__).resolve().parent.parent
 CODE = ("harness/**/*.py", "harness/reporting/templates/*", "models/**/*.py", "requirements*.txt")
 
@@ -42,13 +41,9 @@ def finished_run_like(config: ExperimentConfig, reports_dir: Path) -> Path | Non
     """A finished run of this experiment with the same fingerprint, if there is one."""
     wanted = fingerprint(config)["fingerprint"]
     for run_dir in reversed(run_directories(reports_dir)):
-        path = run_dir / FINGERPRINT_FILE
-        if run_dir.relative_to(reports_dir).parts[0] != config.name or not path.is_file():
+        if run_dir.relative_to(reports_dir).parts[0] != config.name:
             continue
-        try:
-            same = json.loads(path.read_text()).get("fingerprint") == wanted
-        except ValueError:
-            continue
-        if same and read_status(run_dir)["status"] == "finished":
+        run = RunDir(run_dir)
+        if run.fingerprint() == wanted and run.status()["status"] == "finished":
             return run_dir
     return None

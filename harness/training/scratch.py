@@ -15,7 +15,7 @@ from sklearn.metrics import f1_score
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import Dataset
 from harness.errors import UserError
-from harness.records import write_text
+from harness.records import RunDir
 from models.two_layer_net import TwoLayerNet
 
 NUMERICAL_BUDGET_SECONDS = 180  # the numerical gradient is refused when it would take longer than this
@@ -37,8 +37,9 @@ def numerical_gradient_seconds(net: TwoLayerNet, batch: np.ndarray, labels: np.n
 
 def check_numerical_budget(config: ExperimentConfig, net: TwoLayerNet, dataset: Dataset) -> None:
     batch_size = config.training.batch_size
-    estimate = numerical_gradient_seconds(net, dataset.x_train[:batch_size], dataset.y_train[:batch_size],
-                                          config.training.iterations)  # fmt: skip
+    estimate = numerical_gradient_seconds(
+        net, dataset.x_train[:batch_size], dataset.y_train[:batch_size], config.training.iterations
+    )
     if estimate > NUMERICAL_BUDGET_SECONDS:
         raise UserError(
             f"the numerical gradient needs two loss evaluations per parameter per iteration: "
@@ -60,7 +61,7 @@ def _epoch_row(net: TwoLayerNet, dataset: Dataset, epoch: int, learning_rate: fl
     }
 
 
-def train_net(config: ExperimentConfig, dataset: Dataset, net: TwoLayerNet, run_dir) -> pd.DataFrame:
+def train_net(config: ExperimentConfig, dataset: Dataset, net: TwoLayerNet, run: RunDir) -> pd.DataFrame:
     """The book's loop: draw a batch with replacement, step down the gradient, record the loss.
 
     Accuracy and loss on the training and validation sets go to history.csv after every epoch's worth of iterations.
@@ -79,18 +80,23 @@ def train_net(config: ExperimentConfig, dataset: Dataset, net: TwoLayerNet, run_
         losses.append(net.loss(x, t))
         if (iteration + 1) % per_epoch == 0 or iteration + 1 == training.iterations:
             rows.append(_epoch_row(net, dataset, len(rows), learning_rate, time.perf_counter() - started))
-            write_text(run_dir / "history.csv", pd.DataFrame(rows).to_csv(index=False))
+            run.write_history(pd.DataFrame(rows))
             started = time.perf_counter()
-    iteration_loss = pd.DataFrame({"iteration": range(len(losses)), "loss": losses})
-    write_text(run_dir / "iteration_loss.csv", iteration_loss.to_csv(index=False))
+    run.write_iteration_loss(pd.DataFrame({"iteration": range(len(losses)), "loss": losses}))
     return pd.DataFrame(rows)
 
 
 def evaluate_net(net: TwoLayerNet, dataset: Dataset) -> tuple[dict, pd.DataFrame]:
     probabilities = net.predict(dataset.x_test)
     predicted = probabilities.argmax(axis=1)
-    predictions = pd.DataFrame({"index": np.arange(len(predicted)), "true_label": dataset.y_test,
-                                "predicted_label": predicted, "confidence": probabilities.max(axis=1)})  # fmt: skip
+    predictions = pd.DataFrame(
+        {
+            "index": np.arange(len(predicted)),
+            "true_label": dataset.y_test,
+            "predicted_label": predicted,
+            "confidence": probabilities.max(axis=1),
+        }
+    )
     labels = list(range(dataset.num_classes))
     metrics = {
         "test_loss": net.loss(dataset.x_test, dataset.y_test),

@@ -53,8 +53,11 @@ class EpochLine(keras.callbacks.Callback):
             self.bar.update(epoch + 1, values=values)
             return
         width = len(str(self.epochs))
-        shown = "  ".join(f"{name} {value:.4g}" if name == "learning_rate" else f"{name} {value:.4f}"
-                          for name, value in values if name != "seconds")  # fmt: skip
+        shown = "  ".join(
+            f"{name} {value:.4g}" if name == "learning_rate" else f"{name} {value:.4f}"
+            for name, value in values
+            if name != "seconds"
+        )
         seconds = (logs or {}).get("seconds", 0.0)
         print(f"epoch {epoch + 1:>{width}}/{self.epochs}  {shown}  {seconds:.2f} s", flush=True)
 

@@ -1,0 +1,61 @@
+"""Where a group's Optuna study is kept: a file journal in the group's folder, or a database that several
+machines share (postgresql://...).
+
+    make sweep NAME=l2 GRID="..."                                   reports/l2/sweep-<id>/study.journal
+    make sweep NAME=l2 GRID="..." STORAGE=postgresql://user:pw@host/db     every machine's workers join it
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from harness.masking import masked
+from harness.records import GroupDir
+
+# A trial in a database whose machine has been silent for three of these is taken up again by another.
+HEARTBEAT_SECONDS = int(os.environ.get("HARNESS_HEARTBEAT_SECONDS", "10"))
+
+
+def open_storage(spec: str):
+    """A group's Optuna storage: a database URL (postgresql://...), or the path of a file journal."""
+    import optuna
+
+    # Optuna marks the heartbeat and its retry callback experimental, and warns that heartbeats are meant for
+    # Study.optimize: the harness records them itself, for the trials it asked for (harness.groups.groups).
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    if "://" in spec:
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+        return optuna.storages.RDBStorage(
+            spec,
+            heartbeat_interval=HEARTBEAT_SECONDS,
+            grace_period=3 * HEARTBEAT_SECONDS,
+            heartbeat_stale_trial_callback=retry,
+        )
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(spec))
+
+
+def default_storage(group_dir: Path) -> str:
+    return str(GroupDir(group_dir).study_path)
+
+
+def group_study(group_dir: Path):
+    """The group's study, or None: a group made before groups were studies, or one in a database that STORAGE
+    does not name (a database is recorded without its password, which STORAGE gives again)."""
+    group = GroupDir(group_dir)
+    where = group.record().get("study")
+    if not where:
+        return None
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = str(group.path / where["storage"])
+    if "://" in where["storage"]:
+        storage = os.environ.get("STORAGE", "")
+        if masked(storage) != where["storage"]:
+            return None
+    return optuna.load_study(study_name=where["name"], storage=open_storage(storage))

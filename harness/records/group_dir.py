@@ -1,0 +1,89 @@
+"""A group's directory, ``reports/<NAME>/seeds-<id>/`` or ``sweep-<id>/``: its record, summary, study, logs and the
+member runs inside it (each a harness.records.RunDir).
+
+    group = GroupDir("reports/adam/latest")
+    group.record()["kind"], group.summary()["metrics"], [member["status"] for member in group.members()]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.atomic import write_json
+from harness.records.reasons import reason
+from harness.records.run_dir import RunDir, read_json
+
+
+class GroupDir:
+    RECORD = "group.json"  # what the group is: kind, seeds, points, search, members, its study
+    SUMMARY = "summary.json"  # its statistics, from the members' own files
+    STUDY = "study.journal"  # its Optuna study, when kept in the folder
+    LOGS = "logs"  # each member's console output, logs/<run>.log
+    PAGE = "group.html"
+    CURVES = "curves.png"
+    PARAMETERS = "parameters.png"
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"GroupDir({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def is_group(self) -> bool:
+        return (self.path / self.RECORD).is_file()
+
+    def record(self) -> dict:
+        return read_json(self.path / self.RECORD)
+
+    def write_record(self, record: dict) -> None:
+        write_json(self.path / self.RECORD, record)
+
+    def summary(self, missing: dict | None = None) -> dict:
+        return read_json(self.path / self.SUMMARY, missing=missing)
+
+    def write_summary(self, summary: dict) -> None:
+        write_json(self.path / self.SUMMARY, summary)
+
+    @property
+    def study_path(self) -> Path:
+        return self.path / self.STUDY
+
+    def member(self, run: str) -> RunDir:
+        return RunDir(self.path / run)
+
+    def log(self, run: str) -> Path:
+        return self.path / self.LOGS / f"{run}.log"
+
+    def logs(self) -> dict[str, str]:
+        """Each member's log, by run name, as a path relative to the group's folder."""
+        folder = self.path / self.LOGS
+        return {path.stem: f"{self.LOGS}/{path.name}" for path in folder.glob("*.log")} if folder.is_dir() else {}
+
+    def read_member(self, member: dict) -> dict:
+        """A member's record with its status and metrics; a run that never started reads as failed."""
+        run = self.member(member["run"])
+        if run.path.is_dir():
+            status = run.status()
+            state, why = status["status"], status.get("reason")
+        else:
+            state, why = "failed", reason("not_started", exit_code=member.get("exit_code"))
+        return member | {"status": state, "reason": why, "metrics": run.metrics(), "report": run.has(RunDir.PAGE)}
+
+    def members(self) -> list[dict]:
+        """Each member as read_member reads it, in the record's order."""
+        return [self.read_member(member) for member in self.record()["members"]]
+
+    def runs(self) -> list[RunDir]:
+        """The member runs that exist here."""
+        return [run for run in (self.member(member["run"]) for member in self.record()["members"]) if run.is_run()]
+
+
+def is_group(path: Path) -> bool:
+    return GroupDir(path).is_group()
