@@ -25,9 +25,10 @@ import pandas as pd
 
 from harness.config.experiments import resolve
 from harness.config.schema import ExperimentConfig
-from harness.data.datasets import CLASS_NAMES
+from harness.data.datasets import classes_of
 from harness.errors import UserError
 from harness.records import EXIT_CODES, GroupDir, RunDir, is_group, reason_text
+from harness.spelling import option, setting
 
 PROJECT = Path(__file__).resolve().parent.parent  # the checkout (installed editable by `make setup`)
 REPORTS = Path(os.environ.get("REPORTS", PROJECT / "reports"))  # where `make` writes, from any directory
@@ -93,7 +94,7 @@ class Run(_Directory):
 
     @property
     def class_names(self) -> list[str]:
-        return CLASS_NAMES[self.config.dataset.name]
+        return classes_of(self.config.dataset.name)
 
     @property
     def classification_report(self) -> pd.DataFrame:
@@ -188,6 +189,7 @@ class Comparison:
 
     def __init__(self, comparison):
         self.path = Path(comparison.out).resolve()
+        self.page = self.path / "compare.html"
         self.verdicts: list[str] = comparison.verdicts
         self.summary: pd.DataFrame = comparison.table
         self.statistics: pd.DataFrame = comparison.statistics
@@ -197,7 +199,7 @@ class Comparison:
         curves = "".join(_inline_png(path) for path in sorted(self.path.glob("*curves*.png")))
         return (
             f"<div><ul>{verdicts}</ul>{self.summary.to_html(float_format=_four_places)}{curves}"
-            f"{_page_link(self.path / 'compare.html')}</div>"
+            f"{_page_link(self.page)}</div>"
         )
 
 
@@ -219,12 +221,10 @@ def run(
     """Run an experiment as `make experiment` does; with `seeds` (a count or "3 7 11"), a group of them.
     `overrides` are {key: value} or the command line's "key=value" strings; `run_dir`, a new directory to make
     the run in; `command`, what env.json records as the command (default: harness.run(NAME)); `isolated=False`
-    skips clearing up after the run for the next one in this process (the command line's process ends instead:
-    that clearing up cost it 0.5 s)."""
+    skips clearing up after the run for the next one in this process (the command line's process ends instead)."""
+    check_run_options(seed, seeds, jobs, run_dir)
     settings = _settings(overrides)
     if seeds is not None:
-        if seed is not None or run_dir is not None:
-            raise UserError("give either seed or run_dir (one run) or seeds (a group of runs), not both")
         from harness.groups.groups import GroupPlan, RunArguments
 
         plan = GroupPlan.of_seeds(name, str(seeds), RunArguments(settings, dataset, epochs))
@@ -242,6 +242,16 @@ def run(
             command=command or ["harness.run", name],
         )
     return Run(outcome.run_dir)
+
+
+def check_run_options(seed, seeds, jobs: int, run_dir) -> None:
+    """One run or a group of seeds, not both; several jobs only for a group."""
+    if seeds is not None and (seed is not None or run_dir is not None):
+        raise UserError(f"give either {option('seed')} (one run) or {option('seeds')} (a group of runs), not both")
+    if jobs != 1 and seeds is None:
+        raise UserError(
+            f"{option('jobs')} runs the runs of a group side by side: add {setting('seeds', 'N', example=True)}"
+        )
 
 
 def sweep(

@@ -11,24 +11,27 @@ import os
 import sys
 from pathlib import Path
 
+from harness.config.choices import markdown_tables, names, terminal_lines
 from harness.config.experiments import available, resolve
 from harness.errors import UserError
 from harness.groups.parallel import default_workers, parse_threads, thread_environment
 from harness.records import GroupDir, RunDir, process_command
+from harness.spelling import command_line_words
 
 USAGE_ERROR = 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _folders_parser() -> argparse.ArgumentParser:
     folders = argparse.ArgumentParser(add_help=False)
     folders.add_argument("--experiments-dir", type=Path, default=Path(os.environ.get("EXPERIMENTS", "experiments")))
     folders.add_argument("--reports-dir", type=Path, default=Path(os.environ.get("REPORTS", "reports")))
-    parser = argparse.ArgumentParser(prog="python -m harness", description="Run and inspect Keras experiments.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    return folders
 
-    run = commands.add_parser("run", parents=[folders], help="train, evaluate and write the reports of one experiment")
-    run.add_argument("name", help="experiment name: the stem of a file in experiments/")
-    run.add_argument(
+
+def _settings_parser() -> argparse.ArgumentParser:
+    """--set, --epochs and --dataset: what every command that makes runs takes."""
+    settings = argparse.ArgumentParser(add_help=False)
+    settings.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -36,11 +39,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config value, e.g. optimizer.learning_rate=0.01 (repeatable)",
     )
-    run.add_argument("--epochs", type=int, help="shortcut for --set training.epochs=N")
+    settings.add_argument("--epochs", type=int, help="shortcut for --set training.epochs=N")
+    settings.add_argument("--dataset", help=f"another dataset, with its default split: {', '.join(names('dataset'))}")
+    return settings
+
+
+def _group_parser() -> argparse.ArgumentParser:
+    group = argparse.ArgumentParser(add_help=False)
+    group.add_argument("--seeds", help='a count (5: seeds 0..4) or a list ("3 7 11"): one run per seed, as a group')
+    group.add_argument("--jobs", type=int, default=1, help="runs at a time, each with its share of the CPU threads")
+    return group
+
+
+def _run_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("name", help="experiment name: the stem of a file in experiments/")
     run.add_argument("--seed", type=int, help="shortcut for --set training.seed=N")
-    run.add_argument("--dataset", help="run on another dataset (mnist, fashion_mnist, digits) with its default split")
     run.add_argument("--resume", metavar="RUN", help="continue an interrupted run: its run id, path, or latest")
-    group_options(run)
     run.add_argument("--run-dir", type=Path, help="create the run in this new directory (how a group starts its runs)")
     run.add_argument("--threads", help="limit training to N CPU threads, or 'make': its share under make -j N")
     run.add_argument(
@@ -49,11 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         help="do nothing when a finished run has the same config, code and data (make all)",
     )
 
-    every = commands.add_parser("all", parents=[folders], help="run every experiment (or those named) in warm workers")
+
+def _all_arguments(every: argparse.ArgumentParser) -> None:
     every.add_argument("names", nargs="*", help="experiment names (default: every file in experiments/)")
-    every.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    every.add_argument("--epochs", type=int)
-    every.add_argument("--dataset")
     every.add_argument(
         "--jobs", type=int, help="worker processes (default: N of make -j N, else one per core, at most 4)"
     )
@@ -63,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
         help="skip an experiment with a finished run of the same config, code and data",
     )
 
-    sweep = commands.add_parser("sweep", parents=[folders], help="run an experiment over a grid of config values")
+
+def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("name", help="experiment name")
     sweep.add_argument("--grid", required=True, help='e.g. "model.l2=0.0001,0.001 training.batch_size=64,128"')
     sweep.add_argument("--random", type=int, help="sample N points (ranges LOW:HIGH or LOW:HIGH:log allowed)")
@@ -76,26 +89,26 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("STORAGE") or None,
         help="keep the study in a database (postgresql://...): other machines may join it",
     )
-    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    sweep.add_argument("--epochs", type=int)
-    sweep.add_argument("--dataset")
-    group_options(sweep)
 
-    report = commands.add_parser("report", parents=[folders], help="make every run's and group's report again")
+
+def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("--index-only", action="store_true", help="only write reports/index.html")
 
-    check = commands.add_parser("gradcheck", parents=[folders], help="check an experiment's gradients numerically")
-    check.add_argument("name", help="experiment name")
-    check.add_argument("--dataset", help="take the batch from another dataset (mnist, fashion_mnist, digits)")
-    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
-    comparison = commands.add_parser("compare", parents=[folders], help="compare runs side by side")
+def _gradcheck_arguments(check: argparse.ArgumentParser) -> None:
+    check.add_argument("name", help="experiment name")
+
+
+def _compare_arguments(comparison: argparse.ArgumentParser) -> None:
     comparison.add_argument("names", nargs="+", help="experiment names (latest run or group), run or group ids, paths")
 
-    listing = commands.add_parser("list", parents=[folders], help="list the experiments (--runs: every run)")
-    listing.add_argument("--runs", action="store_true", help="list the runs under the reports folder instead")
 
-    bench = commands.add_parser("bench", parents=[folders], help="time the harness's training against the seed's way")
+def _list_arguments(listing: argparse.ArgumentParser) -> None:
+    listing.add_argument("--runs", action="store_true", help="list the runs under the reports folder instead")
+    listing.add_argument("--choices", action="store_true", help="every dataset, model, optimizer and schedule")
+
+
+def _bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "--model",
         default=os.environ.get("BENCH_MODEL", "basic_dnn"),
@@ -103,57 +116,63 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--epochs", type=int, default=8, help="timed epochs (rounds), after one warm-up epoch")
     bench.add_argument("--samples", type=int, default=60_000, help="training images per epoch")
-    suite_help = "the seed notebook's code for the ten seed experiments against make all"
-    suite = commands.add_parser("bench-suite", parents=[folders], help=suite_help)
+
+
+def _suite_arguments(suite: argparse.ArgumentParser) -> None:
     suite.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default) or mnist")
     suite.add_argument("--jobs", type=int, help="workers for make all (default: make all's default)")
     suite.add_argument("--rounds", type=int, default=1, help="pairs of timed commands, seed code first")
-    joining = commands.add_parser("sweep-worker", parents=[folders], help="take runs of a sweep in a database")
+
+
+def _worker_arguments(joining: argparse.ArgumentParser) -> None:
     joining.add_argument("--sweep", required=True, help="the group's id (sweep-<time>-<suffix>)")
     joining.add_argument("--storage", default=os.environ.get("STORAGE") or None, help="postgresql://...")
     joining.add_argument("--jobs", type=int, default=1, help="runs at a time on this machine")
 
-    index_bench = commands.add_parser("bench-index", parents=[folders], help="time the index's refresh at many runs")
+
+def _index_bench_arguments(index_bench: argparse.ArgumentParser) -> None:
     index_bench.add_argument("--runs", type=int, default=10_000, help="run directories to make (default 10,000)")
     index_bench.add_argument("--repeats", type=int, default=5, help="timings of each kind of refresh (median)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parents = {"folders": _folders_parser(), "settings": _settings_parser(), "group": _group_parser()}
+    parser = argparse.ArgumentParser(prog="python -m harness", description="Run and inspect Keras experiments.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (shared, arguments, _, text) in COMMANDS.items():
+        arguments(commands.add_parser(name, parents=[parents[kind] for kind in shared], help=text))
     return parser
-
-
-def group_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--seeds", help='a count (5: seeds 0..4) or a list ("3 7 11"): one run per seed, as a group')
-    command.add_argument("--jobs", type=int, default=1, help="runs at a time, each with its share of the CPU threads")
 
 
 def command_run(args: argparse.Namespace) -> int:
     if args.threads:
         os.environ.update(thread_environment(parse_threads(args.threads)))  # before TensorFlow loads
-    if args.seeds and (args.resume or args.run_dir or args.skip_done):
-        raise UserError("SEEDS starts a new group of runs: it does not combine with RESUME, --run-dir or --skip-done")
-    if args.jobs != 1 and not args.seeds:
-        raise UserError("JOBS runs the runs of a group side by side: add SEEDS=N, or use make -j N all")
-    if args.seeds and args.seed is not None:
-        raise UserError("give either SEED (one run) or SEEDS (a group of runs), not both")
+    if args.seeds and (args.resume or args.skip_done):
+        raise UserError("SEEDS starts a new group of runs: it does not combine with RESUME or --skip-done")
+    from harness import api
+
+    api.check_run_options(args.seed, args.seeds, args.jobs, args.run_dir)
     if args.resume:
         return _resume(args)
     if args.skip_done and _up_to_date(args):
         return 0
-    from harness import api
-
     result = api.run(
-        args.name,
-        epochs=args.epochs,
-        dataset=args.dataset,
-        seed=args.seed,
-        overrides=args.overrides,
-        seeds=args.seeds,
-        jobs=args.jobs,
-        reports_dir=args.reports_dir,
-        experiments_dir=args.experiments_dir,
-        run_dir=args.run_dir,
-        command=process_command(),
-        isolated=False,
+        args.name, seed=args.seed, run_dir=args.run_dir, command=process_command(), isolated=False, **_group_of(args)
     )
     return _report_result(args.name, result)
+
+
+def _group_of(args: argparse.Namespace) -> dict:
+    """What `run` and `sweep` pass on alike: the settings, the seeds and jobs, the folders."""
+    return {
+        "epochs": args.epochs,
+        "dataset": args.dataset,
+        "overrides": args.overrides,
+        "seeds": args.seeds,
+        "jobs": args.jobs,
+        "reports_dir": args.reports_dir,
+        "experiments_dir": args.experiments_dir,
+    }
 
 
 def _up_to_date(args: argparse.Namespace) -> bool:
@@ -194,14 +213,8 @@ def command_sweep(args: argparse.Namespace) -> int:
         search=args.search,
         trials=args.trials,
         prune=args.prune,
-        epochs=args.epochs,
-        dataset=args.dataset,
-        overrides=args.overrides,
-        seeds=args.seeds,
-        jobs=args.jobs,
-        reports_dir=args.reports_dir,
-        experiments_dir=args.experiments_dir,
         storage=args.storage,
+        **_group_of(args),
     )
     return _report_result(args.name, group)
 
@@ -304,6 +317,9 @@ def command_list(args: argparse.Namespace) -> int:
 
         print(terminal_table(api.runs(args.reports_dir)))
         return 0
+    if args.choices:
+        print(markdown_tables(), end="")
+        return 0
     rows = []
     for name in available(args.experiments_dir):
         config = resolve(name, args.experiments_dir)
@@ -315,6 +331,7 @@ def command_list(args: argparse.Namespace) -> int:
     widths = [max(len(row[column]) for row in rows + [header]) for column in range(len(header))]
     for row in [header] + rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print(f"\nwhat an experiment may name (python -m harness list --choices: with their settings)\n{terminal_lines()}")
     return 0
 
 
@@ -362,27 +379,56 @@ def command_compare(args: argparse.Namespace) -> int:
     from harness.reporting.compare_runs import terminal_text
 
     comparison = api.compare(*args.names, reports_dir=args.reports_dir)
-    page = comparison.path / "compare.html"
+    page = comparison.page
     print(terminal_text(comparison.summary, comparison.verdicts) + f"\n\ncomparison: {page}")
     return 0
+
+
+COMMANDS = {  # name: (shared options, its own arguments, what runs it, help)
+    "run": (
+        ("folders", "settings", "group"),
+        _run_arguments,
+        command_run,
+        "train, evaluate and write the reports of one experiment",
+    ),
+    "all": (
+        ("folders", "settings"),
+        _all_arguments,
+        command_all,
+        "run every experiment (or those named) in warm workers",
+    ),
+    "sweep": (
+        ("folders", "settings", "group"),
+        _sweep_arguments,
+        command_sweep,
+        "run an experiment over a grid of config values",
+    ),
+    "sweep-worker": (("folders",), _worker_arguments, command_sweep_worker, "take runs of a sweep in a database"),
+    "report": (("folders",), _report_arguments, command_report, "make every run's and group's report again"),
+    "gradcheck": (
+        ("folders", "settings"),
+        _gradcheck_arguments,
+        command_gradcheck,
+        "check an experiment's gradients numerically",
+    ),
+    "compare": (("folders",), _compare_arguments, command_compare, "compare runs side by side"),
+    "list": (("folders",), _list_arguments, command_list, "list the experiments (--runs: every run)"),
+    "bench": (("folders",), _bench_arguments, command_bench, "time the harness's training against the seed's way"),
+    "bench-suite": (
+        ("folders",),
+        _suite_arguments,
+        command_bench_suite,
+        "the seed notebook's code for the ten seed experiments against make all",
+    ),
+    "bench-index": (("folders",), _index_bench_arguments, command_bench_index, "time the index's refresh at many runs"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {
-            "run": command_run,
-            "all": command_all,
-            "sweep": command_sweep,
-            "list": command_list,
-            "bench": command_bench,
-            "bench-suite": command_bench_suite,
-            "bench-index": command_bench_index,
-            "sweep-worker": command_sweep_worker,
-            "report": command_report,
-            "compare": command_compare,
-            "gradcheck": command_gradcheck,
-        }[args.command](args)
+        with command_line_words():
+            return COMMANDS[args.command][2](args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR

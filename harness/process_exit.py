@@ -1,10 +1,10 @@
 """End a process that has loaded TensorFlow without Python's teardown of every module.
 
-After a run, the interpreter's own shutdown (freeing every module and object of TensorFlow and Keras) took
-0.85 s of a 6 s `make experiment` (measured from the command's return to the process's end), and it does
-nothing for the run: every file the harness writes is complete and closed by then. `exit_now` runs the
-exit handlers (atexit: the console filter's, logging's, thread pools') and flushes the standard streams as
-a normal exit would, then ends the process at once.
+After a run, the interpreter's own shutdown (freeing every module and object of TensorFlow and Keras) takes a
+large share of a short command's time (the README's Speed section), and it does nothing for the run: every file
+the harness writes is complete and closed by then. `exit_now` runs the exit handlers (atexit: the console
+filter's, logging's, thread pools') and flushes the standard streams as a normal exit would, then ends the
+process at once.
 """
 
 from __future__ import annotations

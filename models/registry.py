@@ -36,6 +36,18 @@ def factory_defaults(factory: str) -> dict:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in spec.items()}
 
 
+def describe_factory(factory: str) -> str:
+    """The factory's architecture in a few words: its hidden layers, activation and regularisation."""
+    spec = FACTORIES[factory]
+    parts = ["hidden " + "-".join(map(str, spec.hidden_units)), spec.activation]
+    parts += [f"{name} {value:g}" for name, value in (("L1", spec.l1), ("L2", spec.l2)) if value]
+    if spec.dropout:
+        parts.append("dropout " + ", ".join(f"{rate:g}" for rate in spec.dropout))
+    if spec.batch_norm:
+        parts.append("batch norm")
+    return ", ".join(parts)
+
+
 def resolve_spec(factory: str, **changes) -> MLPSpec:
     """The factory's spec with some fields changed (None means keep the factory's value)."""
     values = factory_defaults(factory) | {key: value for key, value in changes.items() if value is not None}

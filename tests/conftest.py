@@ -27,6 +27,12 @@ def pytest_sessionfinish(session, exitstatus):
         shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
+def harness_command(words: str | list[str], reports: Path, *extra: str) -> list[str]:
+    """The command line `python -m harness WORDS` with this test's folders, as the Makefile would run it."""
+    folders = ["--experiments-dir", str(EXPERIMENTS), "--reports-dir", str(reports)]
+    return [sys.executable, "-m", "harness", *(words.split() if isinstance(words, str) else words), *folders, *extra]
+
+
 def run_harness(*args: str, reports: Path, experiments: Path = EXPERIMENTS, env: dict | None = None):
     """`python -m harness ARGS` in a subprocess, as the Makefile runs it."""
     command, *rest = args
@@ -85,6 +91,7 @@ def write_run(run_dir: Path, config, history, metrics: dict, status: str = "fini
     run = RunDir(run_dir)
     run.write_config(config)
     run.write_history(history)
-    run.write_metrics({"status": status, "reason": why, "epochs_run": len(history)} | metrics)
+    seconds = round(float(history["seconds"].sum()), 3)
+    run.write_metrics({"status": status, "reason": why, "epochs_run": len(history), "train_seconds": seconds} | metrics)
     run.write_status(status, why)
     return run

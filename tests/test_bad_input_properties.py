@@ -6,33 +6,34 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from harness.cli import main
+from harness.config.optimizers import OPTIMIZERS
+from harness.config.schedules import SCHEDULES
+from harness.config.schema import ExperimentConfig
+from harness.data.sources import DATASETS
 from harness.training import runner
+from models.registry import FACTORIES
 from tests.conftest import EXPERIMENTS
 
 VALID = yaml.safe_load((EXPERIMENTS / "adam.yaml").read_text()) | {"description": "plain one-line text"}
-KNOWN_KEYS = {
-    "description",
-    "extends",
-    "dataset",
-    "model",
-    "optimizer",
-    "schedule",
-    "training",
-    "name",
-    "split_seed",
-    "train_size",
-    "val_size",
-    "factory",
-    "learning_rate",
-    "epochs",
-    "batch_size",
-    "seed",
-    "deterministic",
-}
-FACTORY_NAMES = ("basic_dnn", "l1", "l2", "dropout", "combined", "simple")
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
+
+
+def _keys(model) -> set[str]:
+    """Every key a section of the schema knows, in it and in the sections below it."""
+    keys = set()
+    for name, field in model.model_fields.items():
+        keys.add(name)
+        for section in getattr(field.annotation, "__args__", (field.annotation,)):
+            if isinstance(section, type) and issubclass(section, BaseModel):
+                keys |= _keys(section)
+    return keys
+
+
+KNOWN_KEYS = _keys(ExperimentConfig) | {key for _, kind in SCHEDULES.items() for key in kind.model_fields}
+FACTORY_NAMES = tuple(FACTORIES)
+OPTIMIZER_NAMES = tuple(OPTIMIZERS)
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
 unknown_keys = words.filter(lambda word: word not in KNOWN_KEYS and not word.startswith("_"))
@@ -46,7 +47,7 @@ INVALID = {
     ("training", "epochs"): st.one_of(st.integers(max_value=0), huge, not_a_number, st.floats(0.1, 0.9)),
     ("training", "batch_size"): st.one_of(st.integers(max_value=0), huge, not_a_number),
     ("training", "seed"): st.one_of(st.integers(max_value=-1), huge, not_a_number),
-    ("dataset", "name"): words.filter(lambda word: word not in ("mnist", "fashion_mnist", "digits")),
+    ("dataset", "name"): words.filter(lambda word: word not in DATASETS),
     ("dataset", "train_size"): st.one_of(st.integers(max_value=0), not_a_number),
     ("model", "factory"): words.filter(lambda word: word not in FACTORY_NAMES),
     ("model", "dropout"): st.one_of(st.floats(min_value=1.0, allow_infinity=False), st.floats(max_value=-0.001)),

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from harness.config.schema import DatasetConfig
-from harness.data import datasets as data_module
-from harness.data.datasets import DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, FASHION_MNIST_IDX, load_dataset
+from harness.data import sources as data_module
+from harness.data.datasets import load_dataset
+from harness.data.sources import DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, FASHION_MNIST_IDX
 from harness.errors import UserError
 
 

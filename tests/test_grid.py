@@ -7,7 +7,7 @@ import pytest
 from harness.config.grid import Range, as_override, grid_points, parse_axes, random_points
 from harness.errors import UserError
 from harness.groups.groups import parse_seeds
-from tests.conftest import run_harness
+from tests.conftest import harness_command, run_harness
 
 
 def test_a_grid_is_every_combination_with_values_read_as_yaml():
@@ -91,24 +91,12 @@ def test_a_grid_of_25_million_points_is_refused_at_once_without_building_it(tmp_
     import subprocess
     import sys
 
-    from tests.conftest import EXPERIMENTS, ROOT
+    from tests.conftest import ROOT
 
     seeds = ",".join(str(seed) for seed in range(1, 5001))
     rates = ",".join(f"{rate / 10_000:.4f}" for rate in range(1, 5001))
     grid = f"training.seed={seeds} optimizer.learning_rate={rates}"
-    command = [
-        sys.executable,
-        "-m",
-        "harness",
-        "sweep",
-        "adam",
-        "--experiments-dir",
-        str(EXPERIMENTS),
-        "--reports-dir",
-        str(tmp_path),
-        "--grid",
-        grid,
-    ]
+    command = harness_command("sweep adam", tmp_path, "--grid", grid)
     measured = subprocess.run([sys.executable, "-c", MEASURED, *command], cwd=ROOT, capture_output=True, text=True)
     result = json.loads(measured.stdout)
     assert result["exit"] == 2

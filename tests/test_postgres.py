@@ -9,14 +9,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXPERIMENTS, ROOT
+from tests.conftest import ROOT, harness_command
 
 PASSWORD = "s3cret-pw"  # trust authentication ignores it; it must still never be written
 
@@ -87,16 +86,7 @@ def postgres():
 
 def harness(*args: str, reports: Path, storage: str, heartbeat: int = 10) -> subprocess.Popen:
     """`python -m harness ARGS` in the background, as a machine of the sweep would run it (STORAGE from make)."""
-    command = [
-        sys.executable,
-        "-m",
-        "harness",
-        *args,
-        "--experiments-dir",
-        str(EXPERIMENTS),
-        "--reports-dir",
-        str(reports),
-    ]
+    command = harness_command(list(args), reports)
     environment = os.environ | {
         "STORAGE": storage,
         "TF_CPP_MIN_LOG_LEVEL": "2",

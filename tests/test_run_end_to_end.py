@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.data.datasets import DEBIAN_FASHION_MNIST
+from harness.data.sources import DEBIAN_FASHION_MNIST
 from tests.conftest import ROOT, run_dirs, run_harness
 
 HISTORY_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}

@@ -19,7 +19,7 @@ from harness.data.datasets import load_dataset
 from harness.groups.workers import RunRequest, WorkerPool
 from harness.native_logs import FILTER
 from harness.records import RunDir, reason_text
-from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
+from tests.conftest import EXPERIMENTS, ROOT, harness_command, run_dirs, run_harness
 from tests.test_study import study_of
 
 DETERMINISTIC = ["--dataset", "digits", "--epochs", "3", "--set", "training.deterministic=true"]
@@ -49,23 +49,7 @@ def test_runs_in_one_worker_equal_the_same_runs_made_alone(tmp_path):
 
 
 def test_a_worker_killed_mid_run_costs_only_that_run_which_runs_again(reports):
-    command = [
-        sys.executable,
-        "-m",
-        "harness",
-        "run",
-        "adam",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "60",
-        "--seeds",
-        "3",
-        "--jobs",
-        "1",
-        "--reports-dir",
-        str(reports),
-    ]
+    command = harness_command("run adam --dataset digits --epochs 60 --seeds 3 --jobs 1", reports)
     group = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = None
     deadline = time.monotonic() + 180
@@ -112,19 +96,7 @@ def test_a_damaged_dataset_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch, c
 
 def test_the_console_of_a_run_has_one_line_per_epoch_and_no_tensorflow_start_up_lines(reports):
     environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    command = [
-        sys.executable,
-        "-m",
-        "harness",
-        "run",
-        "adam",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "3",
-        "--reports-dir",
-        str(reports),
-    ]
+    command = harness_command("run adam --dataset digits --epochs 3", reports)
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "absl::InitializeLog" not in result.stderr and "oneDNN" not in result.stderr

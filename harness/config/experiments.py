@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from harness.config.schedules import SCHEDULES
 from harness.config.schema import ExperimentConfig
 from harness.errors import UserError, did_you_mean
 
@@ -169,7 +170,7 @@ def _known_keys(location: tuple) -> list[str]:
     }
     path = tuple(str(part) for part in location)
     if path[:1] == ("schedule",):
-        return sorted({name for kind in schema.SCHEDULE_KINDS for name in kind.model_fields})
+        return sorted({name for _, kind in SCHEDULES.items() for name in kind.model_fields})
     model = sections.get(path)
     return list(model.model_fields) if model else []
 

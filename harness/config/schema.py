@@ -9,32 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from harness.config.optimizers import OPTIMIZERS
+from harness.config.schedules import Schedule, WarmupCosineSchedule
+from harness.config.section import Probability, Section
+from harness.data.sources import DATASETS
 from harness.errors import did_you_mean
 from models.registry import FACTORIES, SPEC_FIELDS, factory_defaults
 from models.spec import ACTIVATIONS, INITIALIZERS
-
-DATASETS = ("mnist", "fashion_mnist", "digits")
-
-# Which parameters each optimizer takes besides learning_rate; absent ones keep Keras's defaults.
-OPTIMIZER_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "sgd": (),
-    "momentum": ("momentum",),
-    "nesterov": ("momentum",),
-    "rmsprop": ("rho", "momentum", "epsilon"),
-    "adagrad": ("epsilon",),
-    "adam": ("beta_1", "beta_2", "epsilon"),
-    "adamw": ("beta_1", "beta_2", "epsilon", "weight_decay"),
-}
-
-Probability = Annotated[float, Field(ge=0, lt=1)]
-
-
-class Section(BaseModel):
-    """Every section rejects keys it does not know, so a typo never passes silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_choice(value: str, choices, what: str) -> str:
@@ -44,7 +27,7 @@ def _check_choice(value: str, choices, what: str) -> str:
 
 
 class DatasetConfig(Section):
-    name: str
+    name: Annotated[str, AfterValidator(DATASETS.known)]
     # Training examples to use (a stratified sample); all that remain after validation when absent.
     train_size: int | None = Field(default=None, ge=1)
     # Validation examples split from the training set; 5,000 for 60k-image sets when absent.
@@ -52,15 +35,10 @@ class DatasetConfig(Section):
     # The split is the same for every training seed, so runs that differ in seed share a validation set.
     split_seed: int = Field(default=0, ge=0)
 
-    @field_validator("name")
-    @classmethod
-    def _known_dataset(cls, name: str) -> str:
-        return _check_choice(name, DATASETS, "dataset")
-
 
 class ModelConfig(Section):
     factory: str
-    # Absent fields take the factory's values; the resolved config.yaml shows them all.
+    # Absent fields take the factory's values; the resolved config a run records shows them all.
     hidden_units: list[Annotated[int, Field(ge=1, le=100_000)]] | None = Field(default=None, min_length=1)
     activation: str | None = None
     initializer: str | None = None
@@ -115,7 +93,7 @@ class ModelConfig(Section):
 
 
 class OptimizerConfig(Section):
-    name: str
+    name: Annotated[str, AfterValidator(OPTIMIZERS.known)]
     learning_rate: float = Field(gt=0, le=1e6)
     momentum: Probability | None = None
     beta_1: Probability | None = None
@@ -124,73 +102,23 @@ class OptimizerConfig(Section):
     epsilon: float | None = Field(default=None, gt=0)
     weight_decay: float | None = Field(default=None, ge=0)
 
-    @field_validator("name")
-    @classmethod
-    def _known_optimizer(cls, name: str) -> str:
-        return _check_choice(name, list(OPTIMIZER_PARAMETERS), "optimizer")
-
     @model_validator(mode="before")
     @classmethod
-    def _default_momentum(cls, data):
-        if isinstance(data, dict) and data.get("name") in ("momentum", "nesterov") and data.get("momentum") is None:
-            return data | {"momentum": 0.9}
-        return data
+    def _entry_defaults(cls, data):
+        """The optimizer's own defaults (momentum 0.9 for momentum and nesterov) where the file gives none."""
+        if not isinstance(data, dict) or data.get("name") not in OPTIMIZERS:
+            return data
+        defaults = OPTIMIZERS[data["name"]].defaults
+        return data | {key: value for key, value in defaults.items() if data.get(key) is None}
 
     @model_validator(mode="after")
     def _parameters_apply(self) -> OptimizerConfig:
-        allowed = OPTIMIZER_PARAMETERS[self.name]
+        allowed = OPTIMIZERS[self.name].takes
         for key in self.model_dump(exclude_none=True, exclude={"name", "learning_rate"}):
             if key not in allowed:
                 takes = ", ".join(("learning_rate",) + allowed)
                 raise ValueError(f"{key} does not apply to the {self.name} optimizer, which takes {takes}")
         return self
-
-
-class StepSchedule(Section):
-    """Multiply the learning rate by factors[i] from epoch boundaries[i-1] on (epochs count from 0)."""
-
-    name: Literal["step"]
-    boundaries: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
-    factors: list[Annotated[float, Field(gt=0)]]
-
-    @model_validator(mode="after")
-    def _consistent(self) -> StepSchedule:
-        if self.boundaries != sorted(set(self.boundaries)):
-            raise ValueError("boundaries must be strictly increasing epochs")
-        if len(self.factors) != len(self.boundaries) + 1:
-            raise ValueError(
-                f"factors needs {len(self.boundaries) + 1} values (one before the first boundary and one after each), "
-                f"got {len(self.factors)}"
-            )
-        return self
-
-
-class ExponentialSchedule(Section):
-    """learning_rate * decay_rate ** epoch."""
-
-    name: Literal["exponential"]
-    decay_rate: float = Field(gt=0, le=1)
-
-
-class CosineSchedule(Section):
-    """Cosine decay from the learning rate to min_factor times it over the run's epochs."""
-
-    name: Literal["cosine"]
-    min_factor: Probability = 0.0
-
-
-class WarmupCosineSchedule(Section):
-    """Linear warm-up over warmup_epochs, then cosine decay over the remaining epochs."""
-
-    name: Literal["warmup_cosine"]
-    warmup_epochs: int = Field(ge=1)
-    min_factor: Probability = 0.0
-
-
-SCHEDULE_KINDS = (StepSchedule, ExponentialSchedule, CosineSchedule, WarmupCosineSchedule)
-Schedule = Annotated[
-    StepSchedule | ExponentialSchedule | CosineSchedule | WarmupCosineSchedule, Field(discriminator="name")
-]
 
 
 class EarlyStoppingConfig(Section):
@@ -206,7 +134,7 @@ class TrainingConfig(Section):
     iterations: int | None = Field(default=None, ge=1, le=10_000_000)
     batch_size: int = Field(default=128, ge=1, le=1_000_000)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    # Deterministic kernels: identical history.csv for the same seed, somewhat slower.
+    # Deterministic kernels: an identical history for the same seed, somewhat slower.
     deterministic: bool = False
     # XLA compilation: true, false, or auto (on for runs of at least 200,000 training images in all,
     # where its faster epochs repay the seconds it takes to compile).
@@ -266,5 +194,5 @@ class ExperimentConfig(Section):
         return self
 
     def to_dict(self) -> dict:
-        """Plain values for config.yaml: every default filled in, unset optional keys left out."""
+        """Plain values, as a run records its config: every default filled in, unset optional keys left out."""
         return self.model_dump(mode="json", exclude_none=True)

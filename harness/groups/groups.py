@@ -447,12 +447,11 @@ def join_group(sweep: str, storage: str, experiments_dir: Path, reports_dir: Pat
     return _run_ledger(ledger, jobs, reports_dir)
 
 
-def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
-    plan, group_dir = ledger.plan, ledger.group_dir
-    parallel = max(1, min(jobs, ledger.total))
-    threads = thread_share(parallel)
+def _group_record(ledger: Ledger, jobs: int, threads: int) -> dict:
+    """What group.json says of the group before its runs start."""
+    plan = ledger.plan
     where = masked(ledger.storage) if "://" in ledger.storage else GroupDir.STUDY
-    record = {
+    return {
         "experiment": plan.experiment,
         "kind": plan.kind,
         "created": datetime.now().isoformat(timespec="seconds"),
@@ -465,17 +464,22 @@ def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
         "study": {"storage": where, "name": ledger.study.study_name},
         "members": list(ledger.members.values()),
     }
-    group = GroupDir(group_dir)
+
+
+def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
+    group, parallel = GroupDir(ledger.group_dir), max(1, min(jobs, ledger.total))
+    threads = thread_share(parallel)
+    record = _group_record(ledger, jobs, threads)
     group.write_record(record)
-    point_latest(group_dir)
+    point_latest(group.path)
     print(
-        f"{plan.experiment}: {ledger.total} runs in {parallel} worker processes with {threads} threads each, "
-        f"in {group_dir} (each run's output: {group.path / group.LOGS}/<run>.log)",
+        f"{ledger.plan.experiment}: {ledger.total} runs in {parallel} worker processes with {threads} threads each, "
+        f"in {group.path} (each run's output: {group.path / group.LOGS}/<run>.log)",
         flush=True,
     )
     interrupted = False
     try:
-        with database_errors(ledger.storage, group_dir):
+        with database_errors(ledger.storage, group.path):
             WorkerPool(parallel).run(ledger.requests(), ledger.record, expected=ledger.total)
     except KeyboardInterrupt:
         interrupted = True
@@ -486,9 +490,9 @@ def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
     from harness.reporting.group_report import write_group_report
     from harness.reporting.index import write_index
 
-    write_group_report(group_dir, ledger.study if plan.kind == "sweep" else None)
+    write_group_report(group.path, ledger.study if ledger.plan.kind == "sweep" else None)
     write_index(reports_dir)
-    return group_dir
+    return group.path
 
 
 def find_study(sweep: str, storage: str) -> tuple[str, dict]:

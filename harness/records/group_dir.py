@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.atomic import write_json
+from harness.records.folder import Folder
 from harness.records.reasons import reason
 from harness.records.run_dir import RunDir, read_json
 
 
-class GroupDir:
+class GroupDir(Folder):
     RECORD = "group.json"  # what the group is: kind, seeds, points, search, members, its study
     SUMMARY = "summary.json"  # its statistics, from the members' own files
     STUDY = "study.journal"  # its Optuna study, when kept in the folder
@@ -22,19 +23,6 @@ class GroupDir:
     PAGE = "group.html"
     CURVES = "curves.png"
     PARAMETERS = "parameters.png"
-
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-
-    def __repr__(self) -> str:
-        return f"GroupDir({str(self.path)!r})"
-
-    def __fspath__(self) -> str:
-        return str(self.path)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
 
     def is_group(self) -> bool:
         return (self.path / self.RECORD).is_file()

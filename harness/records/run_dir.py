@@ -21,6 +21,7 @@ import yaml
 from harness.atomic import write_json, write_text, write_with
 from harness.config.schema import ExperimentConfig
 from harness.errors import UserError
+from harness.records.folder import Folder
 from harness.records.reasons import reason
 
 # A run's life: running -> finished | failed | diverged | interrupted | pruned. Anything but finished has a reason.
@@ -54,7 +55,7 @@ def read_table(path: Path):
     return pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame()
 
 
-class RunDir:
+class RunDir(Folder):
     """One run's directory. Readers return what the files hold; writers replace a file whole."""
 
     CONFIG = "config.yaml"  # the resolved config: enough to repeat the run
@@ -77,31 +78,6 @@ class RunDir:
     CONFUSION_MATRIX = "confusion_matrix.png"
     MISCLASSIFIED = "misclassified.png"
     PAGE = "report.html"
-
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-
-    def __repr__(self) -> str:
-        return f"RunDir({str(self.path)!r})"
-
-    def __fspath__(self) -> str:
-        return str(self.path)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, RunDir) and self.path == other.path
-
-    def __hash__(self) -> int:
-        return hash(self.path)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    def file(self, name: str) -> Path:
-        return self.path / name
-
-    def has(self, name: str) -> bool:
-        return (self.path / name).is_file()
 
     def is_run(self) -> bool:
         """Whether a run was made here (it has its config)."""

@@ -24,7 +24,7 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from harness.atomic import write_with
 from harness.config.experiments import flat_config
-from harness.data.datasets import CLASS_NAMES, test_images
+from harness.data.datasets import classes_of, test_images
 from harness.errors import UserError
 from harness.records import RunDir
 from harness.reporting.figures import new_figure, save_figure
@@ -302,11 +302,26 @@ def correct(run: Run) -> np.ndarray:
 IMAGES = (("curves.png", "curves_compare"), ("scores.png", "scores"), ("per_class_f1.png", "per_class_f1"))
 
 
+def _write_tables(out: Path, summary, differences, f1, statistics) -> None:
+    """The comparison's numbers as CSV files beside its page."""
+    write_with(out / "metrics.csv", lambda path: summary.to_csv(path))
+    write_with(out / "config_diff.csv", lambda path: differences.to_csv(path))
+    write_with(out / "per_class_f1.csv", lambda path: f1.to_csv(path))
+    write_with(out / "statistics.csv", lambda path: statistics.to_csv(path, index=False))
+
+
+def _plot_runs(runs: list[Run], summary: pd.DataFrame, f1: pd.DataFrame, out: Path, text: dict) -> None:
+    plot_curves(runs, out / "curves.png", text)
+    plot_scores(summary.dropna(subset=["test_accuracy"]), out / "scores.png", text)
+    if not f1.empty:
+        plot_per_class(f1, out / "per_class_f1.png", text)
+
+
 def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
     check_one_dataset(runs)
     lang = language(runs[0].config.get("report", {}).get("language"))
     text = labels(lang)
-    class_names = CLASS_NAMES[runs[0].config["dataset"]["name"]]
+    class_names = classes_of(runs[0].config["dataset"]["name"])
     out = reports_dir / "compare" / slug(runs)
     out.mkdir(parents=True, exist_ok=True)
     summary = summary_table(runs)
@@ -314,14 +329,8 @@ def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
     f1 = per_class_f1(runs, class_names)
     verdicts, statistics = paired_statistics(runs, lang)
     why = explanations(lang, "why_mcnemar", len(statistics))
-    write_with(out / "metrics.csv", lambda path: summary.to_csv(path))
-    write_with(out / "config_diff.csv", lambda path: differences.to_csv(path))
-    write_with(out / "per_class_f1.csv", lambda path: f1.to_csv(path))
-    write_with(out / "statistics.csv", lambda path: statistics.to_csv(path, index=False))
-    plot_curves(runs, out / "curves.png", text)
-    plot_scores(summary.dropna(subset=["test_accuracy"]), out / "scores.png", text)
-    if not f1.empty:
-        plot_per_class(f1, out / "per_class_f1.png", text)
+    _write_tables(out, summary, differences, f1, statistics)
+    _plot_runs(runs, summary, f1, out, text)
     pair = None
     if len(runs) == 2 and all(run.predictions is not None for run in runs):
         pair = two_run_sections(runs[0], runs[1], class_names, out, text)

@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import classification_report, confusion_matrix
 
-from harness.data.datasets import CLASS_NAMES, test_images
+from harness.data.datasets import classes_of, test_images
 from harness.errors import UserError
 from harness.records import RunDir, is_group, reports_root
 from harness.reporting.figures import new_figure, save_figure
@@ -107,7 +107,7 @@ def plot_misclassified(predictions: pd.DataFrame, dataset: str, title: str, path
         images, _ = test_images(dataset)
     except UserError:
         return False
-    names = CLASS_NAMES[dataset]
+    names = classes_of(dataset)
     wrong = predictions[predictions.true_label != predictions.predicted_label]
     wrong = wrong.sort_values("confidence", ascending=False).head(MISCLASSIFIED_SHOWN)
     captions = [
@@ -130,7 +130,7 @@ def classification_table(report: dict) -> pd.DataFrame:
 
 
 def write_classification(predictions: pd.DataFrame, dataset: str, title: str, run: RunDir, text: dict) -> None:
-    class_names = CLASS_NAMES[dataset]
+    class_names = classes_of(dataset)
     true, predicted = predictions["true_label"], predictions["predicted_label"]
     options = {"labels": list(range(len(class_names))), "target_names": list(class_names), "zero_division": 0}
     run.write_text(RunDir.CLASSIFICATION_TEXT, classification_report(true, predicted, digits=4, **options))

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from unittest import mock
 
 import keras
 import numpy as np
@@ -29,7 +28,8 @@ import numpy as np
 from harness.atomic import write_json, write_text
 from harness.config.experiments import available, resolve
 from harness.config.schema import ExperimentConfig
-from harness.data.datasets import SOURCES, flatten
+from harness.data.datasets import flatten
+from harness.data.sources import DATASETS
 from harness.errors import UserError
 from harness.records import environment
 from harness.training.optimizers import build_optimizer
@@ -74,13 +74,15 @@ def bench_config(name: str, experiments_dir: Path, epochs: int) -> ExperimentCon
 def load_bench_data(samples: int) -> BenchData:
     """Fashion-MNIST when its files are present, else MNIST from the Keras cache, else random pixels."""
     for name in ("fashion_mnist", "mnist"):
-        loader, scale, _ = SOURCES[name]
+        source = DATASETS[name]
         try:
-            (x_train, y_train), (x_test, y_test) = loader(download=False)
+            (x_train, y_train), (x_test, y_test) = source.load(False)
         except UserError:
             continue
-        x_train, y_train = np.resize(flatten(x_train, scale), (samples, INPUT_DIM)), np.resize(y_train, samples)
-        return BenchData(name, x_train, y_train.astype(np.int32), flatten(x_test, scale), y_test.astype(np.int32))
+        x_train, y_train = np.resize(flatten(x_train, source.scale), (samples, INPUT_DIM)), np.resize(y_train, samples)
+        return BenchData(
+            name, x_train, y_train.astype(np.int32), flatten(x_test, source.scale), y_test.astype(np.int32)
+        )
     rng = np.random.default_rng(0)
     x, y = rng.random((samples + 10_000, INPUT_DIM), dtype=np.float32), rng.integers(0, 10, samples + 10_000)
     return BenchData(
@@ -293,6 +295,21 @@ def serve_ways(connection: Connection, name: str, epochs: int, samples: int, exp
 
 
 @contextlib.contextmanager
+def _environment(**values: str):
+    """Environment variables set for a while (a spawned process inherits them), then as they were."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
 def other_backend_ways(name: str, epochs: int, samples: int, experiments_dir: Path):
     """{"seed_way_<backend>": ..., "harness_on_<backend>": ...} for the backend this process does not run,
     or {} when it is not installed."""
@@ -302,7 +319,7 @@ def other_backend_ways(name: str, epochs: int, samples: int, experiments_dir: Pa
         return
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    with mock.patch.dict(os.environ, KERAS_BACKEND=backend):  # read by Keras in the new process
+    with _environment(KERAS_BACKEND=backend):  # read by Keras in the new process
         process = context.Process(target=serve_ways, args=(child, name, epochs, samples, experiments_dir))
         process.start()
     try:
@@ -359,11 +376,34 @@ def paired_ratio(faster: Way, baseline: Way) -> float:
     return round(statistics.median(a / b for a, b in zip(faster.seconds, baseline.seconds, strict=True)), 3)
 
 
-def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, reports_dir: Path) -> Path:
-    config = bench_config(name, experiments_dir, epochs)
-    data = load_bench_data(samples)
-    spec = resolve_spec(config.model.factory, **config.model.architecture())
-    gflop = training_gflop_per_epoch(spec, INPUT_DIM, 10, samples)
+def _ratios(ways: dict[str, Way], fastest_seed: str) -> dict:
+    return {
+        "ratio_harness_over_seed": paired_ratio(ways["harness_way"], ways["seed_way"]),
+        "faster_seed_way": fastest_seed,
+        "ratio_harness_over_faster_seed_way": paired_ratio(ways["harness_way"], ways[fastest_seed]),
+        "ratios_by_measure": {
+            "xla": paired_ratio(ways["harness_way"], ways["harness_without_xla"]),
+            "whole_epoch_calls": paired_ratio(ways["harness_way"], ways["keras_loop_with_xla"]),
+            # Sparse labels and whole-epoch calls: how the harness trains runs too short for XLA to pay.
+            "harness_without_xla_over_seed": paired_ratio(ways["harness_without_xla"], ways["seed_way"]),
+            "bfloat16": paired_ratio(ways["harness_bfloat16"], ways["harness_way"]),
+        },
+    }
+
+
+def _harness_settings(config: ExperimentConfig, samples: int) -> dict:
+    compiled = f"XLA, as for every run of at least {XLA_MIN_IMAGES:,} training images in all (without dropout)"
+    return {
+        "labels": "sparse integers",
+        "calls": "one per epoch, its batches looped inside the compiled step (harness.training.epoch_step)",
+        "jit_compile": compiled if use_xla(config, samples) else "no XLA: the model has dropout (use_xla)",
+    }
+
+
+def _race_every_way(
+    config: ExperimentConfig, data: BenchData, gflop: float, name: str, epochs: int, experiments_dir: Path
+) -> tuple[dict[str, Way], dict[str, dict], list[float]]:
+    """Every way built and raced; their summaries, and the matrix-multiply peak of each round."""
     ways = {
         "seed_way": seed_way(config, data),
         "harness_way": harness_way(config, data),
@@ -372,16 +412,23 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
         "keras_loop_with_xla": keras_loop_way(config, data),
         "harness_without_xla": harness_way(config, data, jit_compile=False),
     }
+    samples = len(data.y_train)
     with other_backend_ways(name, epochs, samples, experiments_dir) as others:
         ways |= others
         peaks = race(ways, epochs, measured=ways["harness_way"])
-        summaries = {name: asdict(summarise(way, samples, gflop)) for name, way in ways.items()}
+        summaries = {way: asdict(summarise(race_way, samples, gflop)) for way, race_way in ways.items()}
+    return ways, summaries, peaks
+
+
+def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, reports_dir: Path) -> Path:
+    config, data = bench_config(name, experiments_dir, epochs), load_bench_data(samples)
+    spec = resolve_spec(config.model.factory, **config.model.architecture())
+    gflop = training_gflop_per_epoch(spec, INPUT_DIM, 10, samples)
+    ways, summaries, peaks = _race_every_way(config, data, gflop, name, epochs, experiments_dir)
     # The ceiling for this model's layers: its widest layer's product at the run's batch size.
     batch_rate = matmul_gflops(config.training.batch_size, INPUT_DIM, spec.hidden_units[0])
     seed_ways = [way for way in summaries if way.startswith("seed_way")]
     fastest_seed = min(seed_ways, key=lambda way: summaries[way]["median_epoch_seconds"])
-    harness_rate = summaries["harness_way"]["training_gflops_per_second"]
-    compiled = f"XLA, as for every run of at least {XLA_MIN_IMAGES:,} training images in all (without dropout)"
     results = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "model": config.model.factory,
@@ -397,23 +444,12 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
         "batch_matmul_gflops": round(batch_rate, 1),
         "ways": list(summaries),
         **summaries,
-        "ratio_harness_over_seed": paired_ratio(ways["harness_way"], ways["seed_way"]),
-        "faster_seed_way": fastest_seed,
-        "ratio_harness_over_faster_seed_way": paired_ratio(ways["harness_way"], ways[fastest_seed]),
-        "ratios_by_measure": {
-            "xla": paired_ratio(ways["harness_way"], ways["harness_without_xla"]),
-            "whole_epoch_calls": paired_ratio(ways["harness_way"], ways["keras_loop_with_xla"]),
-            # Sparse labels and whole-epoch calls: how the harness trains runs too short for XLA to pay.
-            "harness_without_xla_over_seed": paired_ratio(ways["harness_without_xla"], ways["seed_way"]),
-            "bfloat16": paired_ratio(ways["harness_bfloat16"], ways["harness_way"]),
-        },
+        **_ratios(ways, fastest_seed),
         "harness_fraction_of_peak": fraction_of_peak(ways["harness_way"], gflop, peaks),
-        "harness_fraction_of_batch_matmul": round(harness_rate / batch_rate, 3),
-        "harness_settings": {
-            "labels": "sparse integers",
-            "calls": "one per epoch, its batches looped inside the compiled step (harness.training.epoch_step)",
-            "jit_compile": compiled if use_xla(config, samples) else "no XLA: the model has dropout (use_xla)",
-        },
+        "harness_fraction_of_batch_matmul": round(
+            summaries["harness_way"]["training_gflops_per_second"] / batch_rate, 3
+        ),
+        "harness_settings": _harness_settings(config, samples),
         "environment": environment(config.training.seed),
     }
     out = reports_dir / "bench" / f"{datetime.now():%Y%m%d-%H%M%S}"

@@ -118,40 +118,44 @@ def browser_seconds(index: Path) -> dict | None:
     return {"open_seconds": round(opened, 3), "rows_drawn": shown, "filter_seconds": round(filtered, 3)}
 
 
+def refresh_timings(template: Path, reports: Path, runs: list[Path], repeats: int) -> dict:
+    """The median time of a refresh after each kind of change: none, one new run, one changed, one vanished."""
+
+    def unchanged() -> Path:
+        return reports
+
+    def one_new() -> Path:
+        copy_run(template, new_run_dir(reports, "adam"), 0.9)
+        return reports
+
+    def one_changed() -> Path:  # as a resumed run rewrites its metrics
+        RunDir(runs[-1]).write_metrics(RunDir(template).metrics() | {"test_accuracy": 0.91})
+        return reports
+
+    def one_vanished() -> Path:
+        shutil.rmtree(runs.pop(0))
+        return reports
+
+    actions = {
+        "unchanged": unchanged,
+        "one_new_run": one_new,
+        "one_changed_run": one_changed,
+        "one_vanished_run": one_vanished,
+    }
+    return {f"refresh_{name}_seconds": median_seconds(action, repeats) for name, action in actions.items()}
+
+
 def run_bench_index(experiments_dir: Path, reports_dir: Path, count: int, repeats: int = 5) -> Path:
-    rng = random.Random(0)
     with tempfile.TemporaryDirectory(prefix="bench-index-") as scratch:
         scratch = Path(scratch)
         template = template_run(experiments_dir, scratch / "template")
         reports = scratch / "reports"
         print(f"making {count} run directories", flush=True)
-        runs = make_runs(template, reports, count, rng)
+        runs = make_runs(template, reports, count, random.Random(0))
         started = time.perf_counter()
         write_index(reports)
         results = {"runs": count, "repeats": repeats, "first_build_seconds": round(time.perf_counter() - started, 3)}
-
-        def unchanged() -> Path:
-            return reports
-
-        def one_new() -> Path:
-            copy_run(template, new_run_dir(reports, "adam"), 0.9)
-            return reports
-
-        def one_changed() -> Path:  # as a resumed run rewrites its metrics
-            RunDir(runs[-1]).write_metrics(RunDir(template).metrics() | {"test_accuracy": 0.91})
-            return reports
-
-        def one_vanished() -> Path:
-            shutil.rmtree(runs.pop(0))
-            return reports
-
-        for name, action in (
-            ("unchanged", unchanged),
-            ("one_new_run", one_new),
-            ("one_changed_run", one_changed),
-            ("one_vanished_run", one_vanished),
-        ):
-            results[f"refresh_{name}_seconds"] = median_seconds(action, repeats)
+        results |= refresh_timings(template, reports, runs, repeats)
         results["report_index_only_command_seconds"] = command_seconds(reports, 3)
         results["index_html_mb"] = round((reports / "index.html").stat().st_size / 1e6, 2)
         results["index_data_js_mb"] = round((reports / DATA_FILE).stat().st_size / 1e6, 2)

@@ -102,14 +102,14 @@ def single_run(out: Path, dataset: str) -> dict:
 
 
 def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs: int | None, rounds: int) -> Path:
-    from harness.data.datasets import source_files
+    from harness.data.sources import DATASETS
 
     if dataset not in SUITE_DATASETS:
         raise UserError(
             f"--dataset {dataset}: the notebook's protocol (10,000 + 2,000 training images) needs "
             f"a 60,000-image set: {' or '.join(SUITE_DATASETS)}"
         )
-    if not any(path.is_file() for path in source_files(dataset)):
+    if not any(path.is_file() for path in DATASETS[dataset].files()):
         hint = (
             "apt-get install dataset-fashion-mnist"
             if dataset == "fashion_mnist"

@@ -32,7 +32,8 @@ from sklearn.metrics import classification_report, confusion_matrix  # noqa: E40
 
 from harness.config.experiments import resolve  # noqa: E402
 from harness.config.schema import ExperimentConfig  # noqa: E402
-from harness.data.datasets import SOURCES, flatten, split_train_val  # noqa: E402
+from harness.data.datasets import flatten, split_train_val  # noqa: E402
+from harness.data.sources import DATASETS  # noqa: E402
 from harness.tools.bench import seed_style_model  # noqa: E402
 from harness.tools.bench_suite import SEED_EXPERIMENTS  # noqa: E402
 from harness.training.optimizers import build_optimizer, learning_rates  # noqa: E402
@@ -41,8 +42,9 @@ from models.registry import resolve_spec  # noqa: E402
 
 def notebook_data(config: ExperimentConfig):
     """The notebook's preprocessing (pixels / 255, flattened, one-hot labels) of the experiment's own split."""
-    loader, scale, _ = SOURCES[config.dataset.name]
-    (train_images, train_labels), (test_images, test_labels) = loader()  # decompressed as the notebook does
+    source = DATASETS[config.dataset.name]
+    scale = source.scale
+    (train_images, train_labels), (test_images, test_labels) = source.load(True)  # decompressed as the notebook does
     x_train, y_train, x_val, y_val = split_train_val(flatten(train_images, scale), train_labels, config.dataset)
     classes = len(np.unique(train_labels))
 

@@ -1,7 +1,7 @@
 """Per-epoch checkpoints that a kill at any moment cannot corrupt, and restoring from them.
 
 Keras's BackupAndRestore rewrites its weights file in place, so a SIGKILL during the write leaves a file
-that no longer loads (seen in testing). Here each epoch's weights go to a new file of their own, and then
+that no longer loads. Here each epoch's weights go to a new file of their own, and then
 progress.json, written to a temporary file and renamed, names them and their epoch in one step: a kill at
 any moment leaves the last whole checkpoint in force, weights and epoch count together. (With one weights
 file and the counter written after it, a kill between the two renames paired epoch N+1's weights with

@@ -4,12 +4,12 @@ harness.groups.workers, or a notebook kernel running harness.api.run).
 Keras's `clear_session` resets layer names, uids and TensorFlow's graph, but not everything a run leaves
 behind: each time a training step is traced, Keras's optimizer calls tf.distribute's `all_reduce`, which
 registers a gradient function in TensorFlow's global gradient registry and never removes it, and each
-registration keeps the whole traced graph alive. A worker grew by about 10 MB a run that way (1.21 GB after
-ten seed experiments, 1.53 GB after thirty). Once the run's model is gone nothing can ask for those
+registration keeps the whole traced graph alive, so a worker grew run after run (the README's Speed section has
+the figures). Once the run's model is gone nothing can ask for those
 gradients again, so `isolated_run` forgets the registrations the run made.
 
 The first isolated run of a process sets aside everything alive before it (harness.collector): the collections
-between runs then walk only what the runs made, not the frameworks' million objects (0.75 s a run before).
+between runs then walk only what the runs made, not the frameworks' million objects.
 """
 
 from __future__ import annotations

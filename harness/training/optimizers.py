@@ -1,60 +1,22 @@
 """Optimizers and per-epoch learning-rate schedules from an experiment's config.
 
-Schedules are plain functions of the epoch (counted from 0, as in Keras callbacks), applied by
-Keras's ``LearningRateScheduler``; the rate actually used each epoch lands in history.csv.
+Each optimizer is its entry in harness.config.optimizers.OPTIMIZERS (a Keras class and the settings it takes);
+each schedule is a section of harness.config.schedules with its own rule, applied by Keras's
+``LearningRateScheduler``; the rate actually used each epoch lands in the run's history.
 """
 
 from __future__ import annotations
 
-import math
-
 import keras
 
-from harness.config.schema import (
-    CosineSchedule,
-    ExperimentConfig,
-    ExponentialSchedule,
-    OptimizerConfig,
-    StepSchedule,
-    WarmupCosineSchedule,
-)
+from harness.config.optimizers import OPTIMIZERS
+from harness.config.schema import ExperimentConfig, OptimizerConfig
 
 
 def build_optimizer(config: OptimizerConfig) -> keras.optimizers.Optimizer:
-    params = config.model_dump(exclude_none=True, exclude={"name"})
-    if config.name in ("sgd", "momentum"):
-        return keras.optimizers.SGD(**params)
-    if config.name == "nesterov":
-        return keras.optimizers.SGD(nesterov=True, **params)
-    optimizers = {
-        "rmsprop": keras.optimizers.RMSprop,
-        "adagrad": keras.optimizers.Adagrad,
-        "adam": keras.optimizers.Adam,
-        "adamw": keras.optimizers.AdamW,
-    }
-    return optimizers[config.name](**params)
-
-
-def _cosine(progress: float, min_factor: float) -> float:
-    """1 at progress 0, min_factor at progress 1."""
-    return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def schedule_factor(schedule, epoch: int, epochs: int) -> float:
-    """The multiple of the base learning rate used in this epoch (0-based) of a run of `epochs`."""
-    if isinstance(schedule, StepSchedule):
-        steps_passed = sum(epoch >= boundary for boundary in schedule.boundaries)
-        return schedule.factors[steps_passed]
-    if isinstance(schedule, ExponentialSchedule):
-        return schedule.decay_rate**epoch
-    if isinstance(schedule, CosineSchedule):
-        return _cosine(epoch / max(epochs - 1, 1), schedule.min_factor)
-    if isinstance(schedule, WarmupCosineSchedule):
-        if epoch < schedule.warmup_epochs:
-            return (epoch + 1) / schedule.warmup_epochs
-        decay_epochs = max(epochs - schedule.warmup_epochs - 1, 1)
-        return _cosine((epoch - schedule.warmup_epochs) / decay_epochs, schedule.min_factor)
-    raise TypeError(f"unknown schedule {schedule!r}")
+    entry = OPTIMIZERS[config.name]
+    settings = config.model_dump(exclude_none=True, exclude={"name"})
+    return getattr(keras.optimizers, entry.keras_class)(**entry.fixed, **settings)
 
 
 def learning_rates(config: ExperimentConfig) -> list[float]:
@@ -62,7 +24,7 @@ def learning_rates(config: ExperimentConfig) -> list[float]:
     base, epochs = config.optimizer.learning_rate, config.training.epochs
     if config.schedule is None:
         return [base] * epochs
-    return [base * schedule_factor(config.schedule, epoch, epochs) for epoch in range(epochs)]
+    return [base * config.schedule.factor(epoch, epochs) for epoch in range(epochs)]
 
 
 def schedule_callback(config: ExperimentConfig) -> keras.callbacks.Callback | None:

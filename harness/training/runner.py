@@ -42,7 +42,7 @@ from harness.training.fingerprint import fingerprint
 from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
 from harness.training.train import DivergenceGuard, EpochLine, build_compiled_model, fit, seed_everything, use_xla
 
-RESUME_DETAILS = ("resumed_from_epoch", "extended_from_epochs")  # kept in status.json once the run ends
+RESUME_DETAILS = ("resumed_from_epoch", "extended_from_epochs")  # kept in the status once the run ends
 EpochJudge = Callable[[int, dict], dict | None]  # (epoch, logs) -> the reason to stop the run there, or None
 
 
@@ -161,7 +161,7 @@ def train_numpy_in(run: RunDir, config: ExperimentConfig, dataset: Dataset, repo
 
 
 def history_summary(history: pd.DataFrame, dataset: Dataset) -> dict:
-    """Best validation accuracy and its epoch (counted from 0, as in history.csv), the last epoch's, the sizes."""
+    """Best validation accuracy and its epoch (counted from 0, as in the history), the last epoch's, the sizes."""
     best = history["val_accuracy"].idxmax()
     return {
         "best_val_accuracy": float(history.loc[best, "val_accuracy"]),
@@ -256,14 +256,11 @@ def train_in(
     epoch_judge: EpochJudge | None = None,
 ) -> RunOutcome:
     """Train (from `weights` when given: a resumed run), evaluate, and write the run's results."""
-    seed_everything(config.training.seed, config.training.deterministic)
-    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes, use_xla(config, len(dataset.y_train)))
-    run.write_text(RunDir.MODEL_SUMMARY, model_summary(model))
-    if weights is not None:
-        restore(model, weights)
+    model = _model_for(run, config, dataset, weights)
     callbacks = RunCallbacks(run, config, epoch_judge)
     if reporter is not None:  # its imports and first figure, while the compiled epochs run without the GIL
         threading.Thread(target=reporter.warm_up, daemon=True).start()
+    validation = (dataset.x_val, dataset.y_val)
 
     def train():
         return fit(
@@ -271,24 +268,32 @@ def train_in(
             model,
             dataset.x_train,
             dataset.y_train,
-            (dataset.x_val, dataset.y_val),
+            validation,
             callbacks.all(),
             verbose=0,
             initial_epoch=initial_epoch,
         )
 
-    result, ended = _guarded(run, reporter, lambda signal: _signal_reason(run, signal), train, callbacks.watch)
+    _, ended = _guarded(run, reporter, lambda signal: _signal_reason(run, signal), train, callbacks.watch)
     if ended is not None:
         return ended
     if callbacks.guard.diverged_in_epoch is not None:
         shutil.rmtree(run.checkpoint_dir, ignore_errors=True)  # its weights are NaN: nothing to resume
         return finish(run, "diverged", reason("diverged", epoch=callbacks.guard.diverged_in_epoch), reporter=reporter)
-    metrics = _evaluate(run, config, dataset, result.model)
+    metrics = _evaluate(run, config, dataset, model)
     shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
-    pruned = callbacks.pruning is not None and callbacks.pruning.reason
-    return finish(
-        run, "pruned" if pruned else "finished", callbacks.pruning.reason if pruned else None, metrics, reporter
-    )
+    why_pruned = callbacks.pruning.reason if callbacks.pruning is not None else None
+    return finish(run, "pruned" if why_pruned else "finished", why_pruned, metrics, reporter)
+
+
+def _model_for(run: RunDir, config: ExperimentConfig, dataset: Dataset, weights: Path | None) -> keras.Model:
+    """The run's compiled model, seeded as the run says, from `weights` when given; its summary written."""
+    seed_everything(config.training.seed, config.training.deterministic)
+    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes, use_xla(config, len(dataset.y_train)))
+    run.write_text(RunDir.MODEL_SUMMARY, model_summary(model))
+    if weights is not None:
+        restore(model, weights)
+    return model
 
 
 def _signal_reason(run: RunDir, signal_name: str) -> dict:
@@ -330,7 +335,7 @@ class Pruning(keras.callbacks.Callback):
 def finish(
     run: RunDir, status: str, why: dict | None, results: dict | None = None, reporter: Reporter | None = None
 ) -> RunOutcome:
-    """Write metrics.json and the final status, then (given a reporter) the report."""
+    """Write the run's metrics and final status, then (given a reporter) the report."""
     history = run.history()
     metrics = {"status": status, "reason": why, "epochs_run": len(history)}
     metrics["train_seconds"] = round(float(history["seconds"].sum()), 3) if len(history) else 0.0

@@ -64,7 +64,7 @@ def _epoch_row(net: TwoLayerNet, dataset: Dataset, epoch: int, learning_rate: fl
 def train_net(config: ExperimentConfig, dataset: Dataset, net: TwoLayerNet, run: RunDir) -> pd.DataFrame:
     """The book's loop: draw a batch with replacement, step down the gradient, record the loss.
 
-    Accuracy and loss on the training and validation sets go to history.csv after every epoch's worth of iterations.
+    Accuracy and loss on the training and validation sets go to the history after every epoch's worth of iterations.
     """
     training, learning_rate = config.training, config.optimizer.learning_rate
     rng = np.random.default_rng(training.seed)

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 from harness.config.schema import ExperimentConfig
-from harness.training.epoch_step import train_whole_epochs
+from harness.training.epoch_step import WholeEpochStep
 from harness.training.optimizers import build_optimizer, schedule_callback
 from models.registry import build_model, resolve_spec
 
 
 class EpochStats(keras.callbacks.Callback):
-    """Adds the learning rate in use and the epoch's wall time to each epoch's logs (so to history.csv)."""
+    """Adds the learning rate in use and the epoch's wall time to each epoch's logs (so to the run's history)."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
@@ -154,9 +154,8 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 # XLA even on CPU, where Keras's own "auto" leaves it off for TensorFlow: it compiles a whole epoch's loop
 # of steps (harness.training.epoch_step) with the bias, activation, loss and optimizer updates fused around the
-# matrix multiplications, for about 0.6x the epoch time of basic_dnn, but compiling costs 1 to 3 s more.
-# Saving about 15 microseconds per training image, it pays off from about 150,000 images in all (the
-# README's Speed section); below the threshold, "auto" trains without it.
+# matrix multiplications, for a shorter epoch, but compiling costs seconds that only a long run earns back
+# (the threshold and the figures behind it: the README's Speed section); below it, "auto" trains without it.
 XLA_MIN_IMAGES = 200_000
 
 
@@ -171,8 +170,8 @@ def use_xla(config: ExperimentConfig, train_examples: int) -> bool:
     if not tensorflow:
         return True  # JAX has no other compiler: without XLA, Keras would run its steps one operation at a time
     if draws_random_numbers(config):
-        # TensorFlow's stateless random numbers (Keras's dropout masks) are about 20x slower under XLA on
-        # CPU: dropout's epochs of 48,000 images took 7.8 s with XLA and 1.0 to 1.1 s without it.
+        # TensorFlow's stateless random numbers (Keras's dropout masks) are far slower under XLA on CPU
+        # (the README's Speed section).
         return False
     return (training.epochs or 0) * train_examples >= XLA_MIN_IMAGES
 
@@ -190,8 +189,9 @@ def build_compiled_model(
     jit_compile: bool = False,
     keras_loop_steps: int | None = None,
 ) -> keras.Model:
-    """The config's model, compiled to train a whole epoch per call (harness.training.epoch_step); with
-    keras_loop_steps=N, compiled for Keras's own loop instead, N steps per call (`make bench` compares)."""
+    """The config's model, compiled to train a whole epoch per call (WholeEpochStep: Keras's fit gets every row as one
+    batch, the step trains them training.batch_size at a time); with keras_loop_steps=N, compiled for Keras's own
+    loop instead, N steps per call (`make bench` compares)."""
     model_config = config.model.architecture()
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.training.precision)  # read by each layer as it is built
@@ -207,9 +207,9 @@ def build_compiled_model(
         steps_per_execution=keras_loop_steps or 1,
         jit_compile=jit_compile,
     )
-    if keras_loop_steps is None:
-        train_whole_epochs(model, config.training.batch_size)
-    return model
+    if keras_loop_steps is not None:
+        return model
+    return WholeEpochStep(config.training.batch_size).apply_to(model)
 
 
 def training_callbacks(config: ExperimentConfig) -> list[keras.callbacks.Callback]:
@@ -237,14 +237,14 @@ def fit(
     Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default).
     """
     training = config.training
-    # The whole training set is one "batch" of Keras's: the model's step trains it in batches of
-    # training.batch_size (harness.training.epoch_step). Validation is a forward pass, done in one call too.
+    # The whole training set is one "batch" of Keras's, which the model's WholeEpochStep trains in batches of
+    # training.batch_size. Validation is a forward pass, done in one call too.
     if training.deterministic:
         shuffled = ShuffledEpoch(x, y, training.seed)
         data = {"x": shuffled, "shuffle": False}
         extra_callbacks = [EpochSeeding(shuffled), *extra_callbacks]
     else:
-        data = {"x": x, "y": y, "batch_size": len(y)}
+        data = WholeEpochStep.fit_arguments(x, y)
     history = model.fit(
         **data,
         validation_data=validation,
