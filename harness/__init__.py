@@ -6,9 +6,14 @@ From Python (a notebook): harness.run, harness.sweep, harness.load, harness.runs
 (harness/api.py, the README's "Python API"); bad input raises harness.UserError, a ValueError.
 """
 
+import warnings as _warnings
+
 from harness.errors import UserError
 
-API = ("run", "sweep", "load", "runs", "compare", "Run", "Group", "Comparison")
+# In Jupyter, Optuna's import of tqdm.auto warns that ipywidgets is missing: the harness draws no progress bars.
+_warnings.filterwarnings("ignore", message="IProgress not found")
+
+API = ("run", "sweep", "join_sweep", "load", "runs", "compare", "Run", "Group", "Comparison")
 __all__ = [*API, "UserError"]
 
 
@@ -19,3 +24,8 @@ def __getattr__(name: str):
 
         return getattr(api, name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """What completion offers: the API, though it is imported only when first used."""
+    return sorted(__all__)

@@ -2,20 +2,18 @@
 
     import harness
     run = harness.run("adam_lr", epochs=3, dataset="digits")      # a Run, shown as a card in a notebook
-    group = harness.run("adam", epochs=3, dataset="digits", seeds=3)
-    harness.compare(group.path, "adam_lr").verdicts
+    group = harness.run("adam", epochs=3, dataset="digits", seeds=3)  # a Group of three runs
+    harness.compare(group, "adam_lr").verdicts
     harness.runs()                                                 # every run, as the index page lists them
 
-Each function does what the command line does, with the same validation, run directories and files;
-bad input raises harness.UserError (a ValueError) with the command line's one-line message. Runs made
-here run in this process (isolated from each other as a worker's are); groups and sweeps in workers.
+Each function does what the command line does, with the same validation, run directories and files; bad input
+raises harness.UserError (a ValueError) with a one-line message in the API's own words (seeds=, epochs=). Runs
+made here run in this process (isolated from each other as a worker's are); groups and sweeps in workers.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import html
 import json
 import os
 from functools import cached_property
@@ -27,46 +25,52 @@ from harness.config.experiments import resolve
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import classes_of
 from harness.errors import UserError
-from harness.records import EXIT_CODES, GroupDir, RunDir, is_group, reason_text
-from harness.spelling import option, setting
+from harness.records import EXIT_CODES, GroupDir, RunDir, find_target, is_group, reason_text
+from harness.surface import option, setting, warn
 
 PROJECT = Path(__file__).resolve().parent.parent  # the checkout (installed editable by `make setup`)
-REPORTS = Path(os.environ.get("REPORTS", PROJECT / "reports"))  # where `make` writes, from any directory
 EXPERIMENTS = PROJECT / "experiments"
-KEY_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy", "epochs_run", "train_seconds")
 
 
-class _Directory:
-    """A run's or group's directory, read through harness.records each time it is asked (nothing is cached)."""
+def reports_folder(reports_dir: Path | str | None = None) -> Path:
+    """Where runs are written and read: `reports_dir` when given, else $REPORTS as it is now, else the checkout's
+    reports/ (where `make` writes, from any directory)."""
+    return Path(reports_dir or os.environ.get("REPORTS") or PROJECT / "reports")
+
+
+class Run:
+    """One run: its config, status, scores, history and predictions, read from its directory when asked."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path).resolve()
+        self._run = RunDir(self.path)
+        if not self._run.is_run():
+            raise UserError(
+                f"{self.path} is not a run directory (it has no config): give a run's folder, or "
+                f'harness.load("<experiment>") for its latest run'
+            )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.path)!r}, status={self.status!r})"
+        return f"Run({str(self.path)!r}, name={self.name!r}, status={self.status!r})"
 
-    @property
-    def status(self) -> str:
-        raise NotImplementedError
+    def _repr_html_(self) -> str:
+        from harness.reporting.cards import run_card
 
-
-class Run(_Directory):
-    """One run directory."""
-
-    def __init__(self, path: Path | str):
-        super().__init__(path)
-        self._run = RunDir(self.path)
+        return run_card(self.path)
 
     @cached_property
     def config(self) -> ExperimentConfig:
+        """The resolved config the run was made with."""
         return self._run.config()
 
     @property
     def name(self) -> str:
+        """The experiment's name."""
         return self.config.name
 
     @property
     def status(self) -> str:
+        """running, finished, failed, diverged, interrupted or pruned."""
         return self._run.status()["status"]
 
     @property
@@ -81,24 +85,30 @@ class Run(_Directory):
 
     @property
     def metrics(self) -> dict:
+        """Test loss, accuracy and macro F1, best validation accuracy and its epoch, epochs run, train seconds, ..."""
         return self._run.metrics()
 
     @property
     def history(self) -> pd.DataFrame:
+        """One row per epoch: epoch (from 0), loss, accuracy, val_loss, val_accuracy, learning_rate, seconds."""
         return self._run.history()
 
     @property
     def predictions(self) -> pd.DataFrame:
+        """One row per test example: index, true_label, predicted_label, confidence."""
         predictions = self._run.predictions()
         return pd.DataFrame() if predictions is None else predictions
 
     @property
     def class_names(self) -> list[str]:
-        return classes_of(self.config.dataset.name)
+        return list(classes_of(self.config.dataset.name))
 
     @property
     def classification_report(self) -> pd.DataFrame:
-        return self._run.classification_table()
+        """scikit-learn's precision, recall, F1 and support per class and their macro and weighted averages, to four
+        decimals (the accuracy is metrics["test_accuracy"])."""
+        table = self._run.classification_table().drop(index="accuracy", errors="ignore")
+        return table.round(4)
 
     @property
     def confusion_matrix(self) -> pd.DataFrame:
@@ -124,63 +134,81 @@ class Run(_Directory):
             resume_experiment(self.path, epochs=epochs, reporter=REPORTER)
         return self
 
-    def _repr_html_(self) -> str:
-        metrics = self.metrics
-        cells = "".join(
-            f"<td><b>{html.escape(key)}</b><br>{_format(metrics[key])}</td>" for key in KEY_METRICS if key in metrics
-        )
-        images = "".join(
-            _inline_png(self._run.file(name)) for name in (RunDir.LEARNING_CURVES, RunDir.CONFUSION_MATRIX)
-        )
-        return (
-            f"<div><h4>{html.escape(self.name)} · {html.escape(self.path.name)} · {html.escape(self.status)}</h4>"
-            f"<table><tr>{cells}</tr></table><div>{images}</div>{_page_link(self._run.file(RunDir.PAGE))}</div>"
-        )
 
-
-class Group(_Directory):
+class Group:
     """A group of seeds or a sweep: its summary and its member runs."""
 
     def __init__(self, path: Path | str):
-        super().__init__(path)
+        self.path = Path(path).resolve()
         self._group = GroupDir(self.path)
+        if not self._group.is_group():
+            raise UserError(f"{self.path} is not a group of runs (it has no group record): give a group's folder")
+
+    def __repr__(self) -> str:
+        return f"Group({str(self.path)!r}, name={self.name!r}, kind={self.kind!r}, status={self.status!r})"
+
+    def _repr_html_(self) -> str:
+        from harness.reporting.cards import group_card
+
+        return group_card(self.path)
 
     @property
     def record(self) -> dict:
+        """What the group is (group.json): its kind, seeds, points, search and members."""
         return self._group.record()
 
     @property
+    def name(self) -> str:
+        """The experiment's name."""
+        return self.record["experiment"]
+
+    @property
+    def kind(self) -> str:
+        """seeds or sweep."""
+        return self.record["kind"]
+
+    @property
     def status(self) -> str:
+        """running (no summary yet), interrupted, finished (every run finished or was pruned) or incomplete."""
         summary = self._group.summary(missing={})
-        return f"{summary.get('finished', 0)}/{summary.get('runs', 0)} finished" if summary else "running"
+        if not summary:
+            return "running"
+        if self.record.get("interrupted"):
+            return "interrupted"
+        return "finished" if summary["finished"] + summary.get("pruned", 0) == summary["runs"] else "incomplete"
 
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per metric: mean, standard deviation, 95% interval and the members' values."""
-        metrics = self._group.summary().get("metrics", {})
-        return pd.DataFrame.from_dict(metrics, orient="index").rename_axis("metric")
+        """Seeds: one row per metric (mean, standard deviation, 95% interval, n). A sweep: one row per point, its
+        parameters, how many of its runs finished and their mean scores."""
+        from harness.reporting.cards import points_table, seeds_table
+
+        summary = self._group.summary()
+        return (points_table(summary) if self.kind == "sweep" else seeds_table(summary)).round(4)
+
+    @property
+    def best_point(self) -> dict | None:
+        """A sweep's best point by mean best validation accuracy (never by test accuracy): its parameters and scores."""
+        summary = self._group.summary(missing={})
+        return summary["points"][summary["best_point"]] if summary.get("best_point") is not None else None
+
+    @property
+    def what_mattered(self) -> str | None:
+        """A sweep's most important parameter for validation accuracy (fANOVA), against the spread between seeds."""
+        from harness.reporting.study_report import mattered_text
+
+        return mattered_text(self._group.summary(missing={}).get("what_mattered"), "en")
 
     @property
     def exit_code(self) -> int:
         """The command line's exit status: 130 when the group was interrupted (Ctrl-C), 0 when every run
         finished, else 1."""
-        if self.record.get("interrupted"):
-            return EXIT_CODES["interrupted"]
-        summary = self._group.summary(missing={})
-        return 0 if summary.get("finished", 0) + summary.get("pruned", 0) == summary.get("runs") else 1
+        return {"interrupted": EXIT_CODES["interrupted"], "finished": 0}.get(self.status, 1)
 
     @property
     def runs(self) -> list[Run]:
+        """The member runs that started."""
         return [Run(run.path) for run in self._group.runs()]
-
-    def _repr_html_(self) -> str:
-        record = self.record
-        table = self.summary.drop(columns=["values"], errors="ignore").to_html(float_format=_four_places)
-        return (
-            f"<div><h4>{html.escape(record['experiment'])} · {html.escape(self.path.name)} · "
-            f"{len(self.runs)} runs</h4>{table}{_inline_png(self.path / GroupDir.CURVES)}"
-            f"{_page_link(self.path / GroupDir.PAGE)}</div>"
-        )
 
 
 class Comparison:
@@ -194,13 +222,13 @@ class Comparison:
         self.summary: pd.DataFrame = comparison.table
         self.statistics: pd.DataFrame = comparison.statistics
 
+    def __repr__(self) -> str:
+        return f"Comparison({str(self.page)!r}, verdicts={self.verdicts!r})"
+
     def _repr_html_(self) -> str:
-        verdicts = "".join(f"<li>{html.escape(verdict)}</li>" for verdict in self.verdicts)
-        curves = "".join(_inline_png(path) for path in sorted(self.path.glob("*curves*.png")))
-        return (
-            f"<div><ul>{verdicts}</ul>{self.summary.to_html(float_format=_four_places)}{curves}"
-            f"{_page_link(self.page)}</div>"
-        )
+        from harness.reporting.cards import comparison_card
+
+        return comparison_card(self.path, self.verdicts, self.summary)
 
 
 def run(
@@ -209,34 +237,40 @@ def run(
     epochs: int | None = None,
     dataset: str | None = None,
     seed: int | None = None,
-    overrides: dict | list[str] | None = None,
+    overrides: dict | list[str] | str | None = None,
     seeds: int | str | None = None,
     jobs: int = 1,
-    reports_dir: Path | str = REPORTS,
+    reports_dir: Path | str | None = None,
     experiments_dir: Path | str = EXPERIMENTS,
     run_dir: Path | str | None = None,
     command: list[str] | None = None,
     isolated: bool = True,
 ) -> Run | Group:
-    """Run an experiment as `make experiment` does; with `seeds` (a count or "3 7 11"), a group of them.
-    `overrides` are {key: value} or the command line's "key=value" strings; `run_dir`, a new directory to make
-    the run in; `command`, what env.json records as the command (default: harness.run(NAME)); `isolated=False`
-    skips clearing up after the run for the next one in this process (the command line's process ends instead)."""
+    """Train and evaluate the experiment `name` (a file in experiments/) and write its run directory.
+
+    Returns a Run, trained in this process; with `seeds` (a count, 5 for seeds 0..4, or "3 7 11"), a Group of one
+    run per seed, trained `jobs` at a time in worker processes. `epochs`, `dataset` and `seed` change those values;
+    `overrides` changes any: {"optimizer.learning_rate": 0.01}, or "key=value" strings. Runs go to `reports_dir`
+    (default: $REPORTS, else the checkout's reports/). `run_dir`: a new directory to make the run in; `command`:
+    what env.json records; `isolated=False` skips clearing up after the run for the next one in this process.
+    """
     check_run_options(seed, seeds, jobs, run_dir)
-    settings = _settings(overrides)
+    settings, reports = _settings(overrides), reports_folder(reports_dir)
     if seeds is not None:
         from harness.groups.groups import GroupPlan, RunArguments
 
         plan = GroupPlan.of_seeds(name, str(seeds), RunArguments(settings, dataset, epochs))
-        return _run_group(plan, jobs, reports_dir, experiments_dir)
+        return _run_group(plan, jobs, reports, experiments_dir)
     config = resolve(name, Path(experiments_dir), settings, dataset, epochs, seed)
+    for message in config.settings_without_effect():
+        warn(message)
     from harness.reporting.report import REPORTER
     from harness.training.runner import run_experiment
 
     with _isolation(isolated):
         outcome = run_experiment(
             config,
-            Path(reports_dir),
+            reports,
             run_dir=Path(run_dir) if run_dir else None,
             reporter=REPORTER,
             command=command or ["harness.run", name],
@@ -265,23 +299,27 @@ def sweep(
     prune: str | None = None,
     epochs: int | None = None,
     dataset: str | None = None,
-    overrides: dict | list[str] | None = None,
+    overrides: dict | list[str] | str | None = None,
     seeds: int | str | None = None,
     jobs: int = 1,
-    reports_dir: Path | str = REPORTS,
+    reports_dir: Path | str | None = None,
     experiments_dir: Path | str = EXPERIMENTS,
     storage: str | None = None,
 ) -> Group:
-    """`make sweep`: every point of GRID (or `random` points of its LOW:HIGH ranges), times `seeds`; or `trials`
-    points chosen by TPE (search="tpe"). prune="hyperband" or "median" stops runs that fall behind. With
-    `storage` (postgresql://...) the study lives in that database, and other machines can join it."""
+    """Run the experiment `name` at every point of `grid` ("key=v1,v2 other=v3,v4", as make sweep's GRID), times
+    `seeds`, and return the sweep as a Group whose summary has a row per point.
+
+    `random=N` samples N points of the grid's LOW:HIGH ranges instead; search="tpe" with `trials=N` lets Optuna's
+    TPE choose each point from the runs so far; prune="hyperband" or "median" stops runs that fall behind. With
+    `storage` (postgresql://...) the study lives in that database, and other machines can join it (join_sweep).
+    """
     from harness.groups.groups import GroupPlan, RunArguments
 
     arguments = RunArguments(_settings(overrides), dataset, epochs)
     plan = GroupPlan.of_sweep(
         name, grid, random, sample_seed, str(seeds) if seeds is not None else None, arguments, search, trials, prune
     )
-    return _run_group(plan, jobs, reports_dir, experiments_dir, storage)
+    return _run_group(plan, jobs, reports_folder(reports_dir), experiments_dir, storage)
 
 
 def join_sweep(
@@ -289,42 +327,46 @@ def join_sweep(
     storage: str,
     *,
     jobs: int = 1,
-    reports_dir: Path | str = REPORTS,
+    reports_dir: Path | str | None = None,
     experiments_dir: Path | str = EXPERIMENTS,
 ) -> Group:
     """`make sweep-worker`: take runs of the sweep `sweep` (its group id) whose study is in the database at
     `storage`, until none is left; they are written under this machine's reports folder."""
     from harness.groups.groups import join_group
 
-    return Group(join_group(sweep, storage, Path(experiments_dir), Path(reports_dir), jobs))
+    return Group(join_group(sweep, storage, Path(experiments_dir), reports_folder(reports_dir), jobs))
 
 
-def load(name_or_path: str | Path, reports_dir: Path | str = REPORTS) -> Run | Group:
-    """An experiment's latest run or group, a run id, or a path to a run or group directory."""
-    from harness.records import find_target
-
-    path = find_target(Path(reports_dir), str(name_or_path))
+def load(name_or_path: str | Path, reports_dir: Path | str | None = None) -> Run | Group:
+    """An experiment's latest run or group, a run or group id, or a path to a run or group directory: a Run or a
+    Group."""
+    path = find_target(reports_folder(reports_dir), str(name_or_path))
     return Group(path) if is_group(path) else Run(path)
 
 
-def runs(reports_dir: Path | str = REPORTS) -> pd.DataFrame:
-    """Every run under reports_dir, one row each, with the index page's columns."""
+def runs(reports_dir: Path | str | None = None) -> pd.DataFrame:
+    """Every run under the reports folder, one row each, newest first, with the index page's columns."""
     from harness.reporting.index import runs_table
 
-    return runs_table(Path(reports_dir))
+    return runs_table(reports_folder(reports_dir))
 
 
-def compare(*names: str, reports_dir: Path | str = REPORTS) -> Comparison:
-    """`make compare NAMES="..."`: runs or groups of seeds, each against the first; writes the same page."""
+def compare(*items: str | Path | Run | Group, reports_dir: Path | str | None = None) -> Comparison:
+    """Compare runs, or groups of seeds, each against the first, and say what the difference proves.
+
+    Each item is a Run or Group (as this API returns them), an experiment's name (its latest run or group), a run or
+    group id, or a path. Writes the same page as `make compare`; the Comparison holds its verdicts and numbers.
+    """
     from harness.reporting.compare import compare as compare_targets
 
-    return Comparison(compare_targets([str(name) for name in names], Path(reports_dir)))
+    names = [str(item.path) if isinstance(item, Run | Group) else str(item) for item in items]
+    return Comparison(compare_targets(names, reports_folder(reports_dir)))
 
 
-def _run_group(plan, jobs: int, reports_dir: Path | str, experiments_dir: Path | str, storage: str | None = None):
+def _run_group(plan, jobs: int, reports: Path, experiments_dir: Path | str, storage: str | None = None) -> Group:
     from harness.groups.groups import run_group
 
-    return Group(run_group(plan, Path(experiments_dir), Path(reports_dir), jobs, storage))
+    return Group(run_group(plan, Path(experiments_dir), reports, jobs, storage))
 
 
 def _isolation(isolated: bool):
@@ -334,28 +376,18 @@ def _isolation(isolated: bool):
     return isolated_run() if isolated else contextlib.nullcontext()
 
 
-def _settings(overrides: dict | list[str] | None) -> list[str]:
-    """{"optimizer.learning_rate": 0.01} -> ["optimizer.learning_rate=0.01"], as --set takes them."""
-    if isinstance(overrides, list):
-        return overrides
-    return [f"{key}={json.dumps(value)}" for key, value in (overrides or {}).items()]
-
-
-def _four_places(value: float) -> str:
-    return f"{value:.4f}"
-
-
-def _format(value) -> str:
-    return _four_places(value) if isinstance(value, float) else html.escape(str(value))
-
-
-def _inline_png(path: Path) -> str:
-    """The image itself in the page (base64), so that a saved notebook shows it without the run's files."""
-    if not path.is_file():
-        return ""
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" style="max-width:48%;margin:2px" alt="{path.name}">'
-
-
-def _page_link(page: Path) -> str:
-    return f'<p><a href="{page.as_uri()}" target="_blank">{page.name}</a></p>' if page.is_file() else ""
+def _settings(overrides: dict | list[str] | str | None) -> list[str]:
+    """The overrides as --set takes them: {"optimizer.learning_rate": 0.01} -> ["optimizer.learning_rate=0.01"]; a
+    string holds "key=value" items separated by spaces, as make's SET does."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, str):
+        return overrides.split()
+    if isinstance(overrides, list | tuple) and all(isinstance(item, str) for item in overrides):
+        return list(overrides)
+    if isinstance(overrides, dict):
+        return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    raise UserError(
+        f'overrides={overrides!r}: give {{"optimizer.learning_rate": 0.01}}, or "key=value" strings '
+        '("optimizer.learning_rate=0.01 training.batch_size=64")'
+    )

@@ -16,7 +16,7 @@ from harness.config.experiments import available, resolve
 from harness.errors import UserError
 from harness.groups.parallel import default_workers, parse_threads, thread_environment
 from harness.records import GroupDir, RunDir, process_command
-from harness.spelling import command_line_words
+from harness.surface import command_line
 
 USAGE_ERROR = 2
 
@@ -427,7 +427,7 @@ COMMANDS = {  # name: (shared options, its own arguments, what runs it, help)
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        with command_line_words():
+        with command_line():
             return COMMANDS[args.command][2](args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

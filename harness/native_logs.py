@@ -36,9 +36,13 @@ for line in sys.stdin.buffer:
 """
 
 
+FILTERED = "HARNESS_NATIVE_LOGS_FILTERED"  # set once a process's standard error goes through FILTER
+
+
 def filter_native_logs() -> None:
-    """From now on, route file descriptor 2 of this process (and its children) through FILTER."""
-    if os.environ.get("HARNESS_NATIVE_LOGS") == "all":  # for debugging TensorFlow itself
+    """From now on, route file descriptor 2 of this process (and its children) through FILTER; once only, as a
+    child inherits its parent's filtered descriptor."""
+    if os.environ.get("HARNESS_NATIVE_LOGS") == "all" or os.environ.get(FILTERED):  # all: debugging TensorFlow
         return
     sys.stderr.flush()
     original = os.dup(2)
@@ -56,6 +60,7 @@ def filter_native_logs() -> None:
         return
     os.dup2(process.stdin.fileno(), 2)
     process.stdin.close()
+    os.environ[FILTERED] = "1"
     atexit.register(_restore, original, process)
 
 

@@ -1,15 +1,11 @@
 """The Python API keeps the command line's promises: same runs, same files, same one-line errors, and a
 notebook that runs every cell."""
 
-import json
-import time
-
 import pandas as pd
 import pytest
 
 import harness
-from harness.records import reason_text
-from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
+from tests.conftest import EXPERIMENTS, run_dirs, run_harness
 
 DETERMINISTIC = {"training.deterministic": True, "optimizer.learning_rate": 0.002}
 
@@ -55,10 +51,11 @@ def test_a_run_reads_back_as_dataframes_labelled_with_class_names_and_shows_itse
     assert confusion.to_numpy().trace() == (run.predictions["true_label"] == run.predictions["predicted_label"]).sum()
     assert run.classification_report.loc["macro avg", "f1-score"] == pytest.approx(run.metrics["macro_f1"], abs=1e-4)
     assert run.model().count_params() == run.metrics["parameters"]
+    assert "accuracy" not in run.classification_report.index  # its row has only one number: metrics has it
     card = run._repr_html_()
     assert f"{run.metrics['test_accuracy']:.4f}" in card and "finished" in card
     assert card.count('src="data:image/png;base64,') == 2  # learning curves and confusion matrix, inline
-    assert "report.html" in card
+    assert str(run.path / "report.html") in card and len(card) < 60_000
 
 
 def test_runs_lists_every_run_and_load_finds_the_latest(tmp_path):
@@ -81,76 +78,42 @@ def test_bad_input_raises_a_value_error_with_the_command_lines_message(tmp_path)
         harness.compare("adam", reports_dir=tmp_path)
 
 
-@pytest.fixture
-def harness_kernel(tmp_path, monkeypatch):
-    """The kernel `make setup` registers (keras-harness), here for this checkout's interpreter: the user-wide
-    registration names the last checkout that ran `make setup`, which may be another one."""
-    kernelspec = pytest.importorskip("ipykernel.kernelspec")
-    prefix = tmp_path / "jupyter"
-    kernelspec.install(kernel_name="keras-harness", display_name="Python (keras-harness)", prefix=str(prefix))
-    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))  # searched before the user's own
+def test_common_mistakes_get_one_line_in_the_apis_own_words(tmp_path):
+    def message(call) -> str:
+        with pytest.raises(harness.UserError) as raised:
+            call()
+        (line,) = str(raised.value).splitlines()
+        return line
 
-
-@pytest.mark.usefixtures("harness_kernel")
-def test_the_tour_notebook_runs_every_cell_and_shows_the_runs_metrics(tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("REPORTS", str(tmp_path / "reports"))  # the kernel's harness writes here
-    monkeypatch.setenv("HARNESS_TOUR_DATASET", "digits")
-    monkeypatch.setenv("HARNESS_TOUR_EPOCHS", "2")
-    notebook = nbformat.read(ROOT / "notebooks" / "tour.ipynb", as_version=4)
-    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")  # committed clean
-    # The kernel inherits this process's environment (the settings above).
-    NotebookClient(
-        notebook, kernel_name="keras-harness", timeout=300, resources={"metadata": {"path": str(ROOT)}}
-    ).execute()
-    shown = "\n".join(
-        str(output.get("text", "")) + str(output.get("data", {}).get("text/html", ""))
-        for cell in notebook.cells
-        for output in cell.get("outputs", [])
+    folders = {"reports_dir": tmp_path, "experiments_dir": EXPERIMENTS}
+    assert message(lambda: harness.run("adam", seeds="abc", **folders)).startswith("seeds='abc': give a count")
+    assert "add seeds=N" in message(lambda: harness.run("adam", jobs=2, **folders))
+    assert "did you mean 'learning_rate'" in message(
+        lambda: harness.run("adam", overrides={"optimizer.lr": 0.1}, **folders)
     )
-    assert "test_accuracy" in shown and "best_val_accuracy" in shown  # the groups' and runs' cards
-    assert "difference shown" in shown and "Welch" in shown  # the comparison's verdict
-    groups = sorted(path.name.split("-")[0] for path in (tmp_path / "reports").glob("*/*-*") if path.is_dir())
-    assert groups.count("seeds") == 2 and groups.count("sweep") == 1
+    assert message(lambda: harness.run("adam", overrides=5, **folders)).startswith("overrides=5: give")
+    assert "is not a run directory" in message(lambda: harness.Run(tmp_path).metrics)
+    assert message(lambda: harness.sweep("adam", "optimizer.learning_rate=1e-4:1e-2", **folders)).endswith(
+        "a range needs random sampling; add random=N (e.g. random=20)"
+    )
+    assert harness.UserError("bad thing")._render_traceback_() == ["UserError: bad thing"]  # IPython shows one line
 
 
-@pytest.mark.usefixtures("harness_kernel")
-def test_interrupting_the_kernel_stops_the_run_cleanly_as_interrupted(tmp_path):
-    """A notebook user presses "interrupt" (SIGINT to the kernel) while harness.run trains: the run ends with
-    status interrupted, its epochs so far kept, and the kernel lives on with the Run in hand."""
-    pytest.importorskip("nbclient")
-    from jupyter_client.manager import start_new_kernel
-
-    reports = tmp_path / "reports"
-    manager, client = start_new_kernel(kernel_name="keras-harness", cwd=str(ROOT))
-    printed = []
-    try:
-        client.execute(
-            f"import harness\nrun = harness.run('adam', epochs=100000, dataset='digits', "
-            f"reports_dir={str(reports)!r}, experiments_dir={str(EXPERIMENTS)!r})"
-        )
-        deadline = time.monotonic() + 120
-        while not _epochs_on_disk(reports, 3) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _epochs_on_disk(reports, 3), "the run never trained three epochs"
-        manager.interrupt_kernel()
-        assert client.get_shell_msg(timeout=60)["content"]["status"] == "ok"  # the cell ended, not with an error
-
-        def keep_output(message):
-            printed.append(message["content"].get("text", ""))
-
-        client.execute_interactive("print(run.status)", timeout=60, output_hook=keep_output)
-    finally:
-        manager.shutdown_kernel(now=True)
-    assert "interrupted" in "".join(printed)
-    (run_dir,) = [path.parent for path in reports.glob("adam/2*/status.json")]
-    status = json.loads((run_dir / "status.json").read_text())
-    assert status["status"] == "interrupted" and "SIGINT" in reason_text(status["reason"])
-    assert len(pd.read_csv(run_dir / "history.csv")) >= 3 and (run_dir / "report.html").is_file()
+def test_objects_the_api_returns_are_accepted_wherever_a_name_is(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPORTS", str(tmp_path))  # read at each call, not at import
+    first = harness.run("adam", epochs=1, dataset="digits", overrides="optimizer.learning_rate=0.01")
+    second = harness.run("sgd", epochs=1, dataset="digits", experiments_dir=EXPERIMENTS)
+    assert first.config.optimizer.learning_rate == 0.01  # a string of key=value items, as SET takes them
+    comparison = harness.compare(first, second)
+    assert len(comparison.verdicts) == 1 and comparison.page.is_file()
+    assert repr(comparison).startswith("Comparison(") and "verdicts=" in repr(comparison)
+    assert set(harness.runs()["run_id"]) == {first.path.name, second.path.name}
+    assert harness.load("adam").path == first.path and repr(first).endswith("name='adam', status='finished')")
 
 
-def _epochs_on_disk(reports, count: int) -> bool:
-    histories = list(reports.glob("adam/2*/history.csv"))  # Keras's CSVLogger appends a line per epoch
-    return bool(histories) and len(histories[0].read_text().splitlines()) > count
+def test_settings_that_cannot_take_effect_are_said_in_one_line(tmp_path, capsys):
+    harness.run("adam_lr", epochs=2, dataset="digits", reports_dir=tmp_path, experiments_dir=EXPERIMENTS)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: schedule.boundaries: the steps at epochs 5, 8 never come in a run of 2 epochs (epochs count from 0)"
+    ]

@@ -155,7 +155,7 @@ def test_three_runs_adjust_mcnemar_for_two_comparisons(tmp_path):
     assert compare(["adam", "sgd"], tmp_path).verdicts[0].startswith("sgd is ahead of adam by 3.33 points")
     comparison = compare(["adam", "sgd", "momentum"], tmp_path)
     assert comparison.verdicts[0].startswith("no difference shown on the same 360 test examples once adjusted for 2")
-    assert "McNemar's exact test p = 0.04, Holm-adjusted for 2 comparisons p = 0.07" in comparison.verdicts[0]
+    assert "McNemar's exact test p = 0.036, Holm-adjusted for 2 comparisons p = 0.071" in comparison.verdicts[0]
     statistics = pd.read_csv(comparison.out / "statistics.csv").set_index("candidate")
     assert statistics.p_holm.tolist() == pytest.approx([2 * statistics.p_value.iloc[0], 1.0])
     assert statistics.tests.tolist() == [2, 2] and not statistics.shown.any()

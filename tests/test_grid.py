@@ -7,6 +7,7 @@ import pytest
 from harness.config.grid import Range, as_override, grid_points, parse_axes, random_points
 from harness.errors import UserError
 from harness.groups.groups import parse_seeds
+from harness.surface import command_line
 from tests.conftest import harness_command, run_harness
 
 
@@ -39,7 +40,7 @@ def test_random_points_stay_in_their_ranges_and_repeat_with_the_same_seed():
         ("model.l2", False, "is not KEY=V1,V2"),
         ("model.l2=0.1,,0.2", False, "empty value"),
         ("model.l2=0.1 model.l2=0.2", False, "appears twice"),
-        ("optimizer.learning_rate=1e-4:1e-1:log", False, "a range needs random sampling; add RANDOM=N"),
+        ("optimizer.learning_rate=1e-4:1e-1:log", False, "a range needs random sampling; add random=N"),
         ("optimizer.learning_rate=0:1:log", True, "a log range needs a positive low end"),
         ("optimizer.learning_rate=0.1:0.01", True, "low end must be below its high end"),
         ("", False, "the sweep has no grid"),
@@ -54,7 +55,9 @@ def test_seeds_are_a_count_or_a_list():
     assert parse_seeds("5") == [0, 1, 2, 3, 4]
     assert parse_seeds("3 7 11") == [3, 7, 11]
     for bad in ("0", "three", "3 3", ""):
-        with pytest.raises(UserError, match="SEEDS"):
+        with pytest.raises(UserError, match="seeds="):
+            parse_seeds(bad)
+        with command_line(), pytest.raises(UserError, match="SEEDS="):  # as the command line words it
             parse_seeds(bad)
 
 

@@ -204,7 +204,7 @@ def test_groups_with_a_clear_difference_get_a_verdict_with_interval_p_and_runs(t
     constructed_group(tmp_path, "adam_lr", [0.8835, 0.8861, 0.8842, 0.8858, 0.8840])
     comparison = compare(["adam", "adam_lr"], tmp_path)
     assert comparison.verdicts == [
-        "adam_lr is ahead of adam by 0.22 points of test accuracy (95% CI 0.05 to 0.38, p = 0.02, 5 runs each; "
+        "adam_lr is ahead of adam by 0.22 points of test accuracy (95% CI 0.05 to 0.38, p = 0.015, 5 runs each; "
         "Welch's t-test)"
     ]
     statistics = pd.read_csv(comparison.out / "statistics.csv")
@@ -239,7 +239,7 @@ def test_three_groups_adjust_for_two_comparisons_and_a_raw_p_below_005_is_not_en
     assert alone[0].startswith("adam_lr is ahead of adam by 0.18 points")
     comparison = compare(["adam", "adam_lr", "momentum"], tmp_path)
     assert comparison.verdicts[0].startswith("no difference shown at 5 runs each once adjusted for 2 comparisons")
-    assert "p = 0.04, Holm-adjusted for 2 comparisons p = 0.08" in comparison.verdicts[0]
+    assert "p = 0.038, Holm-adjusted for 2 comparisons p = 0.075" in comparison.verdicts[0]
     statistics = pd.read_csv(comparison.out / "statistics.csv")
     accuracy = statistics[statistics.metric == "test_accuracy"].set_index("candidate")
     assert accuracy.loc["adam_lr", "p_value"] == pytest.approx(0.0375, abs=1e-4)

@@ -86,7 +86,7 @@ def test_every_page_is_japanese_but_its_data(japanese_reports, monkeypatch, tmp_
     verdicts = compare(["adam", "adam_lr", "momentum"], groups).verdicts
     not_shown = "各 5 件の実行では差は示されませんでした (2 件の比較について調整後)"
     assert verdicts[0].startswith(f"{not_shown}: adam_lr − adam = テスト正解率で +0.18 ポイント")
-    assert "ホルム法で 2 件の比較について調整した p = 0.08" in verdicts[0]
+    assert "ホルム法で 2 件の比較について調整した p = 0.075" in verdicts[0]
     runs = sorted(path for path in run_directories(japanese_reports) if path.parent.name in ("adam", "sgd"))
     compare([str(path) for path in runs], japanese_reports)
     write_index(groups)

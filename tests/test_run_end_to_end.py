@@ -164,7 +164,7 @@ def test_make_experiment_without_a_name_explains_itself():
 def test_list_shows_every_experiment(reports):
     result = run_harness("list", reports=reports)
     assert result.returncode == 0
-    lines = result.stdout.splitlines()
+    lines = result.stdout.split("\n\n")[0].splitlines()  # the experiments; then the choices they may name
     assert lines[0].split() == ["experiment", "model", "optimizer", "dataset", "epochs"]
     assert any(line.split()[:2] == ["adam_lr", "simple"] and "step schedule" in line for line in lines)
     assert len(lines) == 1 + 12  # a heading, the ten seed experiments, the textbook network and the showcase

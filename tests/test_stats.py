@@ -73,7 +73,7 @@ def test_paired_tests_need_the_same_examples():
 def test_the_verdict_for_a_clear_difference_names_size_interval_p_and_runs():
     verdict = group_verdict("adam_lr", "adam", welch(ADAM_LR, ADAM))
     assert verdict == (
-        "adam_lr is ahead of adam by 0.22 points of test accuracy (95% CI 0.05 to 0.38, p = 0.02, 5 runs each; "
+        "adam_lr is ahead of adam by 0.22 points of test accuracy (95% CI 0.05 to 0.38, p = 0.015, 5 runs each; "
         "Welch's t-test)"
     )
     assert group_verdict("adam", "adam_lr", welch(ADAM, ADAM_LR)).startswith("adam is behind adam_lr by 0.22 points")

@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from harness.errors import UserError
+from harness.surface import setting
 
 EXAMPLE = 'GRID="model.l2=0.0001,0.001,0.01 training.batch_size=64,128"'
 
@@ -88,7 +89,10 @@ def parse_axes(text: str, random: bool) -> dict[str, list | Range]:
             raise UserError(f"sweep item {item!r}: {key} appears twice; give all its values in one item")
         if ":" in values and not values.startswith(("[", "'", '"')):
             if not random:
-                raise UserError(f"sweep item {item!r}: a range needs random sampling; add RANDOM=N (e.g. RANDOM=20)")
+                sample = setting("random", "N", example=True)
+                raise UserError(
+                    f"sweep item {item!r}: a range needs random sampling; add {sample} (e.g. {setting('random', 20)})"
+                )
             axes[key] = _range(item, values)
             continue
         parsed = [_value(item, value) for value in split_values(values)]
@@ -106,7 +110,7 @@ def grid_points(axes: dict[str, list]) -> list[dict]:
 def random_points(axes: dict[str, list | Range], count: int, seed: int) -> list[dict]:
     """`count` points; ranges are sampled, lists are chosen from uniformly. The same seed gives the same points."""
     if count < 1:
-        raise UserError(f"RANDOM={count}: sample at least one point")
+        raise UserError(f"{setting('random', count)}: sample at least one point")
     rng = np.random.default_rng(seed)
     points = []
     for _ in range(count):

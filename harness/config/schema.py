@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from harness.config.optimizers import OPTIMIZERS
-from harness.config.schedules import Schedule, WarmupCosineSchedule
+from harness.config.schedules import Schedule, StepSchedule, WarmupCosineSchedule
 from harness.config.section import Probability, Section
 from harness.data.sources import DATASETS
 from harness.errors import did_you_mean
@@ -192,6 +192,30 @@ class ExperimentConfig(Section):
                 f"({self.training.epochs})"
             )
         return self
+
+    def settings_without_effect(self) -> list[str]:
+        """Settings this run is too short for, each in a sentence: a schedule step at or after its last epoch, an
+        early stopping whose patience outlasts the run. Valid, but a comparison of them would show nothing."""
+        epochs, found = self.training.epochs, []
+        if epochs is None:
+            return found
+        if isinstance(self.schedule, StepSchedule):
+            late = [boundary for boundary in self.schedule.boundaries if boundary >= epochs]
+            if late:
+                many = len(late) > 1
+                when = (
+                    f"steps at epochs {', '.join(map(str, late))} never come"
+                    if many
+                    else f"step at epoch {late[0]} never comes"
+                )
+                found.append(f"schedule.boundaries: the {when} in a run of {epochs} epochs (epochs count from 0)")
+        stopping = self.training.early_stopping
+        if stopping is not None and stopping.patience >= epochs - 1:
+            found.append(
+                f"training.early_stopping.patience: {stopping.patience} epochs of patience cannot stop a run of "
+                f"{epochs} epochs early"
+            )
+        return found
 
     def to_dict(self) -> dict:
         """Plain values, as a run records its config: every default filled in, unset optional keys left out."""

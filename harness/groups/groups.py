@@ -38,6 +38,7 @@ from harness.groups.study import (
 from harness.groups.workers import RunRequest, RunResult, WorkerPool
 from harness.masking import masked
 from harness.records import GroupDir, new_run_dir, point_latest, process_command, reason_text
+from harness.surface import on_command_line, option, setting, warn
 
 MAX_RUNS = 10_000  # a group beyond this is refused before any of it is built
 RETRIES = 2  # times a run whose worker process died is run again
@@ -47,19 +48,25 @@ def check_search(
     method: str | None, trials: int | None, random: int | None, seeds: str | None, prune: str | None
 ) -> None:
     """SEARCH, TRIALS and PRUNE: what combines with what, said before anything runs."""
+    tpe = setting("search", "tpe", example=True)
     if method is not None and method not in SEARCHES:
-        raise UserError(f"SEARCH={method}: the search that learns is SEARCH=tpe (or leave SEARCH out for a grid)")
+        raise UserError(
+            f"{setting('search', method)}: the search that learns is {tpe} (or leave {option('search')} out for a grid)"
+        )
     if (method is None) != (trials is None):
-        raise UserError("SEARCH=tpe needs TRIALS=N (how many runs it may make), and TRIALS needs SEARCH=tpe")
+        raise UserError(
+            f"{tpe} needs {setting('trials', 'N', example=True)} (how many runs it may make), and "
+            f"{option('trials')} needs {tpe}"
+        )
     if method is not None and (random is not None or seeds):
         raise UserError(
-            "SEARCH=tpe chooses its own points one run at a time: drop RANDOM and SEEDS (run the best "
-            "point with SEEDS=5 afterwards)"
+            f"{tpe} chooses its own points one run at a time: drop {option('random')} and {option('seeds')} (run the "
+            f"best point with {setting('seeds', 5)} afterwards)"
         )
     if trials is not None and trials < 1:
-        raise UserError(f"TRIALS={trials}: give at least one trial")
+        raise UserError(f"{setting('trials', trials)}: give at least one trial")
     if prune is not None and prune not in PRUNERS:
-        raise UserError(f"PRUNE={prune}: choose one of {', '.join(PRUNERS)}")
+        raise UserError(f"{setting('prune', prune)}: choose one of {', '.join(PRUNERS)}")
 
 
 def check_size(kind: str, points: int, seeds: int, sizes: str) -> None:
@@ -67,14 +74,11 @@ def check_size(kind: str, points: int, seeds: int, sizes: str) -> None:
     runs = points * seeds
     if runs > MAX_RUNS:
         times = f" x {seeds:,} seeds" if seeds > 1 else ""
-        advice = (
-            "sample it with RANDOM=N (N points of the same ranges) or narrow the grid"
-            if kind == "sweep"
-            else "give fewer seeds"
-        )
+        sample = setting("random", "N", example=True)
+        advice = f"sample it with {sample} (N points of the same ranges) or narrow the grid"
         raise UserError(
             f"the {kind} would make {runs:,} runs ({sizes}{times}), more than the {MAX_RUNS:,} a group "
-            f"may have: {advice}"
+            f"may have: {advice if kind == 'sweep' else 'give fewer seeds'}"
         )
 
 
@@ -82,15 +86,16 @@ def parse_seeds(text: str) -> list[int]:
     """SEEDS=5 means seeds 0..4; SEEDS="3 7 11" means those seeds."""
     words = text.replace(",", " ").split()
     if not words or not all(word.isdigit() for word in words):
-        raise UserError(f'SEEDS={text!r}: give a count (SEEDS=5 runs seeds 0..4) or seeds (SEEDS="3 7 11")')
+        examples = f"{setting('seeds', 5)} runs seeds 0..4) or seeds ({setting('seeds', '3 7 11')}"
+        raise UserError(f"{setting('seeds', text)}: give a count ({examples})")
     if len(words) == 1:
         count = int(words[0])
         if count < 1:
-            raise UserError("SEEDS=0: give at least one seed")
+            raise UserError(f"{setting('seeds', text)}: give at least one seed")
         return list(range(count))
     seeds = [int(word) for word in words]
     if len(set(seeds)) != len(seeds):
-        raise UserError(f"SEEDS={text!r} repeats a seed; each seed runs once")
+        raise UserError(f"{setting('seeds', text)} repeats a seed; each seed runs once")
     return seeds
 
 
@@ -202,6 +207,8 @@ def check_plan(plan: GroupPlan, experiments_dir: Path) -> dict[str, ExperimentCo
     ]
     configs = {member["run"]: member_config(plan, member, experiments_dir) for member in members}
     load_dataset(next(iter(configs.values())).dataset)
+    for message in dict.fromkeys(found for config in configs.values() for found in config.settings_without_effect()):
+        warn(message)
     return configs
 
 
@@ -420,7 +427,7 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
     database at `storage`); write the summary and pages. Returns the group's folder (harness.api.Group reads
     its outcome and exit status from it)."""
     if jobs < 1:
-        raise UserError(f"JOBS={jobs}: run at least one job at a time")
+        raise UserError(f"{setting('jobs', jobs)}: run at least one job at a time")
     configs = check_plan(plan, experiments_dir)
     group_dir = new_run_dir(reports_dir, plan.experiment, prefix=f"{plan.kind}-")
     spec = storage or default_storage(group_dir)
@@ -434,7 +441,7 @@ def join_group(sweep: str, storage: str, experiments_dir: Path, reports_dir: Pat
     """make sweep-worker: take the runs of a group whose study is in the database at `storage` until none is
     left, writing them into this machine's reports folder under the group's own id."""
     if jobs < 1:
-        raise UserError(f"JOBS={jobs}: run at least one job at a time")
+        raise UserError(f"{setting('jobs', jobs)}: run at least one job at a time")
     with database_errors(storage, None):
         name, record = find_study(sweep, storage)
         plan = plan_from_record(record)
@@ -472,11 +479,12 @@ def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
     record = _group_record(ledger, jobs, threads)
     group.write_record(record)
     point_latest(group.path)
-    print(
-        f"{ledger.plan.experiment}: {ledger.total} runs in {parallel} worker processes with {threads} threads each, "
-        f"in {group.path} (each run's output: {group.path / group.LOGS}/<run>.log)",
-        flush=True,
-    )
+    if on_command_line():
+        print(
+            f"{ledger.plan.experiment}: {ledger.total} runs in {parallel} worker processes with {threads} threads "
+            f"each, in {group.path} (each run's output: {group.path / group.LOGS}/<run>.log)",
+            flush=True,
+        )
     interrupted = False
     try:
         with database_errors(ledger.storage, group.path):

@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import traceback
+import types
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,7 +32,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from harness.errors import UserError
 from harness.groups.parallel import core_slots, thread_environment
+from harness.native_logs import filter_native_logs
 from harness.process_exit import exit_now
 from harness.records import EXIT_CODES, RunDir, reason
 
@@ -66,10 +69,12 @@ class RunResult:
 
 
 def serve(connection: Connection, cores: set[int]) -> None:
-    """A worker's life: limit its threads and cores, import the frameworks once, run requests until told to stop."""
+    """A worker's life: limit its threads and cores, import the frameworks once, say it is ready, run requests
+    until told to stop."""
     os.setsid()  # Ctrl-C in the terminal reaches the pool, which stops each running run once
     os.environ.update(thread_environment(len(cores)))  # before TensorFlow loads
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    filter_native_logs()  # TensorFlow's C++ start-up notices, which a notebook would show
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
     from harness.reporting.report import warm_up, write_report_safely
@@ -77,6 +82,7 @@ def serve(connection: Connection, cores: set[int]) -> None:
 
     # Every run builds its own model, so TensorFlow's warning that functions are traced again is expected here.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    connection.send(("ready", None))
 
     reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
     reports.submit(warm_up)
@@ -165,6 +171,7 @@ class _Worker:
     cores: set[int]
     request: RunRequest | None = None
     run_dir: Path | None = None
+    ready: bool = False  # its imports are done: a death after this is its run's, not the worker's start-up
 
 
 class WorkerPool:
@@ -178,7 +185,8 @@ class WorkerPool:
     def _start(self, cores: set[int]) -> _Worker:
         mine, theirs = self.context.Pipe()
         process = self.context.Process(target=serve, args=(theirs, cores), name="harness-worker")
-        process.start()
+        with _main_module_hidden():
+            process.start()
         theirs.close()
         return _Worker(process, mine, cores)
 
@@ -229,6 +237,9 @@ class WorkerPool:
                     kind, value = worker.connection.recv()
                 except (EOFError, OSError):
                     kind, value = "died", None
+                if kind == "ready":
+                    worker.ready = True
+                    continue
                 if kind == "started":
                     worker.run_dir = value
                     continue
@@ -243,6 +254,10 @@ class WorkerPool:
         worker.process.join()
         code = worker.process.exitcode
         how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
+        if not worker.ready:  # nothing of a run's doing: the next worker would fail the same way
+            raise UserError(
+                f"a worker process failed while starting ({how}), before any run began; its error is printed above"
+            )
         why = reason("worker_died", how=how)
         request, run_dir = worker.request, worker.run_dir or (worker.request.run_dir if worker.request else None)
         if run_dir is not None and run_dir.is_dir():
@@ -276,3 +291,16 @@ class WorkerPool:
 
 def _interrupt(number, frame):
     raise KeyboardInterrupt
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start a worker without it importing the main module of this process. Spawning re-imports `__main__` in
+    the child, so a script that calls harness.run(..., seeds=3) without `if __name__ == "__main__":` would run
+    itself again in every worker; a worker needs nothing from it (its work arrives through the pipe)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main

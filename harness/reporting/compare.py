@@ -14,19 +14,21 @@ from harness.errors import UserError
 from harness.records import GroupDir, find_target, is_group
 from harness.reporting.compare_groups import compare_groups
 from harness.reporting.compare_runs import Comparison, compare_runs, load_run
+from harness.surface import on_command_line, setting
 
 
 def compare(names: list[str], reports_dir: Path) -> Comparison:
     """Write the comparison of the named runs, or of the named groups of seeds."""
     if len(names) < 2:
-        raise UserError('compare needs at least two runs, e.g. make compare NAMES="adam adam_lr"')
+        example = 'make compare NAMES="adam adam_lr"' if on_command_line() else 'harness.compare("adam", "adam_lr")'
+        raise UserError(f"compare needs at least two runs or groups, e.g. {example}")
     targets = [find_target(reports_dir, name) for name in names]
     kinds = [GroupDir(target).record()["kind"] if is_group(target) else "run" for target in targets]
     if "sweep" in kinds:
         sweep = targets[kinds.index("sweep")]
         raise UserError(
-            f"{sweep.name} is a sweep, not repeats of one config: compare seed groups (SEEDS=N), or "
-            f"runs of the sweep by their paths, e.g. {sweep / 'p00'}"
+            f"{sweep.name} is a sweep, not repeats of one config: compare seed groups "
+            f"({setting('seeds', 'N', True)}), or runs of the sweep by their paths, e.g. {sweep / 'p00'}"
         )
     if set(kinds) == {"seeds"}:
         return compare_groups(targets, reports_dir)
@@ -37,6 +39,6 @@ def compare(names: list[str], reports_dir: Path) -> Comparison:
         )
         raise UserError(
             f"compare groups with groups or runs with runs ({what}): run each experiment with "
-            "SEEDS=N, or name single runs by their run ids"
+            f"{setting('seeds', 'N', True)}, or name single runs by their run ids"
         )
     return compare_runs([load_run(target) for target in targets], reports_dir)

@@ -21,7 +21,7 @@ from harness.reporting.i18n import labels, language
 from harness.reporting.index import started
 from harness.reporting.pages import write_page
 from harness.reporting.stats import band, t_interval
-from harness.reporting.study_report import importance_sentence, members_from_study, study_plots
+from harness.reporting.study_report import mattered_text, members_from_study, study_plots, what_mattered
 
 GROUP_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy")
 SELECTED_BY = "best_val_accuracy"  # the validation set chooses; the test set only reports
@@ -149,14 +149,15 @@ def write_group_report(group_dir: Path, study=None) -> dict:
         elsewhere = {member["run"] for member in recorded}
         members = [member for member in members if member["run"] not in elsewhere] + recorded
     summary = summarize(group_dir, record, members)
+    if study is not None:
+        summary["what_mattered"] = what_mattered(study, summary)
     group.write_summary(summary)
     lang = language(_report_language(group, members))
     text = labels(lang)
     images = _group_plots(group, summary, members, text)
-    mattered = None
     if study is not None:
         images += study_plots(group_dir, study, text)
-        mattered = importance_sentence(study, summary, text)
+    mattered = mattered_text(summary.get("what_mattered"), lang)
     write_page(
         "group.html",
         group.path / group.PAGE,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.reporting.figures import save_figure
+from harness.reporting.i18n import LABELS
 
 RECORDED = ("test_accuracy", "macro_f1", "best_val_accuracy", "epochs_run")  # each trial's, by harness.groups.study
 PLOTS = (  # file, heading label, Optuna's matplotlib function
@@ -30,12 +31,15 @@ def completed(study) -> list:
 
 
 def study_plots(group_dir: Path, study, text: dict) -> list[tuple[str, str]]:
-    """The plots a study can draw (importance needs two finished trials and a parameter that varies)."""
+    """The plots a study can draw (importance needs two finished trials and a parameter that varies). With one swept
+    parameter the importance chart would be one bar at 100%: the page says what mattered in a sentence instead."""
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as optuna_plots
 
-    images = []
+    images, swept = [], {name for trial in completed(study) for name in trial.params}
     for name, label, function in PLOTS:
+        if function == "plot_param_importances" and len(swept) < 2:
+            continue
         before = set(plt.get_fignums())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
@@ -77,8 +81,9 @@ def _relabel(figure, text: dict) -> None:
             label.set_text(f"{text['trial']} {numbered.group(1)}")
 
 
-def importance_sentence(study, summary: dict, text: dict) -> str | None:
-    """Which parameter explains most of the variation of validation accuracy, against the seed-to-seed spread."""
+def what_mattered(study, summary: dict) -> dict | None:
+    """The parameter that explains the largest share of the variation of validation accuracy (fANOVA) and that
+    share, with the spread between seeds at one point beside it; None when the study cannot say."""
     if len(completed(study)) < 2 or not any(trial.params for trial in completed(study)):
         return None
     import optuna
@@ -92,14 +97,29 @@ def importance_sentence(study, summary: dict, text: dict) -> str | None:
     if not importance:
         return None
     top, share = next(iter(importance.items()))
-    sentence = text["importance_sentence"].format(parameter=top, share=f"{share * 100:.0f}")
     spreads = [
         point["metrics"]["best_val_accuracy"]["std"]
         for point in summary["points"]
         if point["metrics"]["best_val_accuracy"]["std"] is not None
     ]
-    if spreads:
-        sentence += text["seed_spread_sentence"].format(points=f"{float(np.mean(spreads)) * 100:.2f}")
+    return {
+        "parameter": top,
+        "share": round(float(share), 4),
+        "importance": {name: round(float(value), 4) for name, value in importance.items()},
+        "seed_spread": round(float(np.mean(spreads)), 6) if spreads else None,
+    }
+
+
+def mattered_text(mattered: dict | None, lang: str) -> str | None:
+    """What mattered, in a sentence of the page's language."""
+    if not mattered:
+        return None
+    text = LABELS[lang]
+    sentence = text["importance_sentence"].format(
+        parameter=mattered["parameter"], share=f"{mattered['share'] * 100:.0f}"
+    )
+    if mattered.get("seed_spread") is not None:
+        sentence += text["seed_spread_sentence"].format(points=f"{mattered['seed_spread'] * 100:.2f}")
     return sentence
 
 

@@ -1,6 +1,6 @@
 """One-line verdicts in plain words that say what a comparison proves, and with which test, in English or Japanese.
 
-    "adam_lr is ahead of adam by 0.21 points of test accuracy (95% CI 0.05 to 0.37, p = 0.02, 5 runs each;
+    "adam_lr is ahead of adam by 0.21 points of test accuracy (95% CI 0.05 to 0.37, p = 0.015, 5 runs each;
      Welch's t-test)"
 
 A difference is "shown" when its test gives p < 0.05. When one comparison makes several tests (three groups: each
@@ -126,9 +126,11 @@ def signed_points(value: float) -> str:
 
 
 def p_text(p_value: float) -> str:
+    """p to two significant digits (0.052, where two decimals would print 0.05 at the threshold); below 0.001,
+    p < 0.001."""
     if p_value < 0.001:
         return "p < 0.001"
-    return f"p = {p_value:.3f}" if p_value < 0.01 else f"p = {p_value:.2f}"
+    return f"p = {p_value:#.2g}"
 
 
 def _separator(lang: str) -> str:

@@ -36,6 +36,7 @@ from harness.records import (
     reason,
     tensorboard_dir,
 )
+from harness.surface import option, setting
 from harness.training.checkpoint import EpochCheckpoint, completed_epochs, restore
 from harness.training.evaluate import evaluate
 from harness.training.fingerprint import fingerprint
@@ -177,7 +178,7 @@ def _resume_point(run: RunDir, config: ExperimentConfig, epochs: int | None) -> 
     record, planned = run.status(), config.training.epochs
     status = record["status"]
     if epochs is not None and epochs < planned:
-        raise UserError(f"run {run.path} was set to {planned} epochs; EPOCHS={epochs} cannot shorten it")
+        raise UserError(f"run {run.path} was set to {planned} epochs; {setting('epochs', epochs)} cannot shorten it")
     if status == "finished" and epochs is not None and epochs > planned:
         return len(run.history()), run.model_path
     if status in ("interrupted", "failed"):
@@ -189,7 +190,7 @@ def _resume_point(run: RunDir, config: ExperimentConfig, epochs: int | None) -> 
         return checkpoint
     if status == "finished":
         raise UserError(
-            f"run {run.path} is finished ({planned} epochs); give EPOCHS greater than {planned} "
+            f"run {run.path} is finished ({planned} epochs); give {option('epochs')} greater than {planned} "
             "to train it longer in the same run, or start a new run"
         )
     detail = f" (pid {record.get('pid')})" if status == "running" else ""

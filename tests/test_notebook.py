@@ -1,0 +1,131 @@
+"""The notebook is a first-class home: the tour runs every cell with quiet outputs and the user's own plots, a kernel
+interrupt stops a run cleanly, completion offers the API, and a script without a main guard still works."""
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import pandas as pd
+import pytest
+
+from harness.records import reason_text
+from tests.conftest import EXPERIMENTS, ROOT
+
+NOISE = ("absl::InitializeLog", "oneDNN custom operations", "IProgress")
+
+
+@pytest.fixture
+def harness_kernel(tmp_path, monkeypatch):
+    """The kernel `make setup` registers (keras-harness), here for this checkout's interpreter: the user-wide
+    registration names the last checkout that ran `make setup`, which may be another one."""
+    kernelspec = pytest.importorskip("ipykernel.kernelspec")
+    prefix = tmp_path / "jupyter"
+    kernelspec.install(kernel_name="keras-harness", display_name="Python (keras-harness)", prefix=str(prefix))
+    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))  # searched before the user's own
+
+
+def _text(output) -> str:
+    return str(output.get("text", "")) + str(output.get("data", {}).get("text/html", ""))
+
+
+def _cell(notebook, starts: str):
+    (cell,) = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.startswith(starts)]
+    return cell
+
+
+@pytest.mark.usefixtures("harness_kernel")
+def test_the_tour_runs_every_cell_quietly_and_the_users_own_plots_keep_working(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("REPORTS", str(tmp_path / "reports"))  # the kernel's harness writes here
+    monkeypatch.setenv("HARNESS_TOUR_DATASET", "digits")
+    monkeypatch.setenv("HARNESS_TOUR_EPOCHS", "2")
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # as a user's kernel has it
+    notebook = nbformat.read(ROOT / "notebooks" / "tour.ipynb", as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")  # committed clean
+    NotebookClient(
+        notebook, kernel_name="keras-harness", timeout=300, resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    shown = "\n".join(_text(output) for output in outputs)
+    assert not [word for word in NOISE if word in shown]
+    assert "of 3 runs finished" in shown and "best_val_accuracy" in shown  # the groups' cards
+    assert "sgd is behind adam by" in shown and "Welch" in shown  # the comparison's verdict: a real difference
+    plot = _cell(notebook, "older = adam.runs[0]")
+    assert any("image/png" in output.get("data", {}) for output in plot.outputs)  # drawn after harness.run
+    sweep_card = _text(_cell(notebook, "sweep = harness.sweep(").outputs[-1])
+    assert "p00" in sweep_card and "p01" in sweep_card and "best point by validation accuracy" in sweep_card
+    groups = sorted(path.name.split("-")[0] for path in (tmp_path / "reports").glob("*/*-*") if path.is_dir())
+    assert groups.count("seeds") == 2 and groups.count("sweep") == 1
+
+
+@pytest.mark.usefixtures("harness_kernel")
+def test_interrupting_the_kernel_stops_the_run_cleanly_as_interrupted(tmp_path):
+    """A notebook user presses "interrupt" (SIGINT to the kernel) while harness.run trains: the run ends with
+    status interrupted, its epochs so far kept, and the kernel lives on with the Run in hand."""
+    pytest.importorskip("nbclient")
+    from jupyter_client.manager import start_new_kernel
+
+    reports = tmp_path / "reports"
+    manager, client = start_new_kernel(kernel_name="keras-harness", cwd=str(ROOT))
+    printed = []
+    try:
+        client.execute(
+            f"import harness\nrun = harness.run('adam', epochs=100000, dataset='digits', "
+            f"reports_dir={str(reports)!r}, experiments_dir={str(EXPERIMENTS)!r})"
+        )
+        deadline = time.monotonic() + 120
+        while not _epochs_on_disk(reports, 3) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _epochs_on_disk(reports, 3), "the run never trained three epochs"
+        manager.interrupt_kernel()
+        assert client.get_shell_msg(timeout=60)["content"]["status"] == "ok"  # the cell ended, not with an error
+
+        def keep_output(message):
+            printed.append(message["content"].get("text", ""))
+
+        client.execute_interactive("print(run.status)", timeout=60, output_hook=keep_output)
+    finally:
+        manager.shutdown_kernel(now=True)
+    assert "interrupted" in "".join(printed)
+    (run_dir,) = [path.parent for path in reports.glob("adam/2*/status.json")]
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "interrupted" and "SIGINT" in reason_text(status["reason"])
+    assert len(pd.read_csv(run_dir / "history.csv")) >= 3 and (run_dir / "report.html").is_file()
+
+
+def _epochs_on_disk(reports, count: int) -> bool:
+    histories = list(reports.glob("adam/2*/history.csv"))  # Keras's CSVLogger appends a line per epoch
+    return bool(histories) and len(histories[0].read_text().splitlines()) > count
+
+
+def test_completion_offers_the_api():
+    from IPython.core.completer import provisionalcompleter
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_cell("import harness")
+    with provisionalcompleter():  # what Jupyter's kernel asks for on <TAB>
+        offered = {completion.text for completion in shell.Completer.completions("harness.", len("harness."))}
+    assert {"run", "load", "compare", "runs", "sweep", "Run", "Group", "UserError"} <= offered
+
+
+def test_a_script_without_a_main_guard_runs_its_group_once(tmp_path):
+    script = tmp_path / "experiment.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import harness
+        group = harness.run("adam", seeds=2, jobs=2, epochs=1, dataset="digits", reports_dir={str(tmp_path)!r},
+                            experiments_dir={str(EXPERIMENTS)!r})
+        print("group", group.status, len(group.runs))
+        """)
+    )
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("group finished 2") == 1  # not run again by each worker
+    assert len(list(tmp_path.glob("adam/seeds-*"))) == 1 and time.monotonic() - started < 120
+    assert "worker process" not in result.stderr
