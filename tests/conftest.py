@@ -33,18 +33,53 @@ def harness_command(words: str | list[str], reports: Path, *extra: str) -> list[
     return [sys.executable, "-m", "harness", *(words.split() if isinstance(words, str) else words), *folders, *extra]
 
 
-def run_harness(*args: str, reports: Path, experiments: Path = EXPERIMENTS, env: dict | None = None):
-    """`python -m harness ARGS` in a subprocess, as the Makefile runs it."""
+def run_harness(
+    *args: str, reports: Path, experiments: Path = EXPERIMENTS, env: dict | None = None, process: bool = False
+):
+    """The command line `python -m harness ARGS` with this test's folders: in this process, through the same
+    `harness.cli.main` the Makefile's process runs, with its output captured; with `process=True`, in a process of
+    its own (for what only a process shows: its signals, its exit, what reaches its file descriptors)."""
     command, *rest = args
-    folders = ["--experiments-dir", str(experiments), "--reports-dir", str(reports)]
-    return subprocess.run(
-        [sys.executable, "-m", "harness", command, *folders, *rest],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | (env or {}),
-        timeout=600,
-    )
+    argv = [command, "--experiments-dir", str(experiments), "--reports-dir", str(reports), *rest]
+    if process:
+        return subprocess.run(
+            [sys.executable, "-m", "harness", *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | (env or {}),
+            timeout=600,
+        )
+    return _in_process(argv, env or {})
+
+
+def _in_process(argv: list[str], env: dict) -> subprocess.CompletedProcess:
+    """harness.cli.main(argv) as its own process would run it: its environment and command line set for the call,
+    the run isolated from this process's other runs (harness.training.isolation), stdout and stderr captured."""
+    import contextlib
+    import io
+    import traceback
+    from unittest import mock
+
+    from harness.cli import main
+    from harness.training.isolation import isolated_run
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        mock.patch.dict(os.environ, env),
+        mock.patch.object(sys, "argv", ["harness", *argv]),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+        isolated_run(),
+    ):
+        try:
+            code = main(argv)
+        except SystemExit as exit:  # argparse's usage errors and --help
+            code = exit.code if isinstance(exit.code, int) else 2
+        except Exception:  # noqa: BLE001 - as a process would end: a traceback and exit status 1
+            traceback.print_exc()
+            code = 1
+    return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
 
 
 def run_dirs(reports: Path) -> list[Path]:

@@ -163,7 +163,7 @@ def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tm
         "--dataset",
         "digits",
         "--epochs",
-        "60",
+        "30",
         "--grid",
         grid,
         reports=first,

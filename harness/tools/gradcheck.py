@@ -110,7 +110,7 @@ def check_gradients(
 
 def _check(model, x, y, gradients, rng) -> list[LayerResult]:
     analytic = gradients(model, x, y)
-    probe = _hidden_outputs(model)
+    evaluate = _evaluator(model, x, y)
     floor = 4 * np.finfo(np.float64).eps * abs(_loss_value(model, x, y)) / (2 * STEP)
     results: dict[str, LayerResult] = {}
     for variable, gradient in zip(model.trainable_variables, analytic, strict=True):
@@ -121,7 +121,7 @@ def _check(model, x, y, gradients, rng) -> list[LayerResult]:
         l1_kernel = _has_l1(model, variable)
         for flat in rng.choice(values.size, size=min(SAMPLES_PER_VARIABLE, values.size), replace=False):
             index = np.unravel_index(flat, values.shape)
-            numerical, kink = _central_difference(model, probe, variable, values, index, x, y)
+            numerical, kink = _central_difference(evaluate, variable, float(values[index]), index)
             a = float(gradient[index])
             if kink or (l1_kernel and abs(values[index]) < STEP):
                 result.skipped_at_kinks += 1
@@ -132,17 +132,21 @@ def _check(model, x, y, gradients, rng) -> list[LayerResult]:
                 result.checked += 1
                 error = abs(a - numerical) / max(abs(a), abs(numerical), TINY)
                 result.max_relative_error = max(result.max_relative_error, error)
-        variable.assign(values)
     return list(results.values())
 
 
-def _hidden_outputs(model: keras.Model) -> keras.Model:
-    """A model giving every layer's output, to see which units are on."""
-    return keras.Model(model.input, [layer.output for layer in model.layers[1:]])
+def _evaluator(model: keras.Model, x, y) -> Callable[[], tuple]:
+    """The loss, and which units of every layer are on (to see a kink between w - h and w + h), as one compiled
+    function of the model's current weights: a central difference calls it twice per parameter."""
+    import tensorflow as tf
 
+    probe = keras.Model(model.input, [layer.output for layer in model.layers[1:]])
 
-def _on_pattern(probe: keras.Model, x) -> list[np.ndarray]:
-    return [keras.ops.convert_to_numpy(output) > 0 for output in probe(x, training=False)]
+    @tf.function
+    def evaluate():
+        return training_loss(model, x, y), [output > 0 for output in probe(x, training=False)]
+
+    return evaluate
 
 
 def _has_l1(model: keras.Model, variable) -> bool:
@@ -153,18 +157,17 @@ def _has_l1(model: keras.Model, variable) -> bool:
     return False
 
 
-def _central_difference(model, probe, variable, values, index, x, y) -> tuple[float, bool]:
-    """The central difference, and whether a kink lies between w - h and w + h."""
-    original = values[index]
-    values[index] = original + STEP
-    variable.assign(values)
-    plus, pattern_plus = _loss_value(model, x, y), _on_pattern(probe, x)
-    values[index] = original - STEP
-    variable.assign(values)
-    minus, pattern_minus = _loss_value(model, x, y), _on_pattern(probe, x)
-    values[index] = original
+def _central_difference(evaluate, variable, original: float, index) -> tuple[float, bool]:
+    """The central difference at one parameter (set to w + h, then w - h, then back), and whether a kink lies
+    between w - h and w + h."""
+    element = variable.value[index]  # the one parameter of the TensorFlow variable, assigned in place
+    element.assign(original + STEP)
+    plus, pattern_plus = evaluate()
+    element.assign(original - STEP)
+    minus, pattern_minus = evaluate()
+    element.assign(original)
     kink = any(not np.array_equal(a, b) for a, b in zip(pattern_plus, pattern_minus, strict=True))
-    return (plus - minus) / (2 * STEP), kink
+    return (float(plus) - float(minus)) / (2 * STEP), kink
 
 
 def gradcheck_experiment(config: ExperimentConfig) -> list[LayerResult]:
