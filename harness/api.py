@@ -101,7 +101,8 @@ class Run:
 
     @property
     def class_names(self) -> list[str]:
-        return list(classes_of(self.config.dataset.name))
+        """The classes' names in label order, as the run's data had them."""
+        return list(self._run.data().get("class_names") or classes_of(self.config.dataset.name))
 
     @property
     def classification_report(self) -> pd.DataFrame:
@@ -262,19 +263,17 @@ def run(
         plan = GroupPlan.of_seeds(name, str(seeds), RunArguments(settings, dataset, epochs))
         return _run_group(plan, jobs, reports, experiments_dir)
     config = resolve(name, Path(experiments_dir), settings, dataset, epochs, seed)
+    return _run_one(config, reports, Path(run_dir) if run_dir else None, command or ["harness.run", name], isolated)
+
+
+def _run_one(config: ExperimentConfig, reports: Path, run_dir: Path | None, command: list[str], isolated: bool) -> Run:
     for message in config.settings_without_effect():
         warn(message)
     from harness.reporting.report import REPORTER
     from harness.training.runner import run_experiment
 
     with _isolation(isolated):
-        outcome = run_experiment(
-            config,
-            reports,
-            run_dir=Path(run_dir) if run_dir else None,
-            reporter=REPORTER,
-            command=command or ["harness.run", name],
-        )
+        outcome = run_experiment(config, reports, run_dir=run_dir, reporter=REPORTER, command=command)
     return Run(outcome.run_dir)
 
 

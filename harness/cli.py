@@ -326,7 +326,7 @@ def command_list(args: argparse.Namespace) -> int:
         schedule = f" + {config.schedule.name} schedule" if config.schedule else ""
         optimizer = f"{config.optimizer.name} {config.optimizer.learning_rate:g}{schedule}"
         length = config.training.epochs or f"{config.training.iterations} iterations"
-        rows.append((name, config.model.factory, optimizer, config.dataset.name, str(length)))
+        rows.append((name, config.model.builder, optimizer, config.dataset.name, str(length)))
     header = ("experiment", "model", "optimizer", "dataset", "epochs")
     widths = [max(len(row[column]) for row in rows + [header]) for column in range(len(header))]
     for row in [header] + rows:

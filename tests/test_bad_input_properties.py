@@ -14,7 +14,7 @@ from harness.config.schedules import SCHEDULES
 from harness.config.schema import ExperimentConfig
 from harness.data.sources import DATASETS
 from harness.training import runner
-from models.registry import FACTORIES
+from models.registry import MODELS
 from tests.conftest import EXPERIMENTS
 
 VALID = yaml.safe_load((EXPERIMENTS / "adam.yaml").read_text()) | {"description": "plain one-line text"}
@@ -32,7 +32,7 @@ def _keys(model) -> set[str]:
 
 
 KNOWN_KEYS = _keys(ExperimentConfig) | {key for _, kind in SCHEDULES.items() for key in kind.model_fields}
-FACTORY_NAMES = tuple(FACTORIES)
+FACTORY_NAMES = tuple(MODELS)
 OPTIMIZER_NAMES = tuple(OPTIMIZERS)
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)

@@ -8,8 +8,7 @@ import pytest
 
 from harness.config.experiments import resolve
 from harness.tools.bench import seed_style_model, training_gflop_per_epoch
-from harness.training.train import build_compiled_model, fit
-from models.registry import FACTORIES
+from harness.training.train import build_compiled_model, build_model, fit
 from tests.conftest import EXPERIMENTS, run_harness
 
 WAY_FIELDS = {
@@ -75,8 +74,8 @@ def test_bench_refuses_an_unknown_model(reports):
 
 
 def test_training_work_of_the_basic_dnn_is_about_160_gflop_per_epoch():
-    spec = FACTORIES["basic_dnn"]
-    assert training_gflop_per_epoch(spec, 784, 10, 60_000) == pytest.approx(158.5, abs=0.1)
+    model = build_model(resolve("basic_dnn", EXPERIMENTS), (28, 28, 1), 10)
+    assert training_gflop_per_epoch(model, 60_000) == pytest.approx(158.5, abs=0.1)
 
 
 def test_fast_path_and_plain_keras_give_the_same_first_batch_loss():
@@ -84,8 +83,8 @@ def test_fast_path_and_plain_keras_give_the_same_first_batch_loss():
     rng = np.random.default_rng(0)
     x, y = rng.random((128, 784), dtype=np.float32), rng.integers(0, 10, 128)
 
-    fast = build_compiled_model(config, 784, 10)
-    plain = seed_style_model(FACTORIES["basic_dnn"], 784, 10)
+    fast = build_compiled_model(config, (784,), 10)
+    plain = seed_style_model(config.model.parameters, 784, 10)
     plain.set_weights(fast.get_weights())
     plain.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
 

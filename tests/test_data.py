@@ -16,7 +16,7 @@ from harness.errors import UserError
 
 def test_digits_is_bundled_and_split_three_ways():
     data = load_dataset(DatasetConfig(name="digits"))
-    assert data.input_dim == 64 and data.image_shape == (8, 8)
+    assert data.input_dim == 64 and data.input_shape == (8, 8, 1)
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (1294, 143, 360)
     assert data.x_train.dtype == np.float32
     assert data.x_train.min() == 0.0 and data.x_train.max() == 1.0
@@ -66,7 +66,7 @@ def test_mnist_is_read_from_the_keras_cache_once_verified(tmp_path, monkeypatch)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     data = load_dataset(DatasetConfig(name="mnist", val_size=100))
     assert data.input_dim == 784 and (len(data.y_train), len(data.y_val), len(data.y_test)) == (600, 100, 100)
-    assert data.x_test[0] == pytest.approx(images[0].reshape(-1) / 255.0)
+    assert data.x_test[0].reshape(-1) == pytest.approx(images[0].reshape(-1) / 255.0)
 
 
 def test_a_truncated_mnist_file_is_refused(tmp_path, monkeypatch):
@@ -118,6 +118,6 @@ def test_missing_mnist_offline_says_where_the_file_goes(tmp_path, monkeypatch):
 def test_fashion_mnist_from_the_debian_package():
     data = load_dataset(DatasetConfig(name="fashion_mnist"))
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (55_000, 5_000, 10_000)
-    assert data.input_dim == 784 and data.image_shape == (28, 28)
+    assert data.input_dim == 784 and data.input_shape == (28, 28, 1)
     assert data.class_names == FASHION_MNIST_CLASSES
     assert np.bincount(data.y_test).tolist() == [1000] * 10

@@ -13,7 +13,7 @@ from harness.config.experiments import resolve
 from harness.data.datasets import load_dataset
 from harness.training.optimizers import build_optimizer
 from harness.training.train import build_compiled_model, fit, seed_everything
-from models.registry import build_model
+from models.registry import build
 from tests.conftest import EXPERIMENTS, ROOT
 
 EPOCHS = 2
@@ -22,7 +22,7 @@ EPOCHS = 2
 def _kerass_own_loop(config, digits, weights, jit_compile: bool) -> keras.Model:
     """The same model and optimizer compiled the plain way: Keras calls its step once per batch."""
     seed_everything(0, deterministic=False)  # as before the harness's model: dropout layers get the same seeds
-    model = build_model(config.model.factory, digits.input_dim, digits.num_classes, **config.model.architecture())
+    model = build(config.model.builder, config.model.parameters, digits.input_shape, digits.num_classes)
     model.set_weights(weights)
     model.compile(
         optimizer=build_optimizer(config.optimizer),
@@ -48,7 +48,7 @@ def test_a_whole_epoch_per_call_trains_like_kerass_batch_by_batch_loop(factory, 
     digits = load_dataset(config.dataset)
     assert len(digits.y_train) % 128  # a last, smaller batch too
     seed_everything(0, deterministic=False)
-    whole_epoch = build_compiled_model(config, digits.input_dim, digits.num_classes, jit_compile)
+    whole_epoch = build_compiled_model(config, digits.input_shape, digits.num_classes, jit_compile)
     batch_by_batch = _kerass_own_loop(config, digits, whole_epoch.get_weights(), jit_compile)
 
     history = whole_epoch.fit(
@@ -67,7 +67,7 @@ def test_a_deterministic_run_trains_each_epoch_in_its_seeded_order():
     config = resolve("adam", EXPERIMENTS, ["training.deterministic=true"], dataset="digits", epochs=EPOCHS)
     digits = load_dataset(config.dataset)
     seed_everything(0, deterministic=False)  # op determinism would stay on for the rest of the session
-    whole_epoch = build_compiled_model(config, digits.input_dim, digits.num_classes)
+    whole_epoch = build_compiled_model(config, digits.input_shape, digits.num_classes)
     batch_by_batch = _kerass_own_loop(config, digits, whole_epoch.get_weights(), jit_compile=False)
 
     history = fit(config, whole_epoch, digits.x_train, digits.y_train, verbose=0).history

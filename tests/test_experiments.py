@@ -18,8 +18,12 @@ def test_the_ten_seed_experiments_the_textbook_network_and_the_showcase_exist():
 def test_the_showcase_is_the_point_its_sweep_found_on_the_full_fashion_mnist():
     config = resolve("fashion_mlp_best", EXPERIMENTS)
     assert (config.dataset.name, config.dataset.train_size, config.dataset.val_size) == ("fashion_mnist", 55000, 5000)
-    assert config.model.hidden_units == [1024, 512, 256] and config.model.batch_norm
-    assert (config.optimizer.learning_rate, config.model.dropout[0], config.training.batch_size) == (0.0008, 0.36, 256)
+    assert config.model.parameters["hidden_units"] == [1024, 512, 256] and config.model.parameters["batch_norm"]
+    assert (config.optimizer.learning_rate, config.model.parameters["dropout"], config.training.batch_size) == (
+        0.0008,
+        0.36,
+        256,
+    )
 
 
 @pytest.mark.parametrize("name", SEED_EXPERIMENTS)
@@ -44,9 +48,13 @@ def test_every_experiment_uses_the_seed_training_setup(name):
 )
 def test_model_variants_follow_the_seed(name, factory, l1, l2, dropout):
     config = resolve(name, EXPERIMENTS)
-    assert config.model.factory == factory
-    assert config.model.hidden_units == [512, 256, 128, 64]
-    assert (config.model.l1, config.model.l2, config.model.dropout) == (l1, l2, dropout)
+    assert config.model.builder == factory
+    assert config.model.parameters["hidden_units"] == [512, 256, 128, 64]
+    assert (config.model.parameters["l1"], config.model.parameters["l2"], config.model.parameters["dropout"]) == (
+        l1,
+        l2,
+        dropout,
+    )
     assert (config.optimizer.name, config.optimizer.learning_rate) == ("adam", 0.001)
     assert config.training.epochs == 15
 
@@ -63,8 +71,8 @@ def test_model_variants_follow_the_seed(name, factory, l1, l2, dropout):
 )
 def test_optimizer_variants_follow_the_seed(name, optimizer, learning_rate, momentum):
     config = resolve(name, EXPERIMENTS)
-    assert config.model.factory == "simple"
-    assert config.model.hidden_units == [256, 128]
+    assert config.model.builder == "simple"
+    assert config.model.parameters["hidden_units"] == [256, 128]
     assert (config.optimizer.name, config.optimizer.learning_rate, config.optimizer.momentum) == (
         optimizer,
         learning_rate,
@@ -114,7 +122,7 @@ def test_overrides_and_shortcuts_change_the_resolved_config():
     )
     assert config.optimizer.learning_rate == 0.01
     assert config.training.batch_size == 64
-    assert config.model.dropout == [0.5, 0.5, 0.5, 0.5]
+    assert config.model.parameters["dropout"] == 0.5  # one rate, for every hidden layer
     assert (config.training.epochs, config.training.seed) == (3, 1)
     # --dataset replaces the dataset section: the seed's 10,000 + 2,000 do not fit digits.
     assert (config.dataset.name, config.dataset.train_size, config.dataset.val_size) == ("digits", None, None)
@@ -124,7 +132,7 @@ def test_the_resolved_config_is_complete_and_round_trips():
     config = resolve("combined", EXPERIMENTS)
     data = config.to_dict()
     assert data["model"] == {
-        "factory": "combined",
+        "builder": "combined",
         "hidden_units": [512, 256, 128, 64],
         "activation": "relu",
         "initializer": "glorot",
@@ -160,14 +168,20 @@ def test_unknown_experiment_lists_the_available_ones():
         ("trainig.epochs=3", "trainig: unknown key (did you mean 'training'?)"),
         ("training.early_stopping={patiense: 2}", "patiense: unknown key (did you mean 'patience'?)"),
         ("optimizer.name=adma", "unknown optimizer 'adma' (did you mean 'adam'?); choose one of sgd"),
-        ("model.factory=basic_dn", "unknown model factory 'basic_dn' (did you mean 'basic_dnn'?)"),
+        (
+            "model.factory=basic_dn",
+            "model.builder: no model entry or builder function named 'basic_dn' (did you mean 'basic_dnn'?)",
+        ),
         ("dataset.name=digitz", "unknown dataset 'digitz' (did you mean 'digits'?)"),
         ("schedule={name: stpe}", "unknown schedule 'stpe' (did you mean 'step'?)"),
-        ("model.activation=relu6", "choose one of relu, tanh, sigmoid, leaky_relu, swish"),
+        ("model.activation=relu6", "model.activation: must be 'relu', 'tanh', 'sigmoid', 'leaky_relu' or 'swish'"),
         ("optimizer.learning_rate=0", "optimizer.learning_rate: must be greater than 0"),
         ("optimizer.learning_rate=-0.1", "optimizer.learning_rate: must be greater than 0"),
-        ("model.dropout=1.0", "model.dropout.0: must be less than 1"),
-        ("model.dropout=-0.1", "model.dropout.0: must be greater than or equal to 0"),
+        ("model.dropout=1.0", "model.dropout: must be less than 1"),
+        ("model.dropout=-0.1", "model.dropout: must be greater than or equal to 0"),
+        ("model.dropout=[0.1, 1.2]", "model.dropout.1: must be less than 1"),
+        ("model.filters=[32]", "model.filters: unknown key; the builder takes hidden_units"),
+        ("model={builder: cnn, filter: [32]}", "model.filter: unknown key (did you mean 'filters'?)"),
         ("model.dropout=[0.1, 0.2, 0.3]", "dropout has 3 rates for 2 hidden layers"),
         ("training.epochs=0", "training.epochs: must be greater than or equal to 1"),
         ("training.epochs=ten", "training.epochs: must be a valid integer"),

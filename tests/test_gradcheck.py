@@ -31,7 +31,7 @@ def test_every_seed_model_passes_the_gradient_check(name):
 def _l2_model_and_batch():
     config = resolve("l2", EXPERIMENTS, dataset="digits")
     data = load_dataset(DatasetConfig(name="digits"))
-    model = build_float64_model(config, data.input_dim, data.num_classes)
+    model = build_float64_model(config, data.input_shape, data.num_classes)
     return model, data.x_train[:16].astype(np.float64), data.y_train[:16]
 
 

@@ -162,11 +162,11 @@ def test_a_run_in_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_ou
     config = resolve("basic_dnn", EXPERIMENTS, ["training.precision=mixed_bfloat16"], "digits", 1)
     from harness.training.train import build_compiled_model
 
-    model = build_compiled_model(config, 64, 10)
+    model = build_compiled_model(config, (8, 8, 1), 10)
     hidden, output = model.get_layer("dense_1"), model.get_layer("softmax")
     assert (hidden.compute_dtype, hidden.variable_dtype) == ("bfloat16", "float32")
     assert output.compute_dtype == "float32"
-    assert build_compiled_model(resolve("adam", EXPERIMENTS), 64, 10).get_layer("dense_1").compute_dtype == "float32"
+    assert build_compiled_model(resolve("adam", EXPERIMENTS), (64,), 10).get_layer("dense_1").compute_dtype == "float32"
     result = run_harness(
         "run", "basic_dnn", *DIGITS, "--epochs", "2", "--set", "training.precision=mixed_bfloat16", reports=reports
     )

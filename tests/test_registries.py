@@ -9,9 +9,10 @@ from harness.config.experiments import resolve
 from harness.config.optimizers import OPTIMIZERS, Optimizer
 from harness.config.schedules import SCHEDULES
 from harness.data.datasets import load_dataset
-from harness.data.sources import DATASETS, DatasetSource
+from harness.data.examples import DatasetSource, Examples
+from harness.data.sources import DATASETS
 from harness.errors import UserError
-from models.registry import FACTORIES
+from models.registry import MODELS
 from tests.conftest import EXPERIMENTS, ROOT, run_harness
 
 
@@ -28,7 +29,7 @@ def test_make_list_and_the_help_name_every_entry(tmp_path):
 
 
 def test_the_tables_name_each_registry_in_its_order():
-    registries = {"dataset": DATASETS, "model": FACTORIES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+    registries = {"dataset": DATASETS, "model": MODELS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
     for kind in KINDS:
         assert names(kind) == list(registries[kind]), kind
 
@@ -69,7 +70,7 @@ def test_adding_an_optimizer_is_one_entry(monkeypatch):
         resolve("adam", EXPERIMENTS, ["optimizer={name: lion, learning_rate: 0.0001, epsilon: 0.1}"])
 
 
-def _stripes(download: bool):
+def _stripes(settings, download: bool) -> Examples:
     """A tiny dataset of vertical against horizontal stripes, 8x8."""
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 300)
@@ -79,14 +80,14 @@ def _stripes(download: bool):
             image[:, line] = 255
         else:
             image[line, :] = 255
-    return (images[:240], labels[:240]), (images[240:], labels[240:])
+    return Examples(images[:240], labels[:240], images[240:], labels[240:], ("horizontal", "vertical"), 255.0)
 
 
 def test_adding_a_dataset_is_one_entry(monkeypatch):
-    entry = DatasetSource(_stripes, 255.0, ("horizontal", "vertical"), lambda: "stripes v1", "stripes")
+    entry = DatasetSource(_stripes, lambda settings: "stripes v1", "stripes")
     monkeypatch.setitem(DATASETS._entries, "stripes", entry)
     config = resolve("adam", EXPERIMENTS, dataset="stripes")
     data = load_dataset(config.dataset)
-    assert data.class_names == ("horizontal", "vertical") and data.input_dim == 64
+    assert data.class_names == ("horizontal", "vertical") and data.input_shape == (8, 8, 1)
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (216, 24, 60)
     assert float(data.x_train.max()) == 1.0

@@ -227,7 +227,7 @@ def test_one_epoch_on_a_slice_of_real_fashion_mnist(reports):
 BAD_INPUT = [
     (["run", "adamm"], "unknown experiment 'adamm' (did you mean 'adam'?)"),
     (["run", "adam", "--set", "optimizer.learnig_rate=0.1"], "did you mean 'learning_rate'?"),
-    (["run", "adam", "--set", "model.dropout=1.5"], "model.dropout.0: must be less than 1"),
+    (["run", "adam", "--set", "model.dropout=1.5"], "model.dropout: must be less than 1"),
     (["run", "adam", "--epochs", "0"], "training.epochs: must be greater than or equal to 1"),
     (["run", "broken"], "broken.yaml line 2, column 1: YAML syntax error"),
     (["run", "adam", "--dataset", "digits", "--set", "dataset.train_size=5000"], "fewer than train_size 5000"),

@@ -11,7 +11,7 @@ from harness.config.schema import DatasetConfig
 from harness.data.datasets import load_dataset
 from harness.reporting.compare import compare
 from harness.tools.gradcheck import float64
-from models.registry import build_model
+from models.registry import build
 from models.two_layer_net import DELTA, TwoLayerNet
 from tests.conftest import run_dirs, run_harness
 
@@ -19,7 +19,7 @@ from tests.conftest import run_dirs, run_harness
 @pytest.fixture(scope="module")
 def batch():
     data = load_dataset(DatasetConfig(name="digits"))
-    return data.x_train[:30].astype(np.float64), data.y_train[:30]
+    return data.x_train[:30].reshape(30, -1).astype(np.float64), data.y_train[:30]  # the NumPy net takes rows
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -42,7 +42,7 @@ def test_a_keras_model_with_the_same_weights_gives_the_same_loss_and_gradients(b
     x, t = batch
     net = TwoLayerNet(64, 50, 10, weight_init_std=0.3, rng=np.random.default_rng(4))
     with float64():
-        model = build_model("two_layer_net", 64, 10)
+        model = build("two_layer_net", {"hidden_units": [50], "activation": "sigmoid"}, (64,), 10)
         model.set_weights([net.params[name] for name in ("W1", "b1", "W2", "b2")])
         with tf.GradientTape() as tape:
             probabilities = model(x)

@@ -7,15 +7,16 @@ README's tables (a test checks that the README shows exactly these).
 
 from __future__ import annotations
 
+from harness.config.model_section import parameters_of
 from harness.config.optimizers import OPTIMIZERS
 from harness.config.schedules import SCHEDULES, settings_of
 from harness.data.sources import DATASETS
-from models.registry import FACTORIES, SPEC_FIELDS, describe_factory
+from models.registry import MODELS, find_builder
 
 KINDS = ("dataset", "model", "optimizer", "schedule")
 HEADINGS = {
     "dataset": ("`dataset.name`", "offline", "what it is"),
-    "model": ("`model.factory`", "settings", "what it is"),
+    "model": ("`model.builder`", "settings", "what it is"),
     "optimizer": ("`optimizer.name`", "settings", "what it is"),
     "schedule": ("`schedule.name`", "settings", "what it does"),
 }
@@ -25,7 +26,10 @@ def choices() -> dict[str, list[tuple[str, str, str]]]:
     """Every registry's entries as (name, what it takes or needs, what it is), in the order they were declared."""
     return {
         "dataset": [(name, source.offline or "bundled", source.description) for name, source in DATASETS.items()],
-        "model": [(name, ", ".join(SPEC_FIELDS), describe_factory(name)) for name in FACTORIES],
+        "model": [
+            (name, ", ".join(parameters_of(find_builder(name)[0]).model_fields), entry.description)
+            for name, entry in MODELS.items()
+        ],
         "optimizer": [
             (name, ", ".join(("learning_rate", *entry.takes)), entry.description) for name, entry in OPTIMIZERS.items()
         ],

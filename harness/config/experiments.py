@@ -20,7 +20,7 @@ from harness.errors import UserError, did_you_mean
 
 # A section is replaced rather than merged when a variant changes its kind: an sgd variant of an
 # adam experiment must not inherit beta_1, nor a dropout variant of l2 its l2 strength.
-KIND_KEYS = {"model": "factory", "optimizer": "name", "schedule": "name"}
+KIND_KEYS = {"model": "builder", "optimizer": "name", "schedule": "name"}
 
 
 def available(experiments_dir: Path) -> list[str]:
@@ -77,7 +77,7 @@ def load_raw(name: str, experiments_dir: Path, chain: tuple[str, ...] = ()) -> d
     if name in chain:
         raise UserError(f"experiment {chain[0]!r} extends itself through {' -> '.join(chain + (name,))}")
     path = experiment_path(name, experiments_dir)
-    data = read_yaml(path)
+    data = _seed_words(read_yaml(path))
     if "name" in data:
         raise UserError(f"{path}: remove the key 'name'; an experiment's name is its file name ({name!r})")
     parent = data.get("extends")
@@ -91,6 +91,14 @@ def load_raw(name: str, experiments_dir: Path, chain: tuple[str, ...] = ()) -> d
         raise UserError(f"{path}: extends {parent!r}: {error}") from None
     base.pop("description", None)  # each file describes itself
     return merge(base, data) | {"extends": parent}
+
+
+def _seed_words(data: dict) -> dict:
+    """The seed's `model: {factory: ...}` as `builder`, so that a variant naming either replaces its parent's model."""
+    model = data.get("model")
+    if isinstance(model, dict) and "factory" in model and "builder" not in model:
+        data = data | {"model": {("builder" if key == "factory" else key): value for key, value in model.items()}}
+    return data
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -151,7 +159,9 @@ def describe_validation_error(error: ValidationError) -> str:
                 f"{location}.name: unknown schedule {tag!r}{did_you_mean(tag, options)}; choose one of {expected}"
             )
         else:
-            messages.append(f"{location}: {_value_problem(problem)}" if location else _value_problem(problem))
+            message = _value_problem(problem)
+            named = not location or message.startswith(f"{location}.")  # the model's parameters name themselves
+            messages.append(message if named else f"{location}: {message}")
     return "; ".join(messages)
 
 
@@ -162,7 +172,6 @@ def _known_keys(location: tuple) -> list[str]:
     sections = {
         (): schema.ExperimentConfig,
         ("dataset",): schema.DatasetConfig,
-        ("model",): schema.ModelConfig,
         ("optimizer",): schema.OptimizerConfig,
         ("training",): schema.TrainingConfig,
         ("training", "early_stopping"): schema.EarlyStoppingConfig,
@@ -173,6 +182,15 @@ def _known_keys(location: tuple) -> list[str]:
         return sorted({name for _, kind in SCHEDULES.items() for name in kind.model_fields})
     model = sections.get(path)
     return list(model.model_fields) if model else []
+
+
+def _kind_change(raw: dict, keys: list[str], value: Any) -> tuple[list[str], Any]:
+    """An override of the model (model.builder, or the seed's model.factory) to another replaces the section, as a
+    variant's file would: a cnn override of an MLP experiment drops its hidden_units."""
+    model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    if len(keys) == 2 and keys[0] == "model" and keys[1] in ("builder", "factory") and model.get("builder") != value:
+        return ["model"], {"builder": value}
+    return keys, value
 
 
 def resolve(
@@ -197,7 +215,7 @@ def resolve(
         raw = apply_override(raw, ["training", "seed"], seed, "SEED")
     for text in overrides:
         keys, value = parse_override(text)
-        raw = apply_override(raw, keys, value, text)
+        raw = apply_override(raw, *_kind_change(raw, keys, value), text)
     source = str(experiment_path(name, experiments_dir)) + (
         " with overrides" if overrides or dataset or epochs or seed is not None else ""
     )

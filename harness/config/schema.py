@@ -9,21 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from harness.config.model_section import ModelConfig
 from harness.config.optimizers import OPTIMIZERS
 from harness.config.schedules import Schedule, StepSchedule, WarmupCosineSchedule
 from harness.config.section import Probability, Section
 from harness.data.sources import DATASETS
-from harness.errors import did_you_mean
-from models.registry import FACTORIES, SPEC_FIELDS, factory_defaults
-from models.spec import ACTIVATIONS, INITIALIZERS
-
-
-def _check_choice(value: str, choices, what: str) -> str:
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}{did_you_mean(value, choices)}; choose one of {', '.join(choices)}")
-    return value
 
 
 class DatasetConfig(Section):
@@ -34,62 +26,31 @@ class DatasetConfig(Section):
     val_size: int | None = Field(default=None, ge=1)
     # The split is the same for every training seed, so runs that differ in seed share a validation set.
     split_seed: int = Field(default=0, ge=0)
-
-
-class ModelConfig(Section):
-    factory: str
-    # Absent fields take the factory's values; the resolved config a run records shows them all.
-    hidden_units: list[Annotated[int, Field(ge=1, le=100_000)]] | None = Field(default=None, min_length=1)
-    activation: str | None = None
-    initializer: str | None = None
-    l1: float | None = Field(default=None, ge=0)
-    l2: float | None = Field(default=None, ge=0)
-    dropout: list[Probability] | None = None
-    batch_norm: bool | None = None
-    # keras, or numpy: the textbook's from-scratch TwoLayerNet (factory two_layer_net only).
-    framework: Literal["keras", "numpy"] = "keras"
-    # numpy only: backprop, or numerical (central differences; tiny networks only).
-    gradient: Literal["backprop", "numerical"] | None = None
-
-    @field_validator("factory")
-    @classmethod
-    def _known_factory(cls, factory: str) -> str:
-        return _check_choice(factory, list(FACTORIES), "model factory")
-
-    @field_validator("activation")
-    @classmethod
-    def _known_activation(cls, activation: str | None) -> str | None:
-        return activation if activation is None else _check_choice(activation, ACTIVATIONS, "activation")
-
-    @field_validator("initializer")
-    @classmethod
-    def _known_initializer(cls, initializer: str | None) -> str | None:
-        return initializer if initializer is None else _check_choice(initializer, list(INITIALIZERS), "initializer")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_from_factory(cls, data):
-        """Absent fields take the factory's values; one dropout rate applies to every hidden layer."""
-        if not isinstance(data, dict) or data.get("factory") not in FACTORIES:
-            return data  # the field validators report what is wrong
-        values = factory_defaults(data["factory"]) | {key: value for key, value in data.items() if value is not None}
-        dropout, hidden_units = values["dropout"], values["hidden_units"]
-        if isinstance(dropout, int | float) and isinstance(hidden_units, list):
-            values["dropout"] = [dropout] * len(hidden_units) if dropout else []
-        return values
-
-    def architecture(self) -> dict:
-        """The MLPSpec fields (what the builder needs), without factory, framework or gradient."""
-        return self.model_dump(include=set(SPEC_FIELDS))
+    # Your own data (harness.data.files): its file or folder, a table's target column and test set, the images'
+    # size; each source takes the ones it lists (harness.data.sources).
+    path: str | None = None
+    target: str | None = None
+    test_path: str | None = None
+    test_fraction: float | None = Field(default=None, gt=0, lt=1)
+    image_size: tuple[Annotated[int, Field(ge=1, le=4096)], Annotated[int, Field(ge=1, le=4096)]] | None = None
 
     @model_validator(mode="after")
-    def _one_rate_per_layer(self) -> ModelConfig:
-        if self.dropout and len(self.dropout) != len(self.hidden_units):
-            raise ValueError(
-                f"dropout has {len(self.dropout)} rates for {len(self.hidden_units)} hidden layers: "
-                "give one rate, or one per hidden layer"
-            )
+    def _settings_apply(self) -> DatasetConfig:
+        source = DATASETS[self.name]
+        given = [key for key in DATASET_SETTINGS if getattr(self, key) is not None]
+        for key in given:
+            if key not in source.takes:
+                takes = f"takes {', '.join(source.takes)}" if source.takes else "takes none of them"
+                raise ValueError(f"{key} does not apply to the dataset {self.name}, which {takes}")
+        missing = [key for key in source.needs if getattr(self, key) is None]
+        if missing:
+            raise ValueError(f"the dataset {self.name} needs {' and '.join(missing)}: {source.description}")
+        if self.test_path and self.test_fraction:
+            raise ValueError("give test_path (a test set of its own) or test_fraction (split from the data), not both")
         return self
+
+
+DATASET_SETTINGS = ("path", "target", "test_path", "test_fraction", "image_size")
 
 
 class OptimizerConfig(Section):
@@ -170,10 +131,12 @@ class ExperimentConfig(Section):
             if training.iterations is not None or model.gradient is not None:
                 raise ValueError("training.iterations and model.gradient apply to model.framework: numpy only")
             return self
+        parameters = model.parameters
+        regularised = parameters.get("l1") or parameters.get("l2") or parameters.get("dropout")
         problems = [
-            (model.factory != "two_layer_net", "model.factory must be two_layer_net"),
-            (len(model.hidden_units) != 1 or model.activation != "sigmoid", "one sigmoid hidden layer"),
-            (bool(model.l1 or model.l2 or model.dropout or model.batch_norm), "no l1, l2, dropout or batch_norm"),
+            (model.builder != "two_layer_net", "model.factory must be two_layer_net"),
+            (len(parameters["hidden_units"]) != 1 or parameters["activation"] != "sigmoid", "one sigmoid hidden layer"),
+            (bool(regularised or parameters.get("batch_norm")), "no l1, l2, dropout or batch_norm"),
             (self.optimizer.name != "sgd", "optimizer.name: sgd (plain gradient descent)"),
             (self.schedule is not None or training.early_stopping is not None, "no schedule or early_stopping"),
             (training.iterations is None or training.epochs is not None, "training.iterations instead of epochs"),

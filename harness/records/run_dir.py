@@ -63,6 +63,7 @@ class RunDir(Folder):
     METRICS = "metrics.json"  # test scores, best validation accuracy, epochs, parameters, train seconds
     HISTORY = "history.csv"  # one row per epoch (Keras's CSVLogger appends to it)
     PREDICTIONS = "predictions.csv"  # one row per test example
+    DATA = "data.json"  # its dataset: class names in label order, kind (images or table), input shape, sizes
     ENVIRONMENT = "env.json"
     FINGERPRINT = "fingerprint.json"
     MODEL = "model.keras"
@@ -77,6 +78,7 @@ class RunDir(Folder):
     LOSS_PER_ITERATION = "loss_per_iteration.png"
     CONFUSION_MATRIX = "confusion_matrix.png"
     MISCLASSIFIED = "misclassified.png"
+    MISCLASSIFIED_TABLE = "misclassified.csv"  # a table's most confident mistakes, its rows as the file has them
     PAGE = "report.html"
 
     def is_run(self) -> bool:
@@ -186,6 +188,13 @@ class RunDir(Folder):
         self.write_text(self.ITERATION_LOSS, losses.to_csv(index=False))
 
     # ------------------------------------------------------------ what produced it
+
+    def write_data(self, description: dict) -> None:
+        write_json(self.path / self.DATA, description)
+
+    def data(self) -> dict:
+        """Its dataset as the run saw it; {} for a run made before runs recorded it."""
+        return read_json(self.path / self.DATA, missing={})
 
     def write_environment(self, environment: dict) -> None:
         write_json(self.path / self.ENVIRONMENT, environment)

@@ -24,13 +24,14 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from harness.atomic import write_with
 from harness.config.experiments import flat_config
-from harness.data.datasets import classes_of, test_images
+from harness.config.schema import ExperimentConfig
+from harness.data.datasets import test_examples
 from harness.errors import UserError
 from harness.records import RunDir
 from harness.reporting.figures import new_figure, save_figure
 from harness.reporting.i18n import labels, language
 from harness.reporting.pages import clean, write_page
-from harness.reporting.report import plot_image_grid
+from harness.reporting.report import class_names_of, plot_image_grid
 from harness.reporting.stats import holm, paired
 from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, explanations, paired_verdict, phrase
 
@@ -129,11 +130,18 @@ def difference_html(differences: pd.DataFrame, text: dict) -> str:
     return "" if differences.empty else differences.rename_axis(columns=text["config_key"]).to_html(na_rep="")
 
 
+def test_set(dataset: dict) -> str:
+    """Which test examples a run was scored on: its dataset, and for files of your own, which and how split."""
+    if "path" not in dataset:
+        return dataset["name"]
+    return json.dumps({key: value for key, value in dataset.items() if key not in ("train_size", "val_size")})
+
+
 def check_one_dataset(items: list) -> None:
-    """Runs or groups (anything with a label and a config) must share one dataset."""
-    datasets = {item.config["dataset"]["name"] for item in items}
+    """Runs or groups (anything with a label and a config) must have been scored on one test set."""
+    datasets = {test_set(item.config["dataset"]) for item in items}
     if len(datasets) > 1:
-        listing = ", ".join(f"{item.label}: {item.config['dataset']['name']}" for item in items)
+        listing = ", ".join(f"{item.label}: {test_set(item.config['dataset'])}" for item in items)
         raise UserError(f"runs on different datasets cannot be compared ({listing}); compare runs on one dataset")
 
 
@@ -216,8 +224,10 @@ def two_run_sections(first: Run, second: Run, class_names, out: Path, text: dict
     }
     grids = []
     try:
-        images, _ = test_images(first.config["dataset"]["name"])
-    except UserError:
+        images, _ = test_examples(ExperimentConfig.model_validate(first.config).dataset)
+    except (UserError, ValueError):
+        images = None
+    if isinstance(images, pd.DataFrame):  # a table's rows are not drawn
         images = None
     for (caption, count), (key, indices) in zip(counts.items(), split.items(), strict=True):
         if images is None or count == 0:
@@ -321,7 +331,7 @@ def compare_runs(runs: list[Run], reports_dir: Path) -> Comparison:
     check_one_dataset(runs)
     lang = language(runs[0].config.get("report", {}).get("language"))
     text = labels(lang)
-    class_names = classes_of(runs[0].config["dataset"]["name"])
+    class_names = class_names_of(RunDir(runs[0].path), runs[0].config)
     out = reports_dir / "compare" / slug(runs)
     out.mkdir(parents=True, exist_ok=True)
     summary = summary_table(runs)

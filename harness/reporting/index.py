@@ -100,7 +100,7 @@ def config_columns(config: dict) -> dict:
     training = config["training"]
     return {
         "dataset": config["dataset"]["name"],
-        "model": config["model"]["factory"],
+        "model": config["model"].get("builder") or config["model"].get("factory"),
         "optimizer": config["optimizer"]["name"] + schedule,
         "learning_rate": config["optimizer"]["learning_rate"],
         "epochs": training.get("epochs") or f"{training['iterations']} it",

@@ -17,9 +17,10 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import classification_report, confusion_matrix
 
-from harness.data.datasets import classes_of, test_images
+from harness.config.schema import ExperimentConfig
+from harness.data.datasets import classes_of, test_examples
 from harness.errors import UserError
-from harness.records import RunDir, is_group, reports_root
+from harness.records import RunDir, is_group, read_table, reports_root
 from harness.reporting.figures import new_figure, save_figure
 from harness.reporting.i18n import labels, language
 from harness.reporting.index import run_started, write_index
@@ -75,24 +76,30 @@ def plot_confusion_matrix(confusion: np.ndarray, class_names: tuple[str, ...], t
 
 
 def plot_image_grid(images: np.ndarray, captions: list[str], title: str, path: Path, columns: int = 5) -> None:
-    """Test images with a caption each, as the seed notebook shows its predictions.
+    """Test images with a caption each, as the seed notebook shows its predictions: grey images dark on white,
+    colour ones as they are.
 
     Drawn as one montage image with the captions over it: a subplot per image took four times as long.
     """
+    images = images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
+    colour = images.ndim == 4
     rows = max(1, -(-len(images) // columns))
     height, width = images.shape[1:3]
     caption_lines = max((caption.count("\n") + 1 for caption in captions), default=1)
     gap = max(2, height // 10)  # between rows; captions sit in a band of their own above each image
     band = int(height * 0.4 * caption_lines)
     cell_height, cell_width = band + height + gap, width + width // 3
-    montage = np.full((rows * cell_height, columns * cell_width), np.nan)
+    montage = np.full((rows * cell_height, columns * cell_width, *images.shape[3:]), 1.0 if colour else np.nan)
     for index, image in enumerate(images):
         top, left = (index // columns) * cell_height + band, (index % columns) * cell_width
-        montage[top : top + height, left : left + width] = image / max(float(image.max()), 1.0)
+        montage[top : top + height, left : left + width] = np.clip(image / max(float(image.max()), 1.0), 0, 1)
     figure_width = 2.1 * columns
     figure_height = figure_width * montage.shape[0] / montage.shape[1] + 0.4  # the title
     figure, axis = new_figure(figsize=(figure_width, figure_height), layout="constrained")
-    axis.imshow(np.ma.masked_invalid(montage), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    if colour:
+        axis.imshow(montage, interpolation="nearest")
+    else:
+        axis.imshow(np.ma.masked_invalid(montage), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     axis.axis("off")
     for index, caption in enumerate(captions):
         top, left = (index // columns) * cell_height + band, (index % columns) * cell_width
@@ -101,22 +108,48 @@ def plot_image_grid(images: np.ndarray, captions: list[str], title: str, path: P
     save_figure(figure, path)
 
 
-def plot_misclassified(predictions: pd.DataFrame, dataset: str, title: str, path: Path, text: dict) -> bool:
-    """The most confident mistakes; False when the dataset's test images are not on this machine."""
-    try:
-        images, _ = test_images(dataset)
-    except UserError:
-        return False
-    names = classes_of(dataset)
+def most_confident_mistakes(predictions: pd.DataFrame) -> pd.DataFrame:
     wrong = predictions[predictions.true_label != predictions.predicted_label]
-    wrong = wrong.sort_values("confidence", ascending=False).head(MISCLASSIFIED_SHOWN)
+    return wrong.sort_values("confidence", ascending=False).head(MISCLASSIFIED_SHOWN)
+
+
+def write_misclassified(run: RunDir, predictions: pd.DataFrame, config: dict, names, title: str, text: dict) -> None:
+    """The most confident mistakes: drawn as images, or for a table, its rows as the file has them (the run's
+    misclassified.csv, shown on its page). Nothing when the test examples are not on this machine."""
+    try:
+        examples, _ = test_examples(ExperimentConfig.model_validate(config).dataset)
+    except (UserError, ValueError):
+        return
+    wrong = most_confident_mistakes(predictions)
+    if isinstance(examples, pd.DataFrame):
+        rows = examples.iloc[wrong["index"].to_numpy()].reset_index(drop=True)
+        labels = pd.DataFrame(
+            {
+                "true": [names[label] for label in wrong.true_label],
+                "predicted": [names[label] for label in wrong.predicted_label],
+                "confidence": wrong.confidence.round(4).to_numpy(),
+            }
+        )
+        run.write_with(RunDir.MISCLASSIFIED_TABLE, lambda path: pd.concat([labels, rows], axis=1).to_csv(path))
+        return
     captions = [
         f"{text['true_short']}: {names[row.true_label]}\n{text['predicted_short']}: {names[row.predicted_label]} "
         f"({row.confidence:.2f})"
         for row in wrong.itertuples()
     ]
-    plot_image_grid(images[wrong["index"].to_numpy()], captions, f"{title}: {text['misclassified']}", path)
-    return True
+    plot_image_grid(
+        examples[wrong["index"].to_numpy()],
+        captions,
+        f"{title}: {text['misclassified']}",
+        run.file(RunDir.MISCLASSIFIED),
+    )
+
+
+def class_names_of(run: RunDir, config: dict) -> tuple[str, ...]:
+    """The run's class names, as its data had them (data.json); a run made before runs recorded them takes its
+    dataset's."""
+    recorded = run.data().get("class_names")
+    return tuple(recorded) if recorded else classes_of(config["dataset"]["name"])
 
 
 def classification_table(report: dict) -> pd.DataFrame:
@@ -129,8 +162,7 @@ def classification_table(report: dict) -> pd.DataFrame:
     return table
 
 
-def write_classification(predictions: pd.DataFrame, dataset: str, title: str, run: RunDir, text: dict) -> None:
-    class_names = classes_of(dataset)
+def write_classification(predictions: pd.DataFrame, class_names, title: str, run: RunDir, text: dict) -> None:
     true, predicted = predictions["true_label"], predictions["predicted_label"]
     options = {"labels": list(range(len(class_names))), "target_names": list(class_names), "zero_division": 0}
     run.write_text(RunDir.CLASSIFICATION_TEXT, classification_report(true, predicted, digits=4, **options))
@@ -176,6 +208,8 @@ def write_run_page(run: RunDir, config: dict, text: dict, lang: str) -> None:
     images = [(name, text[key]) for name, key in PAGE_IMAGES if run.has(name)]
     table = run.classification_table()
     classification = classification_html(table, text) if not table.empty else ""
+    mistakes = read_table(run.file(RunDir.MISCLASSIFIED_TABLE))
+    mistakes_html = mistakes.to_html(index=False, float_format="%.4g", na_rep="") if not mistakes.empty else ""
     write_page(
         "run.html",
         run.file(RunDir.PAGE),
@@ -189,6 +223,7 @@ def write_run_page(run: RunDir, config: dict, text: dict, lang: str) -> None:
         status=run.status(),
         key_metrics=key_metrics(run.metrics(), text),
         images=images,
+        mistakes=mistakes_html,
         classification=classification,
         config_text=run.file(RunDir.CONFIG).read_text(),
         environment=run.environment_text(),
@@ -211,8 +246,9 @@ def write_report(run_dir: Path) -> None:
         plot_iteration_loss(run.iteration_loss(), title, run.file(RunDir.LOSS_PER_ITERATION), text)
     predictions = run.predictions()
     if predictions is not None:
-        write_classification(predictions, dataset, title, run, text)
-        plot_misclassified(predictions, dataset, title, run.file(RunDir.MISCLASSIFIED), text)
+        names = class_names_of(run, config)
+        write_classification(predictions, names, title, run, text)
+        write_misclassified(run, predictions, config, names, title, text)
     write_run_page(run, config, text, lang)
 
 

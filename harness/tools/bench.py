@@ -28,26 +28,38 @@ import numpy as np
 from harness.atomic import write_json, write_text
 from harness.config.experiments import available, resolve
 from harness.config.schema import ExperimentConfig
-from harness.data.datasets import flatten
+from harness.data.datasets import as_images
 from harness.data.sources import DATASETS
 from harness.errors import UserError
 from harness.records import environment
 from harness.training.optimizers import build_optimizer
-from harness.training.train import XLA_MIN_IMAGES, build_compiled_model, fit, seed_everything, use_xla
-from models.registry import FACTORIES, resolve_spec
-from models.spec import MLPSpec
+from harness.training.train import (
+    XLA_MIN_IMAGES,
+    build_compiled_model,
+    build_model,
+    compile_for_training,
+    fit,
+    seed_everything,
+    use_xla,
+)
+from models.registry import MODELS, find_builder
 
 SAMPLES = 60_000
+IMAGE_SHAPE = (28, 28, 1)
 INPUT_DIM = 784
 
 
 @dataclass
 class BenchData:
     source: str
-    x_train: np.ndarray
+    x_train: np.ndarray  # images, (n, 28, 28, 1) in [0, 1]
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+
+    def flat(self, x: np.ndarray) -> np.ndarray:
+        """One row of 784 inputs per image: what the seed notebook feeds its Sequential."""
+        return x.reshape(len(x), -1)
 
 
 @dataclass
@@ -61,59 +73,77 @@ class WayResult:
 
 
 def bench_config(name: str, experiments_dir: Path, epochs: int) -> ExperimentConfig:
-    """An experiment's model, optimizer and batch size; a bare factory name means basic_dnn's settings."""
+    """An experiment's model, optimizer and batch size; a bare model's name means basic_dnn's other settings."""
     warm_up_and_timed = ["training.early_stopping=null", f"training.epochs={epochs + 1}"]
     if name in available(experiments_dir):
         return resolve(name, experiments_dir, warm_up_and_timed)
-    if name in FACTORIES:
-        return resolve("basic_dnn", experiments_dir, [f"model={{factory: {name}}}", *warm_up_and_timed])
-    known = ", ".join(list(FACTORIES) + available(experiments_dir))
-    raise UserError(f"unknown benchmark model {name!r}: give a model factory or an experiment ({known})")
+    if name in MODELS:
+        return resolve("basic_dnn", experiments_dir, [f"model={{builder: {name}}}", *warm_up_and_timed])
+    known = ", ".join(list(MODELS) + available(experiments_dir))
+    raise UserError(f"unknown benchmark model {name!r}: give a model or an experiment ({known})")
 
 
 def load_bench_data(samples: int) -> BenchData:
     """Fashion-MNIST when its files are present, else MNIST from the Keras cache, else random pixels."""
     for name in ("fashion_mnist", "mnist"):
-        source = DATASETS[name]
         try:
-            (x_train, y_train), (x_test, y_test) = source.load(False)
+            examples = DATASETS[name].read(None, False)
         except UserError:
             continue
-        x_train, y_train = np.resize(flatten(x_train, source.scale), (samples, INPUT_DIM)), np.resize(y_train, samples)
-        return BenchData(
-            name, x_train, y_train.astype(np.int32), flatten(x_test, source.scale), y_test.astype(np.int32)
-        )
+        x_train = np.resize(as_images(examples.x_train, examples.brightest), (samples, *IMAGE_SHAPE))
+        x_test, y_train = as_images(examples.x_test, examples.brightest), np.resize(examples.y_train, samples)
+        return BenchData(name, x_train, y_train.astype(np.int32), x_test, examples.y_test.astype(np.int32))
     rng = np.random.default_rng(0)
-    x, y = rng.random((samples + 10_000, INPUT_DIM), dtype=np.float32), rng.integers(0, 10, samples + 10_000)
+    x, y = rng.random((samples + 10_000, *IMAGE_SHAPE), dtype=np.float32), rng.integers(0, 10, samples + 10_000)
     return BenchData(
         "random (no Fashion-MNIST or MNIST files here)", x[:samples], y[:samples], x[samples:], y[samples:]
     )
 
 
-def _seed_style_layers(spec: MLPSpec, input_dim: int, num_classes: int) -> keras.Sequential:
+def is_mlp(config: ExperimentConfig) -> bool:
+    """Whether the model is the seed's multilayer perceptron (models/mlp.py), which the notebook builds its own way."""
+    return find_builder(config.model.builder)[0].__module__ == "models.mlp"
+
+
+def _seed_style_layers(parameters: dict, input_dim: int, num_classes: int) -> keras.Sequential:
     """The notebook's pattern: Sequential, Dense layers with input_shape on the first one."""
-    layers = []
-    for index, (units, rate) in enumerate(zip(spec.hidden_units, spec.dropout_rates(), strict=True)):
+    from models.mlp import dropout_rates
+
+    layers, l1, l2 = [], parameters["l1"], parameters["l2"]
+    rates = dropout_rates(parameters["hidden_units"], parameters["dropout"])
+    for index, (units, rate) in enumerate(zip(parameters["hidden_units"], rates, strict=True)):
         shape = {"input_shape": (input_dim,)} if index == 0 else {}
-        regularizer = keras.regularizers.L1L2(l1=spec.l1, l2=spec.l2) if spec.l1 or spec.l2 else None
-        layers.append(keras.layers.Dense(units, activation=spec.activation, kernel_regularizer=regularizer, **shape))
+        regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if l1 or l2 else None
+        layers.append(
+            keras.layers.Dense(units, activation=parameters["activation"], kernel_regularizer=regularizer, **shape)
+        )
         if rate:
             layers.append(keras.layers.Dropout(rate))
     return keras.Sequential([*layers, keras.layers.Dense(num_classes, activation="softmax")])
 
 
-def seed_style_model(spec: MLPSpec, input_dim: int, num_classes: int) -> keras.Sequential:
+def seed_style_model(parameters: dict, input_dim: int, num_classes: int) -> keras.Sequential:
     with warnings.catch_warnings():  # Keras 3 warns about input_shape; the notebook's pattern is the point here
         warnings.simplefilter("ignore", UserWarning)
-        return _seed_style_layers(spec, input_dim, num_classes)
+        return _seed_style_layers(parameters, input_dim, num_classes)
 
 
-def training_gflop_per_epoch(spec: MLPSpec, input_dim: int, num_classes: int, samples: int) -> float:
+def _forward_flops(model: keras.Model) -> list[int]:
+    """Multiply-adds of each Dense and Conv2D layer for one example, in order."""
+    flops = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            flops.append(2 * layer.kernel.shape[0] * layer.kernel.shape[1])
+        elif isinstance(layer, keras.layers.Conv2D):
+            height, width = layer.output.shape[1:3]
+            flops.append(2 * height * width * int(np.prod(layer.kernel.shape)))
+    return flops
+
+
+def training_gflop_per_epoch(model: keras.Model, samples: int) -> float:
     """Multiply-adds of one epoch of training: forward, weight gradients, and input gradients below the first layer."""
-    widths = [input_dim, *spec.hidden_units, num_classes]
-    layer_flops = [2 * fan_in * fan_out for fan_in, fan_out in zip(widths, widths[1:], strict=False)]  # per sample
-    per_sample = 2 * sum(layer_flops) + sum(layer_flops[1:])
-    return per_sample * samples / 1e9
+    flops = _forward_flops(model)
+    return (2 * sum(flops) + sum(flops[1:])) * samples / 1e9
 
 
 def matmul_gflops(rows: int, inner: int, columns: int, seconds: float = 1.0) -> float:
@@ -184,16 +214,18 @@ class Way:
 
 
 def seed_way(config: ExperimentConfig, data: BenchData) -> Way:
-    """Keras defaults, as in the notebook: one-hot labels, categorical cross-entropy, NumPy into fit()."""
+    """Keras defaults, as in the notebook: one-hot labels, categorical cross-entropy, NumPy into fit(). The seed's
+    MLP is its own Sequential of flat inputs; any other model is the same builder's, fed images."""
     seed_everything(config.training.seed, deterministic=False)
-    spec = resolve_spec(config.model.factory, **config.model.architecture())
-    model = seed_style_model(spec, INPUT_DIM, 10)
+    mlp = is_mlp(config)
+    model = seed_style_model(config.model.parameters, INPUT_DIM, 10) if mlp else build_model(config, IMAGE_SHAPE, 10)
     model.compile(optimizer=build_optimizer(config.optimizer), loss="categorical_crossentropy", metrics=["accuracy"])
     y_onehot, y_test_onehot = keras.utils.to_categorical(data.y_train, 10), keras.utils.to_categorical(data.y_test, 10)
+    x_train, x_test = (data.flat(data.x_train), data.flat(data.x_test)) if mlp else (data.x_train, data.x_test)
 
     def fit_epoch(epoch: int, timer: EpochTimer) -> None:
         model.fit(
-            data.x_train,
+            x_train,
             y_onehot,
             batch_size=config.training.batch_size,
             initial_epoch=epoch,
@@ -202,16 +234,16 @@ def seed_way(config: ExperimentConfig, data: BenchData) -> Way:
             verbose=0,
         )
 
-    return Way(fit_epoch, lambda: model.evaluate(data.x_test, y_test_onehot, verbose=0)[1])
+    return Way(fit_epoch, lambda: model.evaluate(x_test, y_test_onehot, verbose=0)[1])
 
 
 def harness_way(config: ExperimentConfig, data: BenchData, jit_compile: bool | None = None) -> Way:
     """The path every `make experiment` run takes (harness.training.train.fit), without a validation set, compiled
     as a run of this many images is (harness.training.train.use_xla: with XLA, unless the model has dropout)."""
     seed_everything(config.training.seed, deterministic=False)
-    if jit_compile is None:
-        jit_compile = use_xla(config, len(data.y_train))
-    model = build_compiled_model(config, INPUT_DIM, 10, jit_compile)
+    model = build_model(config, IMAGE_SHAPE, 10)
+    xla = use_xla(config, len(data.y_train), model) if jit_compile is None else jit_compile
+    model = compile_for_training(model, config, xla)
 
     def fit_epoch(epoch: int, timer: EpochTimer) -> None:
         fit(
@@ -241,7 +273,7 @@ def keras_loop_way(config: ExperimentConfig, data: BenchData) -> Way:
     """The harness as it was before harness.training.epoch_step: sparse labels and XLA, but Keras's own loop of calls,
     32 batches per call (steps_per_execution)."""
     seed_everything(config.training.seed, deterministic=False)
-    model = build_compiled_model(config, INPUT_DIM, 10, jit_compile=True, keras_loop_steps=KERAS_STEPS_PER_EXECUTION)
+    model = build_compiled_model(config, IMAGE_SHAPE, 10, jit_compile=True, keras_loop_steps=KERAS_STEPS_PER_EXECUTION)
 
     def fit_epoch(epoch: int, timer: EpochTimer) -> None:
         model.fit(
@@ -391,13 +423,31 @@ def _ratios(ways: dict[str, Way], fastest_seed: str) -> dict:
     }
 
 
-def _harness_settings(config: ExperimentConfig, samples: int) -> dict:
+def _harness_settings(config: ExperimentConfig, samples: int, model: keras.Model) -> dict:
     compiled = f"XLA, as for every run of at least {XLA_MIN_IMAGES:,} training images in all (without dropout)"
+    without = "no XLA: the model draws random numbers (dropout, augmentation: use_xla)"
     return {
         "labels": "sparse integers",
         "calls": "one per epoch, its batches looped inside the compiled step (harness.training.epoch_step)",
-        "jit_compile": compiled if use_xla(config, samples) else "no XLA: the model has dropout (use_xla)",
+        "jit_compile": compiled if use_xla(config, samples, model) else without,
     }
+
+
+def widest_product(model: keras.Model, batch_size: int) -> tuple[int, int, int]:
+    """The matrix product of the model's costliest layer at this batch size (a convolution as its im2col product):
+    the rate the machine reaches on it is the ceiling for layers that size."""
+    costliest, best = None, -1
+    for layer, flops in zip(
+        [layer for layer in model.layers if isinstance(layer, keras.layers.Dense | keras.layers.Conv2D)],
+        _forward_flops(model),
+        strict=True,
+    ):
+        if flops > best:
+            costliest, best = layer, flops
+    if isinstance(costliest, keras.layers.Dense):
+        return batch_size, costliest.kernel.shape[0], costliest.kernel.shape[1]
+    height, width = costliest.output.shape[1:3]
+    return batch_size * height * width, int(np.prod(costliest.kernel.shape[:3])), costliest.kernel.shape[3]
 
 
 def _race_every_way(
@@ -422,16 +472,16 @@ def _race_every_way(
 
 def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, reports_dir: Path) -> Path:
     config, data = bench_config(name, experiments_dir, epochs), load_bench_data(samples)
-    spec = resolve_spec(config.model.factory, **config.model.architecture())
-    gflop = training_gflop_per_epoch(spec, INPUT_DIM, 10, samples)
+    model = build_model(config, IMAGE_SHAPE, 10)
+    gflop = training_gflop_per_epoch(model, samples)
     ways, summaries, peaks = _race_every_way(config, data, gflop, name, epochs, experiments_dir)
-    # The ceiling for this model's layers: its widest layer's product at the run's batch size.
-    batch_rate = matmul_gflops(config.training.batch_size, INPUT_DIM, spec.hidden_units[0])
+    # The ceiling for this model's layers: its costliest layer's product at the run's batch size.
+    batch_rate = matmul_gflops(*widest_product(model, config.training.batch_size))
     seed_ways = [way for way in summaries if way.startswith("seed_way")]
     fastest_seed = min(seed_ways, key=lambda way: summaries[way]["median_epoch_seconds"])
     results = {
         "date": datetime.now().isoformat(timespec="seconds"),
-        "model": config.model.factory,
+        "model": config.model.builder,
         "experiment": config.name,
         "optimizer": config.optimizer.model_dump(exclude_none=True),
         "batch_size": config.training.batch_size,
@@ -449,7 +499,7 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
         "harness_fraction_of_batch_matmul": round(
             summaries["harness_way"]["training_gflops_per_second"] / batch_rate, 3
         ),
-        "harness_settings": _harness_settings(config, samples),
+        "harness_settings": _harness_settings(config, samples, model),
         "environment": environment(config.training.seed),
     }
     out = reports_dir / "bench" / f"{datetime.now():%Y%m%d-%H%M%S}"

@@ -68,12 +68,25 @@ def float64():
         keras.config.set_dtype_policy(previous_policy)
 
 
-def build_float64_model(config: ExperimentConfig, input_dim: int, num_classes: int) -> keras.Model:
-    from models.registry import build_model
+def build_float64_model(config: ExperimentConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """The experiment's model, from any builder, in float64; a layer that cannot be is named in one line."""
+    from models.registry import build
 
     with float64():
         keras.utils.set_random_seed(config.training.seed)
-        return build_model(config.model.factory, input_dim, num_classes, **config.model.architecture())
+        try:
+            model = build(config.model.builder, config.model.parameters, input_shape, num_classes)
+        except (ValueError, TypeError) as error:
+            raise UserError(
+                f"the model {config.model.builder!r} cannot be built in float64 to check it: {error}"
+            ) from None
+    narrow = [layer.name for layer in model.layers if layer.weights and layer.dtype != "float64"]
+    if narrow:
+        raise UserError(
+            f"layer {narrow[0]} keeps its weights in {model.get_layer(narrow[0]).dtype}, not float64: "
+            "its gradients cannot be checked to 1e-6"
+        )
+    return model
 
 
 def training_loss(model: keras.Model, x, y):
@@ -89,7 +102,14 @@ def analytic_gradients(model: keras.Model, x, y, loss: Callable = training_loss)
 
     with tf.GradientTape() as tape:
         value = loss(model, x, y)
-    return [np.asarray(g) for g in tape.gradient(value, model.trainable_variables)]
+    gradients = tape.gradient(value, model.trainable_variables)
+    for variable, gradient in zip(model.trainable_variables, gradients, strict=True):
+        if gradient is None:
+            raise UserError(
+                f"layer {variable.path.rsplit('/', 1)[0]} cannot be checked: the loss does not depend on "
+                "its weights in evaluation, so no gradient reaches them"
+            )
+    return [np.asarray(gradient) for gradient in gradients]
 
 
 def _loss_value(model, x, y) -> float:
@@ -136,17 +156,33 @@ def _check(model, x, y, gradients, rng) -> list[LayerResult]:
 
 
 def _evaluator(model: keras.Model, x, y) -> Callable[[], tuple]:
-    """The loss, and which units of every layer are on (to see a kink between w - h and w + h), as one compiled
-    function of the model's current weights: a central difference calls it twice per parameter."""
+    """The loss, and where every layer's output is positive and which input each max pooling picks (to see a kink
+    between w - h and w + h: a ReLU or a pooling window switching), as one compiled function of the model's current
+    weights: a central difference calls it twice per parameter."""
     import tensorflow as tf
 
-    probe = keras.Model(model.input, [layer.output for layer in model.layers[1:]])
+    pools = [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    layers = model.layers[1:]
+    probe = keras.Model(model.input, [layer.output for layer in layers] + [layer.input for layer in pools])
 
     @tf.function
     def evaluate():
-        return training_loss(model, x, y), [output > 0 for output in probe(x, training=False)]
+        outputs = probe(x, training=False)
+        chosen = [_picked(inputs, pool) for inputs, pool in zip(outputs[len(layers) :], pools, strict=True)]
+        return training_loss(model, x, y), [output > 0 for output in outputs[: len(layers)]] + chosen
 
     return evaluate
+
+
+def _picked(inputs, pool):
+    """Which of a 2x2 max pooling's inputs are the maximum of their window."""
+    import tensorflow as tf
+
+    height, width = pool.pool_size
+    pooled = tf.nn.max_pool2d(inputs, (height, width), pool.strides, "VALID")
+    spread = tf.repeat(tf.repeat(pooled, height, axis=1), width, axis=2)
+    rows, columns = spread.shape[1], spread.shape[2]
+    return tf.equal(inputs[:, :rows, :columns, :], spread)
 
 
 def _has_l1(model: keras.Model, variable) -> bool:
@@ -174,7 +210,7 @@ def gradcheck_experiment(config: ExperimentConfig) -> list[LayerResult]:
     if keras.backend.backend() != "tensorflow":
         raise UserError(f"gradcheck runs on the TensorFlow backend, not {keras.backend.backend()}: unset KERAS_BACKEND")
     dataset = load_dataset(config.dataset)
-    model = build_float64_model(config, dataset.input_dim, dataset.num_classes)
+    model = build_float64_model(config, dataset.input_shape, dataset.num_classes)
     x = dataset.x_train[:BATCH].astype(np.float64)
     y = dataset.y_train[:BATCH]
     return check_gradients(model, x, y)

@@ -37,27 +37,25 @@ from harness.data.sources import DATASETS  # noqa: E402
 from harness.tools.bench import seed_style_model  # noqa: E402
 from harness.tools.bench_suite import SEED_EXPERIMENTS  # noqa: E402
 from harness.training.optimizers import build_optimizer, learning_rates  # noqa: E402
-from models.registry import resolve_spec  # noqa: E402
 
 
 def notebook_data(config: ExperimentConfig):
     """The notebook's preprocessing (pixels / 255, flattened, one-hot labels) of the experiment's own split."""
-    source = DATASETS[config.dataset.name]
-    scale = source.scale
-    (train_images, train_labels), (test_images, test_labels) = source.load(True)  # decompressed as the notebook does
-    x_train, y_train, x_val, y_val = split_train_val(flatten(train_images, scale), train_labels, config.dataset)
-    classes = len(np.unique(train_labels))
+    examples = DATASETS[config.dataset.name].read(config.dataset, True)  # decompressed as the notebook does
+    scale = examples.brightest
+    x_train, y_train, x_val, y_val = split_train_val(flatten(examples.x_train, scale), examples.y_train, config.dataset)
+    classes = len(np.unique(examples.y_train))
 
     def onehot(labels):
         return keras.utils.to_categorical(labels, classes)
 
-    return (x_train, onehot(y_train)), (x_val, onehot(y_val)), (flatten(test_images, scale), onehot(test_labels))
+    test = (flatten(examples.x_test, scale), onehot(examples.y_test))
+    return (x_train, onehot(y_train)), (x_val, onehot(y_val)), test
 
 
 def run_experiment(config: ExperimentConfig, data, out: Path) -> float:
     (x_train, y_train), validation, (x_test, y_test) = data
-    spec = resolve_spec(config.model.factory, **config.model.architecture())
-    model = seed_style_model(spec, x_train.shape[1], y_train.shape[1])
+    model = seed_style_model(config.model.parameters, x_train.shape[1], y_train.shape[1])
     model.compile(optimizer=build_optimizer(config.optimizer), loss="categorical_crossentropy", metrics=["accuracy"])
     rates = learning_rates(config)
     callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch: rates[epoch])] if config.schedule else []

@@ -32,7 +32,7 @@ def code_version() -> str:
 def fingerprint(config: ExperimentConfig) -> dict:
     """The parts and their hash; the description is left out, since rewording it changes no result."""
     settings = {key: value for key, value in config.to_dict().items() if key != "description"}
-    parts = {"config": settings, "code": code_version(), "data": data_identity(config.dataset.name)}
+    parts = {"config": settings, "code": code_version(), "data": data_identity(config.dataset)}
     text = json.dumps(parts, sort_keys=True, default=str)
     return {"fingerprint": hashlib.sha256(text.encode()).hexdigest()} | parts
 

@@ -41,7 +41,15 @@ from harness.training.checkpoint import EpochCheckpoint, completed_epochs, resto
 from harness.training.evaluate import evaluate
 from harness.training.fingerprint import fingerprint
 from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
-from harness.training.train import DivergenceGuard, EpochLine, build_compiled_model, fit, seed_everything, use_xla
+from harness.training.train import (
+    DivergenceGuard,
+    EpochLine,
+    build_model,
+    compile_for_training,
+    fit,
+    seed_everything,
+    use_xla,
+)
 
 RESUME_DETAILS = ("resumed_from_epoch", "extended_from_epochs")  # kept in the status once the run ends
 EpochJudge = Callable[[int, dict], dict | None]  # (epoch, logs) -> the reason to stop the run there, or None
@@ -89,27 +97,42 @@ def run_experiment(
     this process's). epoch_judge(epoch, logs), asked after each epoch (a sweep's pruner), stops the run as
     `pruned` when it answers with a reason."""
     dataset = load_dataset(config.dataset)
+    numpy = config.model.framework == "numpy"
     if config.model.gradient == "numerical":
         from harness.training.scratch import build_net, check_numerical_budget
 
         check_numerical_budget(config, build_net(config, dataset), dataset)  # before any directory exists
-    run = _start(config, dataset, reports_dir, run_dir, command)
+    model = None if numpy else compiled_model(config, dataset)  # a builder that fails leaves no directory
+    run = _start(config, dataset, reports_dir, run_dir, command, model)
     if on_start is not None:
         on_start(run.path)
-    if config.model.framework == "numpy":
+    if numpy:
         return train_numpy_in(run, config, dataset, reporter)
-    return train_in(run, config, dataset, reporter=reporter, epoch_judge=epoch_judge)
+    return train_in(run, config, dataset, reporter=reporter, epoch_judge=epoch_judge, model=model)
+
+
+def compiled_model(config: ExperimentConfig, dataset: Dataset) -> keras.Model:
+    """The run's model, seeded as the run says, built for its data and compiled (XLA where it pays)."""
+    seed_everything(config.training.seed, config.training.deterministic)
+    model = build_model(config, dataset.input_shape, dataset.num_classes)
+    return compile_for_training(model, config, use_xla(config, len(dataset.y_train), model))
 
 
 def _start(
-    config: ExperimentConfig, dataset: Dataset, reports_dir: Path, run_dir: Path | None, command: list[str] | None
+    config: ExperimentConfig,
+    dataset: Dataset,
+    reports_dir: Path,
+    run_dir: Path | None,
+    command: list[str] | None,
+    model: keras.Model | None,
 ) -> RunDir:
-    """The run's directory, saying `running`, with its config, environment and fingerprint."""
+    """The run's directory, saying `running`, with its config, data, environment and fingerprint."""
     if run_dir is not None:
         create_member_dir(run_dir)
     run = RunDir(run_dir or new_run_dir(reports_dir, config.name))
     run.write_config(config)
-    xla = use_xla(config, len(dataset.y_train)) if config.model.framework != "numpy" else None
+    run.write_data(dataset.description())
+    xla = bool(model.jit_compile) if model is not None else None
     run.write_environment(environment(config.training.seed, command) | {"xla": xla})
     run.write_fingerprint(fingerprint(config))
     run.write_status("running")
@@ -144,7 +167,7 @@ def train_numpy_in(run: RunDir, config: ExperimentConfig, dataset: Dataset, repo
     from harness.training import scratch
 
     net = scratch.build_net(config, dataset)
-    shape = f"{dataset.input_dim}-{config.model.hidden_units[0]}-{dataset.num_classes}"
+    shape = f"{dataset.input_dim}-{config.model.parameters['hidden_units'][0]}-{dataset.num_classes}"
     run.write_text(RunDir.MODEL_SUMMARY, f"TwoLayerNet (NumPy): {shape}, {net.parameter_count:,} parameters\n")
     history, ended = _guarded(
         run,
@@ -255,25 +278,21 @@ def train_in(
     reporter: Reporter | None = None,
     weights: Path | None = None,
     epoch_judge: EpochJudge | None = None,
+    model: keras.Model | None = None,
 ) -> RunOutcome:
-    """Train (from `weights` when given: a resumed run), evaluate, and write the run's results."""
-    model = _model_for(run, config, dataset, weights)
+    """Train `model` (built here when not given; from `weights` when given: a resumed run), evaluate, and write the
+    run's results."""
+    model = compiled_model(config, dataset) if model is None else model
+    run.write_text(RunDir.MODEL_SUMMARY, model_summary(model))
+    if weights is not None:
+        restore(model, weights)
     callbacks = RunCallbacks(run, config, epoch_judge)
     if reporter is not None:  # its imports and first figure, while the compiled epochs run without the GIL
         threading.Thread(target=reporter.warm_up, daemon=True).start()
-    validation = (dataset.x_val, dataset.y_val)
+    validation, callbacks_list = (dataset.x_val, dataset.y_val), callbacks.all()
 
     def train():
-        return fit(
-            config,
-            model,
-            dataset.x_train,
-            dataset.y_train,
-            validation,
-            callbacks.all(),
-            verbose=0,
-            initial_epoch=initial_epoch,
-        )
+        return fit(config, model, dataset.x_train, dataset.y_train, validation, callbacks_list, 0, initial_epoch)
 
     _, ended = _guarded(run, reporter, lambda signal: _signal_reason(run, signal), train, callbacks.watch)
     if ended is not None:
@@ -285,16 +304,6 @@ def train_in(
     shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
     why_pruned = callbacks.pruning.reason if callbacks.pruning is not None else None
     return finish(run, "pruned" if why_pruned else "finished", why_pruned, metrics, reporter)
-
-
-def _model_for(run: RunDir, config: ExperimentConfig, dataset: Dataset, weights: Path | None) -> keras.Model:
-    """The run's compiled model, seeded as the run says, from `weights` when given; its summary written."""
-    seed_everything(config.training.seed, config.training.deterministic)
-    model = build_compiled_model(config, dataset.input_dim, dataset.num_classes, use_xla(config, len(dataset.y_train)))
-    run.write_text(RunDir.MODEL_SUMMARY, model_summary(model))
-    if weights is not None:
-        restore(model, weights)
-    return model
 
 
 def _signal_reason(run: RunDir, signal_name: str) -> dict:

@@ -22,9 +22,15 @@ NUMERICAL_BUDGET_SECONDS = 180  # the numerical gradient is refused when it woul
 WEIGHT_INIT_STD = 0.01  # the book's initial weight scale
 
 
+def _flat(x: np.ndarray) -> np.ndarray:
+    """The network's inputs: one row of numbers per example (images flattened)."""
+    return x.reshape(len(x), -1)
+
+
 def build_net(config: ExperimentConfig, dataset: Dataset) -> TwoLayerNet:
     rng = np.random.default_rng(config.training.seed)
-    return TwoLayerNet(dataset.input_dim, config.model.hidden_units[0], dataset.num_classes, WEIGHT_INIT_STD, rng)
+    hidden = config.model.parameters["hidden_units"][0]
+    return TwoLayerNet(dataset.input_dim, hidden, dataset.num_classes, WEIGHT_INIT_STD, rng)
 
 
 def numerical_gradient_seconds(net: TwoLayerNet, batch: np.ndarray, labels: np.ndarray, iterations: int) -> float:
@@ -38,7 +44,7 @@ def numerical_gradient_seconds(net: TwoLayerNet, batch: np.ndarray, labels: np.n
 def check_numerical_budget(config: ExperimentConfig, net: TwoLayerNet, dataset: Dataset) -> None:
     batch_size = config.training.batch_size
     estimate = numerical_gradient_seconds(
-        net, dataset.x_train[:batch_size], dataset.y_train[:batch_size], config.training.iterations
+        net, _flat(dataset.x_train)[:batch_size], dataset.y_train[:batch_size], config.training.iterations
     )
     if estimate > NUMERICAL_BUDGET_SECONDS:
         raise UserError(
@@ -52,10 +58,10 @@ def check_numerical_budget(config: ExperimentConfig, net: TwoLayerNet, dataset: 
 def _epoch_row(net: TwoLayerNet, dataset: Dataset, epoch: int, learning_rate: float, seconds: float) -> dict:
     return {
         "epoch": epoch,
-        "loss": net.loss(dataset.x_train, dataset.y_train),
-        "accuracy": net.accuracy(dataset.x_train, dataset.y_train),
-        "val_loss": net.loss(dataset.x_val, dataset.y_val),
-        "val_accuracy": net.accuracy(dataset.x_val, dataset.y_val),
+        "loss": net.loss(_flat(dataset.x_train), dataset.y_train),
+        "accuracy": net.accuracy(_flat(dataset.x_train), dataset.y_train),
+        "val_loss": net.loss(_flat(dataset.x_val), dataset.y_val),
+        "val_accuracy": net.accuracy(_flat(dataset.x_val), dataset.y_val),
         "learning_rate": learning_rate,
         "seconds": round(seconds, 4),
     }
@@ -73,7 +79,7 @@ def train_net(config: ExperimentConfig, dataset: Dataset, net: TwoLayerNet, run:
     losses, rows, started = [], [], time.perf_counter()
     for iteration in range(training.iterations):
         chosen = rng.choice(train_size, training.batch_size)
-        x, t = dataset.x_train[chosen].astype(np.float64), dataset.y_train[chosen]
+        x, t = _flat(dataset.x_train)[chosen].astype(np.float64), dataset.y_train[chosen]
         gradients = net.numerical_gradient(x, t) if config.model.gradient == "numerical" else net.gradient(x, t)
         for name, gradient in gradients.items():
             net.params[name] -= learning_rate * gradient
@@ -87,7 +93,7 @@ def train_net(config: ExperimentConfig, dataset: Dataset, net: TwoLayerNet, run:
 
 
 def evaluate_net(net: TwoLayerNet, dataset: Dataset) -> tuple[dict, pd.DataFrame]:
-    probabilities = net.predict(dataset.x_test)
+    probabilities = net.predict(_flat(dataset.x_test))
     predicted = probabilities.argmax(axis=1)
     predictions = pd.DataFrame(
         {
@@ -99,7 +105,7 @@ def evaluate_net(net: TwoLayerNet, dataset: Dataset) -> tuple[dict, pd.DataFrame
     )
     labels = list(range(dataset.num_classes))
     metrics = {
-        "test_loss": net.loss(dataset.x_test, dataset.y_test),
+        "test_loss": net.loss(_flat(dataset.x_test), dataset.y_test),
         "test_accuracy": float(np.mean(predicted == dataset.y_test)),
         "macro_f1": float(f1_score(dataset.y_test, predicted, labels=labels, average="macro", zero_division=0)),
     }

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from harness.config.schema import ExperimentConfig
+from harness.errors import UserError
 from harness.training.epoch_step import WholeEpochStep
 from harness.training.optimizers import build_optimizer, schedule_callback
-from models.registry import build_model, resolve_spec
 
 
 class EpochStats(keras.callbacks.Callback):
@@ -122,10 +122,21 @@ class EpochSeeding(keras.callbacks.Callback):
             generator.state.assign(np.array([seed, epoch * self.STEPS_PER_EPOCH_BOUND], dtype=generator.state.dtype))
 
 
+def _all_layers(model: keras.Model) -> list:
+    """Every layer of the model, those of models and blocks nested in it too."""
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found += _all_layers(layer)
+    return found
+
+
 def _seed_generators(model: keras.Model) -> list:
+    """The random-number generators of the model's layers (dropout, augmentation)."""
     return [
         value
-        for layer in model.layers
+        for layer in _all_layers(model)
         for value in vars(layer).values()
         if isinstance(value, keras.random.SeedGenerator)
     ]
@@ -159,8 +170,8 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 XLA_MIN_IMAGES = 200_000
 
 
-def use_xla(config: ExperimentConfig, train_examples: int) -> bool:
-    """The config's training.jit_compile, with "auto" decided by the backend and the run's training images."""
+def use_xla(config: ExperimentConfig, train_examples: int, model: keras.Model) -> bool:
+    """The config's training.jit_compile, with "auto" decided by the backend, the model and the run's examples."""
     training = config.training
     tensorflow = keras.backend.backend() == "tensorflow"
     if training.deterministic and tensorflow:
@@ -169,36 +180,50 @@ def use_xla(config: ExperimentConfig, train_examples: int) -> bool:
         return training.jit_compile
     if not tensorflow:
         return True  # JAX has no other compiler: without XLA, Keras would run its steps one operation at a time
-    if draws_random_numbers(config):
-        # TensorFlow's stateless random numbers (Keras's dropout masks) are far slower under XLA on CPU
-        # (the README's Speed section).
+    if draws_random_numbers(model):
+        # TensorFlow's stateless random numbers (Keras's dropout masks, augmentation) are far slower under XLA on
+        # CPU (the README's Speed section).
         return False
     return (training.epochs or 0) * train_examples >= XLA_MIN_IMAGES
 
 
-def draws_random_numbers(config: ExperimentConfig) -> bool:
-    """Whether the model's training step draws random numbers (dropout)."""
-    spec = resolve_spec(config.model.factory, **config.model.architecture())
-    return any(spec.dropout_rates())
+def draws_random_numbers(model: keras.Model) -> bool:
+    """Whether the model's training step draws random numbers (dropout, augmentation)."""
+    return bool(_seed_generators(model))
 
 
-def build_compiled_model(
-    config: ExperimentConfig,
-    input_dim: int,
-    num_classes: int,
-    jit_compile: bool = False,
-    keras_loop_steps: int | None = None,
-) -> keras.Model:
-    """The config's model, compiled to train a whole epoch per call (WholeEpochStep: Keras's fit gets every row as one
-    batch, the step trains them training.batch_size at a time); with keras_loop_steps=N, compiled for Keras's own
-    loop instead, N steps per call (`make bench` compares)."""
-    model_config = config.model.architecture()
+class BuilderFailed(UserError):
+    """The experiment's builder raised: its parameters do not make a model, or the builder has a bug of its own."""
+
+
+def build_model(config: ExperimentConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """The config's model, uncompiled, built under its precision (Keras's dtype policy), with a float32 output."""
+    from models.registry import build
+
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.training.precision)  # read by each layer as it is built
     try:
-        model = build_model(config.model.factory, input_dim, num_classes, **model_config)
+        model = build(config.model.builder, config.model.parameters, input_shape, num_classes)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise BuilderFailed(
+            f"the model {config.model.builder!r} cannot be built: {type(error).__name__}: {error}"
+        ) from error
     finally:
         keras.config.set_dtype_policy(policy)  # the next model a process builds starts from float32 again
+    if not isinstance(model, keras.Model):
+        raise BuilderFailed(f"the builder {config.model.builder!r} returned {type(model).__name__}, not a keras.Model")
+    if model.outputs and model.outputs[0].dtype != "float32" and config.training.precision.startswith("mixed"):
+        # Probabilities and the loss need float32's range and precision.
+        model = keras.Model(model.inputs, keras.layers.Activation("linear", dtype="float32")(model.outputs[0]))
+    return model
+
+
+def compile_for_training(
+    model: keras.Model, config: ExperimentConfig, jit_compile: bool = False, keras_loop_steps: int | None = None
+) -> keras.Model:
+    """The model compiled to train a whole epoch per call (WholeEpochStep: Keras's fit gets every row as one batch,
+    the step trains them training.batch_size at a time); with keras_loop_steps=N, compiled for Keras's own loop
+    instead, N steps per call (`make bench` compares)."""
     model.compile(
         optimizer=build_optimizer(config.optimizer),
         # Integer labels with the sparse loss: the same loss as one-hot categorical cross-entropy.
@@ -210,6 +235,17 @@ def build_compiled_model(
     if keras_loop_steps is not None:
         return model
     return WholeEpochStep(config.training.batch_size).apply_to(model)
+
+
+def build_compiled_model(
+    config: ExperimentConfig,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    jit_compile: bool = False,
+    keras_loop_steps: int | None = None,
+) -> keras.Model:
+    """build_model, then compile_for_training."""
+    return compile_for_training(build_model(config, input_shape, num_classes), config, jit_compile, keras_loop_steps)
 
 
 def training_callbacks(config: ExperimentConfig) -> list[keras.callbacks.Callback]:

@@ -1,0 +1,36 @@
+"""What a dataset source returns, and what an entry of the datasets registry (harness.data.sources) declares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Examples:
+    """A dataset as its source holds it: training and test examples (images as pixels, or a table's rows) and
+    integer labels, with the classes' names in label order."""
+
+    x_train: object  # np.ndarray of images (n, height, width[, channels]), or a pandas DataFrame of a table's columns
+    y_train: np.ndarray
+    x_test: object
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    brightest: float | None = None  # images: the pixel value that means white (255, 16); tables: None
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    read: Callable[[object, bool], Examples]  # read(settings, download): its examples
+    identity: Callable[[object], str]  # what its content is (part of a run's fingerprint)
+    description: str
+    kind: str = "images"  # images, or table
+    offline: str | None = None  # how it is had without a network; None: it always is
+    takes: tuple[str, ...] = ()  # dataset settings besides the split's (name, train_size, val_size, split_seed)
+    needs: tuple[str, ...] = ()  # of those, the ones it cannot do without
+    files: Callable[[object], list[Path]] = field(default=lambda settings: [])  # what it is read from here
+    cached: bool = True  # its decoded examples are kept in the verified cache (harness.data.cache)
+    class_names: tuple[str, ...] = ()  # known without reading it (the built-in sets); else they come from the data
