@@ -1,10 +1,12 @@
 # Every target forwards to the Python command line (python -m harness ...), which is the engine.
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
+#   make experiment NAME=adam NOTE="try a lower rate" TAGS="baseline"
 #   make experiment NAME=adam SEEDS=5 [JOBS=2] | make sweep NAME=l2 GRID="model.l2=0.0001,0.01" [RANDOM=20 SEEDS=3]
 #   make sweep NAME=adam GRID="optimizer.learning_rate=1e-4:1e-1:log" SEARCH=tpe TRIALS=20 [PRUNE=hyperband]
 #   make sweep ... STORAGE=postgresql://user:pw@host/db, then on other machines: make sweep-worker SWEEP=<id> JOBS=2
 #   make all [FORCE=1 JOBS=2 NAMES="adam sgd"] | make report | make compare NAMES="adam adam_lr"
 #   make serve [PORT=8000] | make gradcheck NAME=l2 | make list | make bench [BENCH_MODEL=simple] | make bench-suite
+#   make tag RUN=<run-id or experiment> TAGS="keep" [NOTE="..."] | make dashboard [SWEEP=<id>] [STORAGE=...]
 #   make bench-index [RUNS=10000]
 #   make test | make lint
 
@@ -19,8 +21,9 @@ export LANG
 COMMON_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $(DATASET)) \
 	$(foreach setting,$(SET),--set $(setting))
 GROUP_OPTIONS := $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(JOBS),--jobs $(JOBS))
-RUN_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(if $(SEED),--seed $(SEED)) $(if $(RESUME),--resume $(RESUME))
-SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM)) \
+NOTE_OPTIONS := $(if $(NOTE),--note "$(NOTE)") $(if $(TAGS),--tags "$(TAGS)")
+RUN_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(NOTE_OPTIONS) $(if $(SEED),--seed $(SEED)) $(if $(RESUME),--resume $(RESUME))
+SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(NOTE_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM)) \
 	$(if $(SEARCH),--search $(SEARCH)) $(if $(TRIALS),--trials $(TRIALS)) $(if $(PRUNE),--prune $(PRUNE))
 # STORAGE (postgresql://...) reaches Python through the environment, not the command line: no password in `ps`.
 export STORAGE
@@ -34,11 +37,12 @@ BENCH_MODEL ?= basic_dnn
 BENCH_EPOCHS ?= 8
 
 PORT ?= 8000
+DASHBOARD_PORT ?= 8080
 
-.PHONY: help setup experiment sweep all gradcheck report compare serve list bench bench-suite bench-index sweep-worker test lint clean
+.PHONY: help setup experiment sweep all gradcheck report compare serve list tag dashboard bench bench-suite bench-index sweep-worker test lint clean
 
 help:
-	@sed -n '2,7p' Makefile
+	@sed -n '2,10p' Makefile
 
 setup: $(VENV)/.installed
 
@@ -89,6 +93,14 @@ serve:
 
 list:
 	@$(PYTHON) -m harness list
+
+# Optuna's own web UI on a sweep's study (the newest sweep, SWEEP=<id>, or the database STORAGE names).
+dashboard:
+	$(PYTHON) -m harness dashboard $(if $(SWEEP),--sweep $(SWEEP)) --port $(DASHBOARD_PORT)
+
+tag:
+	@test -n "$(RUN)" || { echo 'error: name the run, e.g. make tag RUN=adam TAGS="keep" (its latest run, or a run id)' >&2; exit 2; }
+	$(PYTHON) -m harness tag $(RUN) $(NOTE_OPTIONS)
 
 bench:
 	$(PYTHON) -m harness bench --model $(BENCH_MODEL) --epochs $(BENCH_EPOCHS)

@@ -120,6 +120,31 @@ class Run:
         table.index, table.columns = pd.Index(names, name="true"), pd.Index(names, name="predicted")
         return table
 
+    @property
+    def note(self) -> str | None:
+        """Your note on the run (notes.json); set it with `run.note = "..."`."""
+        return self._run.notes()["note"]
+
+    @note.setter
+    def note(self, text: str) -> None:
+        self._run.write_notes(note=text)
+        from harness.reporting.report import write_run_page_again
+
+        write_run_page_again(self.path)
+
+    @property
+    def tags(self) -> list[str]:
+        """Your tags on the run (notes.json)."""
+        return self._run.notes()["tags"]
+
+    def tag(self, *tags: str) -> Run:
+        """Add tags to the run, as `make tag RUN=<id> TAGS="..."` does."""
+        self._run.write_notes(tags=_tags(" ".join(tags)))
+        from harness.reporting.report import write_run_page_again
+
+        write_run_page_again(self.path)  # the page and the index show them
+        return self
+
     def model(self):
         """The trained Keras model (model.keras)."""
         import keras
@@ -246,35 +271,54 @@ def run(
     run_dir: Path | str | None = None,
     command: list[str] | None = None,
     isolated: bool = True,
+    note: str | None = None,
+    tags: list[str] | str = (),
 ) -> Run | Group:
     """Train and evaluate the experiment `name` (a file in experiments/) and write its run directory.
 
     Returns a Run, trained in this process; with `seeds` (a count, 5 for seeds 0..4, or "3 7 11"), a Group of one
     run per seed, trained `jobs` at a time in worker processes. `epochs`, `dataset` and `seed` change those values;
     `overrides` changes any: {"optimizer.learning_rate": 0.01}, or "key=value" strings. Runs go to `reports_dir`
-    (default: $REPORTS, else the checkout's reports/). `run_dir`: a new directory to make the run in; `command`:
-    what env.json records; `isolated=False` skips clearing up after the run for the next one in this process.
+    (default: $REPORTS, else the checkout's reports/). `note` and `tags` (a list, or words in a string) are yours
+    to find the run by later. `run_dir`: a new directory to make the run in; `command`: what env.json records;
+    `isolated=False` skips clearing up after the run for the next one in this process.
     """
     check_run_options(seed, seeds, jobs, run_dir)
-    settings, reports = _settings(overrides), reports_folder(reports_dir)
+    settings, reports, tags = _settings(overrides), reports_folder(reports_dir), _tags(tags)
     if seeds is not None:
         from harness.groups.groups import GroupPlan, RunArguments
 
-        plan = GroupPlan.of_seeds(name, str(seeds), RunArguments(settings, dataset, epochs))
+        plan = GroupPlan.of_seeds(name, str(seeds), RunArguments(settings, dataset, epochs, note, tags))
         return _run_group(plan, jobs, reports, experiments_dir)
     config = resolve(name, Path(experiments_dir), settings, dataset, epochs, seed)
-    return _run_one(config, reports, Path(run_dir) if run_dir else None, command or ["harness.run", name], isolated)
+    run_dir = Path(run_dir) if run_dir else None
+    return _run_one(config, reports, run_dir, command or ["harness.run", name], isolated, note, tags)
 
 
-def _run_one(config: ExperimentConfig, reports: Path, run_dir: Path | None, command: list[str], isolated: bool) -> Run:
+def _run_one(
+    config: ExperimentConfig,
+    reports: Path,
+    run_dir: Path | None,
+    command: list[str],
+    isolated: bool,
+    note: str | None,
+    tags: list[str],
+) -> Run:
     for message in config.settings_without_effect():
         warn(message)
     from harness.reporting.report import REPORTER
     from harness.training.runner import run_experiment
 
     with _isolation(isolated):
-        outcome = run_experiment(config, reports, run_dir=run_dir, reporter=REPORTER, command=command)
+        outcome = run_experiment(
+            config, reports, run_dir=run_dir, reporter=REPORTER, command=command, note=note, tags=tuple(tags)
+        )
     return Run(outcome.run_dir)
+
+
+def _tags(tags: list[str] | str) -> list[str]:
+    """Tags as a list: a string holds them separated by spaces or commas, as make's TAGS does."""
+    return tags.replace(",", " ").split() if isinstance(tags, str) else [str(tag) for tag in tags]
 
 
 def check_run_options(seed, seeds, jobs: int, run_dir) -> None:
@@ -304,6 +348,8 @@ def sweep(
     reports_dir: Path | str | None = None,
     experiments_dir: Path | str = EXPERIMENTS,
     storage: str | None = None,
+    note: str | None = None,
+    tags: list[str] | str = (),
 ) -> Group:
     """Run the experiment `name` at every point of `grid` ("key=v1,v2 other=v3,v4", as make sweep's GRID), times
     `seeds`, and return the sweep as a Group whose summary has a row per point.
@@ -314,7 +360,7 @@ def sweep(
     """
     from harness.groups.groups import GroupPlan, RunArguments
 
-    arguments = RunArguments(_settings(overrides), dataset, epochs)
+    arguments = RunArguments(_settings(overrides), dataset, epochs, note, _tags(tags))
     plan = GroupPlan.of_sweep(
         name, grid, random, sample_seed, str(seeds) if seeds is not None else None, arguments, search, trials, prune
     )

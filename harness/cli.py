@@ -44,6 +44,13 @@ def _settings_parser() -> argparse.ArgumentParser:
     return settings
 
 
+def _notes_parser() -> argparse.ArgumentParser:
+    notes = argparse.ArgumentParser(add_help=False)
+    notes.add_argument("--note", help="your note on the run (shown on its page and in the index)")
+    notes.add_argument("--tags", default="", help='tags to find the run by, e.g. "baseline keep"')
+    return notes
+
+
 def _group_parser() -> argparse.ArgumentParser:
     group = argparse.ArgumentParser(add_help=False)
     group.add_argument("--seeds", help='a count (5: seeds 0..4) or a list ("3 7 11"): one run per seed, as a group')
@@ -91,6 +98,10 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     )
 
 
+def _tag_arguments(tag: argparse.ArgumentParser) -> None:
+    tag.add_argument("run", help="a run: its id, path, or an experiment's name (its latest run)")
+
+
 def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("--index-only", action="store_true", help="only write reports/index.html")
 
@@ -130,13 +141,24 @@ def _worker_arguments(joining: argparse.ArgumentParser) -> None:
     joining.add_argument("--jobs", type=int, default=1, help="runs at a time on this machine")
 
 
+def _dashboard_arguments(dashboard: argparse.ArgumentParser) -> None:
+    dashboard.add_argument("--sweep", help="the sweep's id (default: the newest sweep)")
+    dashboard.add_argument("--storage", default=os.environ.get("STORAGE") or None, help="postgresql://... of a sweep")
+    dashboard.add_argument("--port", type=int, default=8080, help="the port to serve on (default 8080)")
+
+
 def _index_bench_arguments(index_bench: argparse.ArgumentParser) -> None:
     index_bench.add_argument("--runs", type=int, default=10_000, help="run directories to make (default 10,000)")
     index_bench.add_argument("--repeats", type=int, default=5, help="timings of each kind of refresh (median)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parents = {"folders": _folders_parser(), "settings": _settings_parser(), "group": _group_parser()}
+    parents = {
+        "folders": _folders_parser(),
+        "settings": _settings_parser(),
+        "group": _group_parser(),
+        "notes": _notes_parser(),
+    }
     parser = argparse.ArgumentParser(prog="python -m harness", description="Run and inspect Keras experiments.")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, (shared, arguments, _, text) in COMMANDS.items():
@@ -163,8 +185,10 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def _group_of(args: argparse.Namespace) -> dict:
-    """What `run` and `sweep` pass on alike: the settings, the seeds and jobs, the folders."""
+    """What `run` and `sweep` pass on alike: the settings, the seeds and jobs, the folders, the note and tags."""
     return {
+        "note": args.note,
+        "tags": args.tags,
         "epochs": args.epochs,
         "dataset": args.dataset,
         "overrides": args.overrides,
@@ -220,11 +244,6 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_sweep_worker(args: argparse.Namespace) -> int:
-    if not args.storage or "://" not in args.storage:
-        raise UserError(
-            "make sweep-worker joins a sweep kept in a database: give STORAGE=postgresql://... (the one "
-            "the sweep was started with)"
-        )
     from harness import api
 
     group = api.join_sweep(
@@ -285,6 +304,28 @@ def _report_result(name: str, result) -> int:
     else:
         print(f"\n{name}: {status}: {reason}\nreport: {run_dir}", file=sys.stderr)
     return result.exit_code
+
+
+def command_tag(args: argparse.Namespace) -> int:
+    from harness import api
+
+    if not args.tags and args.note is None:
+        raise UserError('give TAGS="..." (or NOTE="..."): what to add to the run')
+    run = api.load(args.run, reports_dir=args.reports_dir)
+    if not isinstance(run, api.Run):
+        raise UserError(f"{args.run} is a group: tag one of its runs, e.g. {run.path / 'seed-0'}")
+    if args.note is not None:
+        run.note = args.note
+    run.tag(args.tags)
+    print(f"{run.path}: tags {', '.join(run.tags) or 'none'}" + (f"; note: {run.note}" if run.note else ""))
+    return 0
+
+
+def command_dashboard(args: argparse.Namespace) -> int:
+    from harness.tools.dashboard import run_dashboard
+
+    run_dashboard(args.reports_dir, args.sweep, args.storage, args.port)
+    return 0
 
 
 def command_report(args: argparse.Namespace) -> int:
@@ -386,7 +427,7 @@ def command_compare(args: argparse.Namespace) -> int:
 
 COMMANDS = {  # name: (shared options, its own arguments, what runs it, help)
     "run": (
-        ("folders", "settings", "group"),
+        ("folders", "settings", "group", "notes"),
         _run_arguments,
         command_run,
         "train, evaluate and write the reports of one experiment",
@@ -398,13 +439,15 @@ COMMANDS = {  # name: (shared options, its own arguments, what runs it, help)
         "run every experiment (or those named) in warm workers",
     ),
     "sweep": (
-        ("folders", "settings", "group"),
+        ("folders", "settings", "group", "notes"),
         _sweep_arguments,
         command_sweep,
         "run an experiment over a grid of config values",
     ),
     "sweep-worker": (("folders",), _worker_arguments, command_sweep_worker, "take runs of a sweep in a database"),
     "report": (("folders",), _report_arguments, command_report, "make every run's and group's report again"),
+    "tag": (("folders", "notes"), _tag_arguments, command_tag, "add tags (and a note) to a run"),
+    "dashboard": (("folders",), _dashboard_arguments, command_dashboard, "Optuna's dashboard on a sweep's study"),
     "gradcheck": (
         ("folders", "settings"),
         _gradcheck_arguments,

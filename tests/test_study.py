@@ -142,3 +142,25 @@ def test_search_options_that_do_not_combine_are_one_line_before_anything_runs(re
     )
     assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not list(reports.glob("adam/sweep-*"))
+
+
+@pytest.mark.parametrize(
+    ("storage", "expected"),
+    [
+        ("not a url hunter2", "is not a database URL (17 characters, not shown: it may hold a password)"),
+        ("mysql://user:hunter2@localhost/db", "the driver for mysql:// (MySQLdb) is not installed"),
+        ("oracle://user:hunter2@localhost/db", "the harness keeps studies in postgresql, sqlite, mysql or a journal"),
+        ("postgresql://user:hunter2@127.0.0.1:9/db", "the sweep's database at postgresql://user:***@127.0.0.1:9/db"),
+    ],
+)
+def test_a_storage_that_cannot_hold_the_study_is_one_line_before_anything_is_made(reports, storage, expected):
+    first = run_harness("run", "adam", *DIGITS, "--epochs", "1", reports=reports)
+    assert first.returncode == 0, first.stderr
+    latest = (reports / "adam" / "latest").resolve()
+    result = run_harness(
+        "sweep", "adam", *DIGITS, "--grid", "optimizer.learning_rate=0.01,0.1", "--storage", storage, reports=reports
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert expected in line and "hunter2" not in result.stderr + result.stdout
+    assert not list(reports.glob("adam/sweep-*")) and (reports / "adam" / "latest").resolve() == latest

@@ -18,9 +18,9 @@ from harness.config.schedules import SCHEDULES
 from harness.config.schema import ExperimentConfig
 from harness.errors import UserError, did_you_mean
 
-# A section is replaced rather than merged when a variant changes its kind: an sgd variant of an
-# adam experiment must not inherit beta_1, nor a dropout variant of l2 its l2 strength.
-KIND_KEYS = {"model": "builder", "optimizer": "name", "schedule": "name"}
+# A section is replaced rather than merged when a variant changes its kind: an sgd variant of an adam experiment
+# must not inherit beta_1, a cnn variant of an MLP its hidden_units, nor a table variant of an image set its sizes.
+KIND_KEYS = {"dataset": "name", "model": "builder", "optimizer": "name", "schedule": "name"}
 
 
 def available(experiments_dir: Path) -> list[str]:

@@ -11,6 +11,7 @@ before the group's folder exists, so a bad grid or a missing dataset costs no tr
 from __future__ import annotations
 
 import math
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,7 @@ from harness.config.schema import ExperimentConfig
 from harness.data.datasets import load_dataset
 from harness.errors import UserError
 from harness.groups.parallel import thread_share
-from harness.groups.storage import HEARTBEAT_SECONDS, default_storage, open_storage
+from harness.groups.storage import HEARTBEAT_SECONDS, checked_storage, default_storage, open_storage
 from harness.groups.study import (
     PRUNERS,
     SEARCHES,
@@ -106,6 +107,8 @@ class RunArguments:
     overrides: list[str] = field(default_factory=list)
     dataset: str | None = None
     epochs: int | None = None
+    note: str | None = None  # the user's note and tags, given to every member
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -213,7 +216,7 @@ def check_plan(plan: GroupPlan, experiments_dir: Path) -> dict[str, ExperimentCo
 
 
 def member_request(
-    member: dict, config: ExperimentConfig, group_dir: Path, command: list[str], trial: dict | None = None
+    member: dict, config: ExperimentConfig, group_dir: Path, command: list[str], trial: dict | None, plan: GroupPlan
 ) -> RunRequest:
     """The member's run, for a worker: in the group's folder, its console output in logs/<run>.log."""
     group = GroupDir(group_dir)
@@ -225,6 +228,8 @@ def member_request(
         log=group.log(member["run"]),
         command=tuple(command),
         trial=trial,
+        note=plan.arguments.note,
+        tags=tuple(plan.arguments.tags),
     )
 
 
@@ -314,7 +319,7 @@ class Ledger:
             # Checked already (check_plan) unless TPE chose the point or it is a retry's.
             config = self.configs.get(member["run"]) or member_config(self.plan, member, self.experiments_dir)
             reference = trial_reference(self.study, trial, self.storage, self.prune)
-            yield member_request(member, config, self.group_dir, self.command, reference)
+            yield member_request(member, config, self.group_dir, self.command, reference, self.plan)
 
     def _member(self, trial) -> dict | None:
         """The member a trial stands for: an enqueued point, or (TPE) a new point made from its parameters."""
@@ -428,7 +433,11 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
     its outcome and exit status from it)."""
     if jobs < 1:
         raise UserError(f"{setting('jobs', jobs)}: run at least one job at a time")
+    storage = checked_storage(storage)
     configs = check_plan(plan, experiments_dir)
+    if storage is not None and "://" in storage:
+        with database_errors(storage, None):  # a database that cannot be reached: one line, and nothing made
+            open_storage(storage)
     group_dir = new_run_dir(reports_dir, plan.experiment, prefix=f"{plan.kind}-")
     spec = storage or default_storage(group_dir)
     with database_errors(storage, group_dir):
@@ -442,6 +451,12 @@ def join_group(sweep: str, storage: str, experiments_dir: Path, reports_dir: Pat
     left, writing them into this machine's reports folder under the group's own id."""
     if jobs < 1:
         raise UserError(f"{setting('jobs', jobs)}: run at least one job at a time")
+    storage = checked_storage(storage)
+    if storage is None or "://" not in storage:
+        raise UserError(
+            f"make sweep-worker joins a sweep kept in a database: give {option('storage')}="
+            "postgresql://... (the one the sweep was started with)"
+        )
     with database_errors(storage, None):
         name, record = find_study(sweep, storage)
         plan = plan_from_record(record)
@@ -457,7 +472,7 @@ def join_group(sweep: str, storage: str, experiments_dir: Path, reports_dir: Pat
 def _group_record(ledger: Ledger, jobs: int, threads: int) -> dict:
     """What group.json says of the group before its runs start."""
     plan = ledger.plan
-    where = masked(ledger.storage) if "://" in ledger.storage else GroupDir.STUDY
+    where = masked(ledger.storage) if "://" in ledger.storage else os.path.relpath(ledger.storage, ledger.group_dir)
     return {
         "experiment": plan.experiment,
         "kind": plan.kind,

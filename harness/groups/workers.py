@@ -50,6 +50,8 @@ class RunRequest:
     log: Path | None = None  # where the run's console output goes; None: the worker's own output
     command: tuple[str, ...] = ()  # the command line that asked for the run, for env.json
     trial: dict | None = None  # its sweep's trial (harness.groups.study.trial_reference), to report epochs to
+    note: str | None = None  # the user's note and tags for the run
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -128,6 +130,8 @@ def _run(request: RunRequest, runner, on_start: Callable[[Path], None]) -> RunRe
                 on_start=started,
                 command=list(request.command),
                 epoch_judge=judge,
+                note=request.note,
+                tags=request.tags,
             )
             return RunResult(request, outcome.status, outcome.run_dir, outcome.reason)
         except Exception as error:  # noqa: BLE001 - reported as the run's failure, with its traceback in the log

@@ -49,13 +49,39 @@ def environment(seed: int, command: list[str] | None = None) -> dict:
         "training_device": gpus[0] if gpus else "CPU",  # Keras places a model on the first GPU, if any
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpu_cores": _physical_cores(),
+        "memory_gb": _memory_gb(),
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": None if status is None else bool(status),
         "seed": seed,
         "threads": int(os.environ["TF_NUM_INTRAOP_THREADS"]) if "TF_NUM_INTRAOP_THREADS" in os.environ else None,
         "command": command or process_command(),
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as the kernel reports it (else what Python's platform knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _physical_cores() -> int | None:
+    import psutil
+
+    return psutil.cpu_count(logical=False)
+
+
+def _memory_gb() -> float:
+    import psutil
+
+    return round(psutil.virtual_memory().total / 2**30, 1)
 
 
 def process_command() -> list[str]:

@@ -63,6 +63,7 @@ class RunDir(Folder):
     METRICS = "metrics.json"  # test scores, best validation accuracy, epochs, parameters, train seconds
     HISTORY = "history.csv"  # one row per epoch (Keras's CSVLogger appends to it)
     PREDICTIONS = "predictions.csv"  # one row per test example
+    NOTES = "notes.json"  # the user's note and tags: {"note": "...", "tags": [...]}
     DATA = "data.json"  # its dataset: class names in label order, kind (images or table), input shape, sizes
     ENVIRONMENT = "env.json"
     FINGERPRINT = "fingerprint.json"
@@ -70,11 +71,13 @@ class RunDir(Folder):
     MODEL_SUMMARY = "model_summary.txt"
     CHECKPOINTS = "checkpoint"  # a folder, while the run trains
     ITERATION_LOSS = "iteration_loss.csv"  # the NumPy network's loss per batch
+    SYSTEM = "system.csv"  # per epoch: CPU use, resident memory, and on a GPU its memory and utilisation
     WEIGHTS = "weights.npz"  # the NumPy network's parameters
     # The report's files (harness.reporting.report)
     CLASSIFICATION_TEXT = "classification_report.txt"
     CLASSIFICATION_TABLE = "classification_report.csv"
     LEARNING_CURVES = "learning_curves.png"
+    SYSTEM_PLOT = "system.png"
     LOSS_PER_ITERATION = "loss_per_iteration.png"
     CONFUSION_MATRIX = "confusion_matrix.png"
     MISCLASSIFIED = "misclassified.png"
@@ -181,11 +184,38 @@ class RunDir(Folder):
         table = read_table(self.path / self.CLASSIFICATION_TABLE)
         return table.set_index("class") if "class" in table else table
 
+    def system(self):
+        """One row per epoch: cpu_percent (100 per busy core), rss_mb, and on a GPU gpu_memory_mb, gpu_utilization."""
+        return read_table(self.path / self.SYSTEM)
+
+    def append_system(self, row: dict) -> None:
+        import pandas as pd
+
+        system = self.system()
+        system = system[system["epoch"] < row["epoch"]] if "epoch" in system else system  # a resumed run repeats
+        self.write_text(self.SYSTEM, pd.concat([system, pd.DataFrame([row])]).to_csv(index=False))
+
     def iteration_loss(self):
         return read_table(self.path / self.ITERATION_LOSS)
 
     def write_iteration_loss(self, losses) -> None:
         self.write_text(self.ITERATION_LOSS, losses.to_csv(index=False))
+
+    # ------------------------------------------------------------ the user's words about it
+
+    def notes(self) -> dict:
+        """The run's note and tags: {"note": str | None, "tags": [str, ...]}."""
+        recorded = read_json(self.path / self.NOTES, missing={})
+        return {"note": recorded.get("note"), "tags": list(recorded.get("tags", []))}
+
+    def write_notes(self, note: str | None = None, tags=()) -> dict:
+        """Add tags (each once, in the order given) and, when given, set the note; returns the notes now."""
+        notes = self.notes()
+        notes["tags"] = list(dict.fromkeys([*notes["tags"], *(tag.strip() for tag in tags if tag.strip())]))
+        if note is not None:
+            notes["note"] = note
+        write_json(self.path / self.NOTES, notes)
+        return notes
 
     # ------------------------------------------------------------ what produced it
 

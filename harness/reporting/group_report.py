@@ -29,12 +29,18 @@ CURVES_SHOWN = 10  # a sweep's curves: the best points by validation, so the plo
 
 
 def point_summary(members: list[dict]) -> dict:
+    """A point's runs: how many finished, their scores' mean and interval, and where its pruned runs stopped."""
     finished = [member for member in members if member["status"] == "finished"]
     metrics = {}
     for metric in GROUP_METRICS:
         values = [member["metrics"][metric] for member in finished]
         metrics[metric] = t_interval(values).to_dict() | {"values": values}
-    return {"runs": len(members), "finished": len(finished), "metrics": metrics}
+    pruned = [
+        {"epochs": member["metrics"].get("epochs_run"), "best_val_accuracy": member["metrics"].get("best_val_accuracy")}
+        for member in members
+        if member["status"] == "pruned"
+    ]
+    return {"runs": len(members), "finished": len(finished), "pruned": pruned, "metrics": metrics}
 
 
 def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:

@@ -47,6 +47,8 @@ COLUMNS = [
     "best_val_accuracy",
     "train_seconds",
     "status",
+    "tags",
+    "note",
     "reason",
     "path",
 ]
@@ -72,8 +74,9 @@ def run_row(run_dir: Path, reports_dir: Path, lang: str = "en") -> dict:
     path = run_dir.relative_to(reports_dir)
     row |= {"experiment": path.parts[0], "run_id": run_dir.name, "date": run_started(run_dir), "path": str(path)}
     row["group"] = path.parts[1] if len(path.parts) == 3 else None
-    status = run.status()
+    status, notes = run.status(), run.notes()
     row |= {"status": status["status"], "reason": reason_text(status.get("reason"), lang)}
+    row |= {"tags": " ".join(notes["tags"]) or None, "note": notes["note"]}
     try:
         row |= config_columns(run.config_dict())
     except (UserError, KeyError, TypeError) as error:
@@ -137,7 +140,7 @@ def group_row(group_dir: Path, reports_dir: Path) -> dict:
 
 DATA_FILE = "index-data.js"  # each row and the signature of the files it came from: read by index.html and refresh
 _DATA_START, _DATA_END = "window.INDEX_DATA = ", ";\n"  # a script, since a page opened from disk cannot fetch JSON
-RUN_FILES = (RunDir.STATUS, RunDir.METRICS)  # every write the harness makes to a run rewrites one of them
+RUN_FILES = (RunDir.STATUS, RunDir.METRICS, RunDir.NOTES)  # every write the harness makes to a run changes one
 GROUP_FILES = (GroupDir.SUMMARY,)
 
 
@@ -231,7 +234,19 @@ def runs_table(reports_dir: Path) -> pd.DataFrame:
 
 
 INDEX_FORMATS = {"test_accuracy": 4, "macro_f1": 4, "best_val_accuracy": 4, "train_seconds": 1, "learning_rate": None}
-TEXT_COLUMNS = {"experiment", "run_id", "group", "date", "dataset", "model", "optimizer", "status", "epochs"}
+TEXT_COLUMNS = {
+    "experiment",
+    "run_id",
+    "group",
+    "date",
+    "dataset",
+    "model",
+    "optimizer",
+    "status",
+    "epochs",
+    "tags",
+    "note",
+}
 
 
 def write_index(reports_dir: Path, everything: bool = False) -> Path:

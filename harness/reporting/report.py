@@ -60,6 +60,22 @@ def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: di
     save_figure(figure, path)
 
 
+def plot_system(system: pd.DataFrame, title: str, path: Path, text: dict) -> None:
+    """The training process's CPU use and resident memory per epoch (and a GPU's, where it had one)."""
+    gpu = "gpu_memory_mb" in system and system["gpu_memory_mb"].notna().any()
+    figure, axes = new_figure(1, 3 if gpu else 2, figsize=(12 if gpu else 9, 2.8), layout="constrained")
+    panels = [("cpu_percent", "cpu_percent"), ("rss_mb", "rss_mb")] + (
+        [("gpu_memory_mb", "gpu_memory_mb")] if gpu else []
+    )
+    for axis, (column, label) in zip(axes, panels, strict=True):
+        axis.plot(system["epoch"], system[column], marker="o", markersize=3)
+        axis.set(title=text[label], xlabel=text["epoch"])
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_ylim(bottom=0)
+    figure.suptitle(f"{title}: {text['system_use']}")
+    save_figure(figure, path)
+
+
 def plot_iteration_loss(losses: pd.DataFrame, title: str, path: Path, text: dict) -> None:
     """The loss of every training batch, as in the textbook's figure 4-11."""
     figure, axis = new_figure(figsize=(8, 4))
@@ -198,6 +214,7 @@ def classification_html(table: pd.DataFrame, text: dict) -> str:
 
 PAGE_IMAGES = (
     (RunDir.LEARNING_CURVES, "learning_curves"),
+    (RunDir.SYSTEM_PLOT, "system_use"),
     (RunDir.LOSS_PER_ITERATION, "loss_per_iteration"),
     (RunDir.CONFUSION_MATRIX, "confusion_matrix"),
     (RunDir.MISCLASSIFIED, "misclassified"),
@@ -222,6 +239,7 @@ def write_run_page(run: RunDir, config: dict, text: dict, lang: str) -> None:
         group=is_group(run.path.parent),
         status=run.status(),
         key_metrics=key_metrics(run.metrics(), text),
+        notes=run.notes(),
         images=images,
         mistakes=mistakes_html,
         classification=classification,
@@ -239,9 +257,11 @@ def write_report(run_dir: Path) -> None:
     text = labels(lang)
     dataset = config["dataset"]["name"]
     title = f"{config['name']} ({dataset})"
-    history = run.history()
+    history, system = run.history(), run.system()
     if not history.empty:
         plot_learning_curves(history, title, run.file(RunDir.LEARNING_CURVES), text)
+    if not system.empty:
+        plot_system(system, title, run.file(RunDir.SYSTEM_PLOT), text)
     if run.has(RunDir.ITERATION_LOSS):
         plot_iteration_loss(run.iteration_loss(), title, run.file(RunDir.LOSS_PER_ITERATION), text)
     predictions = run.predictions()
@@ -250,6 +270,15 @@ def write_report(run_dir: Path) -> None:
         write_classification(predictions, names, title, run, text)
         write_misclassified(run, predictions, config, names, title, text)
     write_run_page(run, config, text, lang)
+
+
+def write_run_page_again(run_dir: Path) -> None:
+    """The run's page and the index, from the run's files as they are now (its plots left as they are)."""
+    run = RunDir(run_dir)
+    config = run.config_dict()
+    lang = language((config.get("report") or {}).get("language"))
+    write_run_page(run, config, labels(lang), lang)
+    write_index(reports_root(run.path))
 
 
 def write_report_safely(run_dir: Path, index: bool = True) -> None:

@@ -41,7 +41,8 @@ def study_plots(group_dir: Path, study, text: dict) -> list[tuple[str, str]]:
         if function == "plot_param_importances" and len(swept) < 2:
             continue
         before = set(plt.get_fignums())
-        with warnings.catch_warnings():
+        # Optuna switches pyplot to its ggplot style for good; within this context the style is put back after.
+        with warnings.catch_warnings(), plt.style.context("default"):
             warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
             try:
                 axes = getattr(optuna_plots, function)(study)
@@ -52,9 +53,23 @@ def study_plots(group_dir: Path, study, text: dict) -> list[tuple[str, str]]:
         figure = np.ravel(axes)[0].figure
         figure.set_size_inches(9, 4.5)
         _relabel(figure, text)
+        _restyle(figure)
         save_figure(figure, group_dir / name)
         images.append((name, text[label]))
     return images
+
+
+def _restyle(figure) -> None:
+    """In the look of the page's other plots: white axes with their frame, no grey background or grid."""
+    for axis in figure.axes:
+        if axis.get_label() == "<colorbar>":
+            continue
+        axis.set_facecolor("white")
+        axis.grid(False)
+        for spine in axis.spines.values():
+            spine.set_visible(True)
+            spine.set_color("black")
+            spine.set_linewidth(0.8)
 
 
 def _relabel(figure, text: dict) -> None:

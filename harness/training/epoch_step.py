@@ -45,8 +45,14 @@ class WholeEpochStep:
         """What `model.fit` is given so that one call is one epoch: every row as a single batch."""
         return {"x": x, "y": y, "batch_size": len(y)}
 
+    @staticmethod
+    def applied(model: keras.Model) -> bool:
+        """Whether the model's train step trains a whole epoch per call."""
+        return getattr(model, "_whole_epoch_step", None) is not None
+
     def apply_to(self, model: keras.Model) -> keras.Model:
         """Replace the compiled model's train step with one that trains a whole epoch per call; returns the model."""
+        model._whole_epoch_step = self  # the mark `applied` reads
         one_step = model.train_step
         if keras.backend.backend() == "jax":
             model.train_step = self._stateless(one_step)

@@ -40,7 +40,9 @@ from harness.surface import option, setting
 from harness.training.checkpoint import EpochCheckpoint, completed_epochs, restore
 from harness.training.evaluate import evaluate
 from harness.training.fingerprint import fingerprint
+from harness.training.hparams import write_hparams
 from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
+from harness.training.system import SystemMetrics
 from harness.training.train import (
     DivergenceGuard,
     EpochLine,
@@ -88,6 +90,8 @@ def run_experiment(
     on_start: Callable[[Path], None] | None = None,
     command: list[str] | None = None,
     epoch_judge: EpochJudge | None = None,
+    note: str | None = None,
+    tags: tuple[str, ...] = (),
 ) -> RunOutcome:
     """Train and evaluate `config` in a new run directory: `run_dir` when given (a group's member), else
     a fresh one under reports/<name>/ that becomes its `latest`. With a `reporter` (the command line's and
@@ -95,7 +99,7 @@ def run_experiment(
     caller makes it (harness.groups.workers does, while its next run trains). on_start(run_dir) is called
     once the run's directory says `running`; `command` is the command line recorded in env.json (default:
     this process's). epoch_judge(epoch, logs), asked after each epoch (a sweep's pruner), stops the run as
-    `pruned` when it answers with a reason."""
+    `pruned` when it answers with a reason. `note` and `tags` are the user's words about the run (notes.json)."""
     dataset = load_dataset(config.dataset)
     numpy = config.model.framework == "numpy"
     if config.model.gradient == "numerical":
@@ -104,6 +108,8 @@ def run_experiment(
         check_numerical_budget(config, build_net(config, dataset), dataset)  # before any directory exists
     model = None if numpy else compiled_model(config, dataset)  # a builder that fails leaves no directory
     run = _start(config, dataset, reports_dir, run_dir, command, model)
+    if note is not None or tags:
+        run.write_notes(note, tags)
     if on_start is not None:
         on_start(run.path)
     if numpy:
@@ -265,6 +271,7 @@ class RunCallbacks:
             EpochCheckpoint(self.run.checkpoint_dir),
             keras.callbacks.TensorBoard(str(tensorboard_dir(self.run.path)), write_graph=False),
             EpochLine(self.config.training.epochs, terminal=sys.stdout.isatty()),
+            SystemMetrics(self.run),
         ]
         callbacks += [self.pruning] if self.pruning else []
         return callbacks + [StopOnSignal(self.watch)]  # last: the epoch it ends is recorded and checkpointed
@@ -350,6 +357,8 @@ def finish(
     metrics = {"status": status, "reason": why, "epochs_run": len(history)}
     metrics["train_seconds"] = round(float(history["seconds"].sum()), 3) if len(history) else 0.0
     run.write_metrics(metrics | (results or {}))
+    if results:  # a run that trained to its end: its settings and scores for TensorBoard's HParams dashboard
+        write_hparams(run, run.config(), metrics | results)
     resumed = {key: value for key, value in run.status().items() if key in RESUME_DETAILS}
     run.write_status(status, why, **resumed)
     if reporter is not None:

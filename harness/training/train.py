@@ -83,21 +83,23 @@ class DivergenceGuard(keras.callbacks.Callback):
 class ShuffledEpoch(keras.utils.PyDataset):
     """The training set in an order that depends only on (seed, epoch), so a resumed run sees the same data order.
 
-    One item, the whole set (harness.training.epoch_step cuts it into batches); EpochSeeding sets the epoch. Keras's
-    own shuffle draws from a generator that restarts with the process, so this serves deterministic runs.
+    One item, the whole set, for a model whose step trains a whole epoch (harness.training.epoch_step cuts it into
+    batches); else one item per batch. EpochSeeding sets the epoch. Keras's own shuffle draws from a generator that
+    restarts with the process, so this serves deterministic runs.
     """
 
-    def __init__(self, x, y, seed: int):
+    def __init__(self, x, y, seed: int, batch_size: int | None = None):
         super().__init__()
-        self.x, self.y, self.seed = x, y, seed
+        self.x, self.y, self.seed, self.batch_size = x, y, seed, batch_size or len(y)
         self.epoch = 0
 
     def __len__(self) -> int:
-        return 1
+        return -(-len(self.y) // self.batch_size)
 
     def __getitem__(self, index: int):
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
-        return self.x[order], self.y[order]
+        rows = order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows], self.y[rows]
 
 
 class EpochSeeding(keras.callbacks.Callback):
@@ -180,9 +182,9 @@ def use_xla(config: ExperimentConfig, train_examples: int, model: keras.Model) -
         return training.jit_compile
     if not tensorflow:
         return True  # JAX has no other compiler: without XLA, Keras would run its steps one operation at a time
-    if draws_random_numbers(model):
-        # TensorFlow's stateless random numbers (Keras's dropout masks, augmentation) are far slower under XLA on
-        # CPU (the README's Speed section).
+    if draws_random_numbers(model) or (has_convolutions(model) and on_cpu()):
+        # On this CPU TensorFlow's stateless random numbers (dropout masks, augmentation) are far slower under XLA,
+        # and so are convolutions, which oneDNN computes far faster without it (the README's Speed section).
         return False
     return (training.epochs or 0) * train_examples >= XLA_MIN_IMAGES
 
@@ -190,6 +192,39 @@ def use_xla(config: ExperimentConfig, train_examples: int, model: keras.Model) -
 def draws_random_numbers(model: keras.Model) -> bool:
     """Whether the model's training step draws random numbers (dropout, augmentation)."""
     return bool(_seed_generators(model))
+
+
+def has_convolutions(model: keras.Model) -> bool:
+    return any(
+        isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D)
+        for layer in _all_layers(model)
+    )
+
+
+def on_cpu() -> bool:
+    """Whether the backend trains on the CPU (no GPU visible)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.devices()[0].platform == "cpu"
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
+
+
+def whole_epoch_pays(model: keras.Model) -> bool:
+    """Whether a whole epoch per call (harness.training.epoch_step) trains this model faster than Keras's own loop:
+    not a conv net on JAX's CPU, where XLA compiles a loop of convolutions into something many times slower than the
+    same convolutions one step per call (the README's Speed section)."""
+    return not (keras.backend.backend() == "jax" and has_convolutions(model) and on_cpu())
+
+
+def evaluation_batch_size(model: keras.Model, examples: int) -> int:
+    """A forward pass over every example at once, but a conv net's in slices whose activations fit in memory."""
+    return min(examples, CONV_EVALUATION_BATCH) if has_convolutions(model) else examples
+
+
+CONV_EVALUATION_BATCH = 1000
 
 
 class BuilderFailed(UserError):
@@ -232,7 +267,7 @@ def compile_for_training(
         steps_per_execution=keras_loop_steps or 1,
         jit_compile=jit_compile,
     )
-    if keras_loop_steps is not None:
+    if keras_loop_steps is not None or not whole_epoch_pays(model):
         return model
     return WholeEpochStep(config.training.batch_size).apply_to(model)
 
@@ -257,6 +292,19 @@ def training_callbacks(config: ExperimentConfig) -> list[keras.callbacks.Callbac
     return callbacks + [EpochStats()]
 
 
+def _training_data(config: ExperimentConfig, model: keras.Model, x, y) -> tuple[dict, list]:
+    """What fit is given as the training data, and the callback that seeds a deterministic run's epochs. The whole
+    training set is one "batch" of Keras's, which the model's WholeEpochStep trains in batches of
+    training.batch_size (else Keras's own loop takes them a batch at a time)."""
+    training, whole_epoch = config.training, WholeEpochStep.applied(model)
+    if training.deterministic:
+        shuffled = ShuffledEpoch(x, y, training.seed, None if whole_epoch else training.batch_size)
+        return {"x": shuffled, "shuffle": False}, [EpochSeeding(shuffled)]
+    if whole_epoch:
+        return WholeEpochStep.fit_arguments(x, y), []
+    return {"x": x, "y": y, "batch_size": training.batch_size}, []
+
+
 def fit(
     config: ExperimentConfig,
     model: keras.Model,
@@ -273,18 +321,12 @@ def fit(
     Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default).
     """
     training = config.training
-    # The whole training set is one "batch" of Keras's, which the model's WholeEpochStep trains in batches of
-    # training.batch_size. Validation is a forward pass, done in one call too.
-    if training.deterministic:
-        shuffled = ShuffledEpoch(x, y, training.seed)
-        data = {"x": shuffled, "shuffle": False}
-        extra_callbacks = [EpochSeeding(shuffled), *extra_callbacks]
-    else:
-        data = WholeEpochStep.fit_arguments(x, y)
+    data, seeding = _training_data(config, model, x, y)
+    extra_callbacks = [*seeding, *extra_callbacks]
     history = model.fit(
         **data,
         validation_data=validation,
-        validation_batch_size=len(validation[1]) if validation else None,
+        validation_batch_size=evaluation_batch_size(model, len(validation[1])) if validation else None,
         initial_epoch=initial_epoch,
         epochs=epochs or training.epochs,
         callbacks=training_callbacks(config) + list(extra_callbacks),
@@ -292,7 +334,4 @@ def fit(
     )
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", history.epoch)
-    return TrainingResult(
-        model=model,
-        history=frame,
-    )
+    return TrainingResult(model=model, history=frame)
