@@ -7,7 +7,7 @@
 #   make all [FORCE=1 JOBS=2 NAMES="adam sgd"] | make report | make compare NAMES="adam adam_lr"
 #   make serve [PORT=8000] | make gradcheck NAME=l2 | make list | make bench [BENCH_MODEL=simple] | make bench-suite
 #   make tag RUN=<run-id or experiment> TAGS="keep" [NOTE="..."] | make dashboard [SWEEP=<id>] [STORAGE=...]
-#   make bench-index [RUNS=10000]
+#   make bench-index [RUNS=10000] | make bench-tuning [JOBS=2 TRIALS=12]
 #   make test | make lint
 
 PYTHON_BOOTSTRAP ?= python3
@@ -39,10 +39,10 @@ BENCH_EPOCHS ?= 8
 PORT ?= 8000
 DASHBOARD_PORT ?= 8080
 
-.PHONY: help setup experiment sweep all gradcheck report compare serve list tag dashboard bench bench-suite bench-index sweep-worker test lint clean
+.PHONY: help setup experiment sweep all gradcheck report compare serve list tag dashboard bench bench-suite bench-index bench-tuning sweep-worker test lint clean
 
 help:
-	@sed -n '2,10p' Makefile
+	@sed -n '2,11p' Makefile
 
 setup: $(VENV)/.installed
 
@@ -88,7 +88,7 @@ compare:
 
 serve:
 	@mkdir -p $(REPORTS)
-	@echo "serving $(REPORTS)/ at http://localhost:$(PORT)/ (Ctrl-C stops)"
+	@echo "serving $(REPORTS)/ at http://localhost:$(PORT)/: the pages of running runs and groups follow them live (Ctrl-C stops)"
 	$(PYTHON) -m http.server $(PORT) --bind 127.0.0.1 --directory $(REPORTS)
 
 list:
@@ -111,6 +111,12 @@ bench-suite:
 
 bench-index:
 	$(PYTHON) -m harness bench-index $(if $(RUNS),--runs $(RUNS))
+
+# KerasTuner's introduction against the harness's sweep over the same space; KerasTuner is a benchmark
+# dependency only (requirements-bench.txt), installed here.
+bench-tuning: setup
+	$(PYTHON) -m pip install --quiet -r requirements-bench.txt
+	$(PYTHON) -m harness bench-tuning $(if $(JOBS),--jobs $(JOBS)) $(if $(TRIALS),--trials $(TRIALS))
 
 test:
 	$(PYTHON) -m pytest

@@ -286,7 +286,7 @@ def run(
     check_run_options(seed, seeds, jobs, run_dir)
     settings, reports, tags = _settings(overrides), reports_folder(reports_dir), _tags(tags)
     if seeds is not None:
-        from harness.groups.groups import GroupPlan, RunArguments
+        from harness.groups.plan import GroupPlan, RunArguments
 
         plan = GroupPlan.of_seeds(name, str(seeds), RunArguments(settings, dataset, epochs, note, tags))
         return _run_group(plan, jobs, reports, experiments_dir)
@@ -358,7 +358,7 @@ def sweep(
     TPE choose each point from the runs so far; prune="hyperband" or "median" stops runs that fall behind. With
     `storage` (postgresql://...) the study lives in that database, and other machines can join it (join_sweep).
     """
-    from harness.groups.groups import GroupPlan, RunArguments
+    from harness.groups.plan import GroupPlan, RunArguments
 
     arguments = RunArguments(_settings(overrides), dataset, epochs, note, _tags(tags))
     plan = GroupPlan.of_sweep(

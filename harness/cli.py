@@ -135,6 +135,13 @@ def _suite_arguments(suite: argparse.ArgumentParser) -> None:
     suite.add_argument("--rounds", type=int, default=1, help="pairs of timed commands, seed code first")
 
 
+def _tuning_arguments(tuning: argparse.ArgumentParser) -> None:
+    tuning.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default; digits for a quick try)")
+    tuning.add_argument("--trials", type=int, default=12, help="the harness's TPE trials (default 12)")
+    tuning.add_argument("--jobs", type=int, default=2, help="the harness's workers (default 2)")
+    tuning.add_argument("--max-epochs", type=int, default=10, help="at most this many epochs a run (default 10)")
+
+
 def _worker_arguments(joining: argparse.ArgumentParser) -> None:
     joining.add_argument("--sweep", required=True, help="the group's id (sweep-<time>-<suffix>)")
     joining.add_argument("--storage", default=os.environ.get("STORAGE") or None, help="postgresql://...")
@@ -329,10 +336,12 @@ def command_dashboard(args: argparse.Namespace) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from harness.records import group_directories, is_group, run_directories
+    from harness.records import GroupDir, group_directories, is_group, run_directories
     from harness.reporting.index import write_index
 
     folders = [] if args.index_only else run_directories(args.reports_dir) + group_directories(args.reports_dir)
+    running = [folder for folder in folders if is_group(folder) and GroupDir(folder).is_running()]
+    folders = [folder for folder in folders if folder not in running]  # their page is the one that follows them
     if folders:  # the plotting libraries take a second to import; the index alone needs none of them
         from harness.groups.storage import group_study
         from harness.reporting.group_report import write_group_report
@@ -347,6 +356,8 @@ def command_report(args: argparse.Namespace) -> int:
     index = write_index(args.reports_dir, everything=not args.index_only) if args.reports_dir.is_dir() else None
     if folders:
         print(f"reports made again for {len(folders) - failures} of {len(folders)} runs and groups")
+    if running:
+        print(f"left to the machines running them, as they run: {', '.join(map(str, running))}")
     print(f"index: {index or 'no runs yet'}")
     return 1 if failures else 0
 
@@ -403,6 +414,18 @@ def command_bench_suite(args: argparse.Namespace) -> int:
 
     out = run_bench_suite(args.experiments_dir, args.reports_dir, args.dataset, args.jobs, args.rounds)
     print((out / "suite.md").read_text() + f"\nwritten to {out}/suite.json and suite.md")
+    return 0
+
+
+def command_bench_tuning(args: argparse.Namespace) -> int:
+    if min(args.trials, args.jobs, args.max_epochs) < 1:
+        raise UserError("--trials, --jobs and --max-epochs must be at least 1")
+    from harness.tools.bench_tuning import run_bench_tuning
+
+    out = run_bench_tuning(
+        args.experiments_dir, args.reports_dir, args.dataset, args.trials, args.jobs, args.max_epochs
+    )
+    print((out / "tuning.md").read_text() + f"\nwritten to {out}/tuning.json and tuning.md")
     return 0
 
 
@@ -464,6 +487,12 @@ COMMANDS = {  # name: (shared options, its own arguments, what runs it, help)
         "the seed notebook's code for the ten seed experiments against make all",
     ),
     "bench-index": (("folders",), _index_bench_arguments, command_bench_index, "time the index's refresh at many runs"),
+    "bench-tuning": (
+        ("folders",),
+        _tuning_arguments,
+        command_bench_tuning,
+        "KerasTuner's introduction against the harness's sweep over the same space",
+    ),
 }
 
 

@@ -11,8 +11,9 @@ from tests.conftest import EXPERIMENTS
 SEED_EXPERIMENTS = ["basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr"]
 
 
-def test_the_ten_seed_experiments_the_textbook_network_and_the_showcase_exist():
-    assert sorted(available(EXPERIMENTS)) == sorted(SEED_EXPERIMENTS + ["scratch_two_layer", "fashion_mlp_best"])
+def test_the_ten_seed_experiments_the_textbook_network_and_the_showcases_exist():
+    showcases = ["scratch_two_layer", "fashion_mlp_best", "fashion_cnn"]
+    assert sorted(available(EXPERIMENTS)) == sorted(SEED_EXPERIMENTS + showcases)
 
 
 def test_the_showcase_is_the_point_its_sweep_found_on_the_full_fashion_mnist():

@@ -6,7 +6,7 @@ import pytest
 
 from harness.config.grid import Range, as_override, grid_points, parse_axes, random_points
 from harness.errors import UserError
-from harness.groups.groups import parse_seeds
+from harness.groups.plan import parse_seeds
 from harness.surface import command_line
 from tests.conftest import harness_command, run_harness
 

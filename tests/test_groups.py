@@ -57,7 +57,7 @@ def test_three_seeds_give_a_summary_with_intervals_and_banded_curves(reports):
     page = (group / "group.html").read_text()
     assert "curves.png" in page and "3/3" in page
     assert '<th class="text">values</th>' in page and "built-in method" not in page  # the column's own name
-    assert group.name in (reports / "index.html").read_text()  # the groups' table
+    assert group.name in (reports / "index-data.js").read_text()  # the groups table the index draws
     assert (reports / "adam" / "latest").resolve() == group.resolve()
 
 
@@ -73,9 +73,9 @@ def test_a_two_by_two_sweep_runs_four_points_and_picks_the_best_by_validation(re
         {"optimizer.learning_rate": 0.01, "training.batch_size": 32},
         {"optimizer.learning_rate": 0.01, "training.batch_size": 64},
     ]
+    runs = sorted(group.glob("p0*"))
     validation = {
-        int(run.name[1:]): json.loads((run / "metrics.json").read_text())["best_val_accuracy"]
-        for run in sorted(group.glob("p0*"))
+        int(run.name[1:]): json.loads((run / "metrics.json").read_text())["best_val_accuracy"] for run in runs
     }
     assert len(validation) == 4
     assert summary["best_point"] == max(validation, key=validation.get)
@@ -85,6 +85,14 @@ def test_a_two_by_two_sweep_runs_four_points_and_picks_the_best_by_validation(re
     assert config["training"]["batch_size"] == best["training.batch_size"]
     assert "best point by validation" in result.stdout
     assert (group / "parameters.png").is_file() and (group / "curves.png").is_file()
+    live = GroupDir(group).live()  # what its page followed while it ran (tests/test_live_pages.py)
+    assert (live["status"], live["finished"], live["runs"]) == ("ended", 4, 4)
+    assert [(member["run"], member["status"], member["epochs_done"]) for member in live["members"]] == [
+        (f"p{point:02d}", "finished", 1) for point in range(4)
+    ]
+    tested = {member["run"]: member["test_accuracy"] for member in live["members"]}
+    assert tested == {run.name: json.loads((run / "metrics.json").read_text())["test_accuracy"] for run in runs}
+    assert 'data-live="running"' not in (group / "group.html").read_text()  # the final page replaced it
 
 
 def histories_and_predictions(group: Path) -> dict:

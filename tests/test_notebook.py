@@ -82,7 +82,8 @@ def test_interrupting_the_kernel_stops_the_run_cleanly_as_interrupted(tmp_path):
             time.sleep(0.2)
         assert _epochs_on_disk(reports, 3), "the run never trained three epochs"
         manager.interrupt_kernel()
-        assert client.get_shell_msg(timeout=60)["content"]["status"] == "ok"  # the cell ended, not with an error
+        reply = client.get_shell_msg(timeout=60)["content"]
+        assert reply["status"] == "ok", reply  # the cell ended, not with an error
 
         def keep_output(message):
             printed.append(message["content"].get("text", ""))

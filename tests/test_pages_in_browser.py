@@ -125,7 +125,12 @@ def test_each_run_links_to_a_page_whose_images_load(browser, reports):
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("adam")
     assert _broken_images(browser) == []
     alts = {image.get_attribute("alt") for image in browser.find_elements(By.TAG_NAME, "img")}
-    assert alts == {"learning curves", "confusion matrix (test set)", "misclassified test images"}
+    assert alts == {
+        "learning curves",
+        "what training cost the machine, per epoch",
+        "confusion matrix (test set)",
+        "misclassified test images",
+    }
     class_rows = browser.find_elements(By.CSS_SELECTOR, "table.dataframe tbody tr")
     assert [row.find_element(By.TAG_NAME, "th").text for row in class_rows][:10] == list("0123456789")
 

@@ -1,9 +1,10 @@
 """A sweep across machines: its Optuna study in a real PostgreSQL (a throw-away cluster the tests start on a Unix
-socket), other machines joining with `sweep-worker`, each point run once, a machine that dies replaced, a lost
-database one line, and the password never written anywhere."""
+socket), other machines joining with `sweep-worker`, each point run once, the runs of a machine that dies or
+loses the database taken over, a lost database one line, and the password never written anywhere."""
 
 import glob
 import json
+import math
 import os
 import shutil
 import signal
@@ -182,27 +183,54 @@ def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tm
     assert joiner.returncode == 0, stderr
     trials = study_trials(postgres.url, group)
     finished = sorted(trial.user_attrs["run"] for trial in trials if trial.state.name == "COMPLETE")
-    assert finished == ["p00", "p01"]  # the killed point ran again, on the machine that is left
+    assert finished == ["p00-retry1", "p01"]  # the killed point ran again, on the machine that is left
     assert [trial.state.name for trial in trials].count("FAIL") == 1
 
 
-def test_a_lost_database_stops_a_machine_with_one_line_and_keeps_its_finished_runs(postgres, tmp_path):
-    reports = tmp_path / "machine"
-    grid = "optimizer.learning_rate=0.01,0.005,0.002,0.001"
-    process = harness(
-        "sweep", "adam", "--dataset", "digits", "--epochs", "4", "--grid", grid, reports=reports, storage=postgres.url
+def test_a_lost_database_stops_a_machine_with_one_line_and_the_next_worker_takes_over_its_runs(postgres, tmp_path):
+    first, second = tmp_path / "machine-1", tmp_path / "machine-2"
+    grid = "optimizer.learning_rate=0.01,0.002"
+    starter = harness(
+        "sweep",
+        "adam",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "30",
+        "--grid",
+        grid,
+        "--jobs",
+        "2",
+        reports=first,
+        storage=postgres.url,
+        heartbeat=2,
     )
-    group = group_id(reports)
+    group = group_id(first)
     deadline = time.monotonic() + 180
-    while not list(reports.glob(f"adam/{group}/p00/metrics.json")) and time.monotonic() < deadline:
+    while len(list(first.glob(f"adam/{group}/p0*/history.csv"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    postgres.stop()
+    postgres.stop()  # both runs are training: their trials stay `running` in the database, their machine gone
+    stopped = time.monotonic()
     try:
-        _, stderr = process.communicate(timeout=300)
+        _, stderr = starter.communicate(timeout=300)
     finally:
         postgres.start()
-    assert process.returncode == 2, stderr
+    assert starter.returncode == 2, stderr
     (line,) = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert "the sweep's database at postgresql://postgres:***@" in line and "cannot be reached" in line
     assert PASSWORD not in stderr
-    assert json.loads((reports / "adam" / group / "p00" / "metrics.json").read_text())["status"] == "finished"
+    kept = [json.loads(path.read_text())["status"] for path in first.glob(f"adam/{group}/p0*/metrics.json")]
+    assert kept == ["finished", "finished"]  # the runs it was training end here and stay in its folder
+    # Its trials' last beats are as old as the outage: a worker that counts a machine silent only after three
+    # beats longer than that sees them still running, and must wait for them rather than call the sweep done.
+    beat = math.ceil((time.monotonic() - stopped + 15) / 3)
+    joiner = harness("sweep-worker", "--sweep", group, reports=second, storage=postgres.url, heartbeat=beat)
+    stdout, stderr = joiner.communicate(timeout=600)
+    assert joiner.returncode == 0, stderr
+    assert "waiting for p00, p01, still running on other machines" in stdout
+    trials = study_trials(postgres.url, group)
+    finished = sorted(trial.user_attrs["run"] for trial in trials if trial.state.name == "COMPLETE")
+    assert finished == ["p00-retry1", "p01-retry1"]  # the silent machine's runs, run again here
+    assert [trial.state.name for trial in trials].count("RUNNING") == 0
+    summary = json.loads((second / "adam" / group / "summary.json").read_text())
+    assert (summary["finished"], summary["missing_points"]) == (2, [])

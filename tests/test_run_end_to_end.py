@@ -167,7 +167,7 @@ def test_list_shows_every_experiment(reports):
     lines = result.stdout.split("\n\n")[0].splitlines()  # the experiments; then the choices they may name
     assert lines[0].split() == ["experiment", "model", "optimizer", "dataset", "epochs"]
     assert any(line.split()[:2] == ["adam_lr", "simple"] and "step schedule" in line for line in lines)
-    assert len(lines) == 1 + 12  # a heading, the ten seed experiments, the textbook network and the showcase
+    assert len(lines) == 1 + 13  # a heading, the ten seed experiments, the textbook network and two showcases
     assert any(
         line.split()[:2] == ["scratch_two_layer", "two_layer_net"] and "10000 iterations" in line for line in lines
     )
@@ -265,4 +265,5 @@ def test_tensorboard_finds_each_run_once_though_latest_links_to_it(made_run):
     reports = run_dir.parent.parent
     assert (reports / "adam_lr" / "latest").resolve() == run_dir.resolve()
     runs = EventMultiplexer().AddRunsFromDirectory(str(reports)).Runs()  # as `tensorboard --logdir reports` does
-    assert sorted(runs) == [f"tensorboard/adam_lr/{run_dir.name}/{part}" for part in ("train", "validation")]
+    parts = ("hparams", "train", "validation")  # the run's settings and scores for the HParams dashboard, its curves
+    assert sorted(runs) == [f"tensorboard/adam_lr/{run_dir.name}/{part}" for part in parts]

@@ -3,428 +3,30 @@
     make experiment NAME=adam SEEDS=5 JOBS=2     reports/adam/seeds-<id>/: 5 runs, summary.json, group.html
     make sweep NAME=l2 GRID="model.l2=0.0001,0.01 training.batch_size=64,128"    reports/l2/sweep-<id>/
 
-The members run in JOBS warm worker processes (harness.groups.workers), each created in the group's folder under
-a name that says what it is (seed-3, p02-seed-1). Every config is resolved, and the data loaded once,
-before the group's folder exists, so a bad grid or a missing dataset costs no training.
+The group is planned and checked first (harness.groups.plan), then its members run in JOBS warm worker processes
+(harness.groups.workers), each created in the group's folder under a name that says what it is (seed-3, p02-seed-1),
+as the trials of the group's Optuna study (harness.groups.ledger). Its page follows it while it runs
+(harness.groups.live) and gets its statistics when it ends.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from harness.config.experiments import resolve
-from harness.config.grid import Range, as_override, grid_points, parse_axes, point_label, random_points
-from harness.config.schema import ExperimentConfig
-from harness.data.datasets import load_dataset
 from harness.errors import UserError
+from harness.groups.ledger import Ledger
+from harness.groups.live import GroupProgress
 from harness.groups.parallel import thread_share
-from harness.groups.storage import HEARTBEAT_SECONDS, checked_storage, default_storage, open_storage
-from harness.groups.study import (
-    PRUNERS,
-    SEARCHES,
-    create_study,
-    decoded,
-    distributions,
-    encoded,
-    load_study,
-    take_queued,
-    tell,
-    trial_reference,
-)
-from harness.groups.workers import RunRequest, RunResult, WorkerPool
+from harness.groups.plan import GroupPlan, check_plan, plan_from_record
+from harness.groups.storage import checked_storage, default_storage, open_storage
+from harness.groups.study import create_study, load_study
+from harness.groups.workers import WorkerPool
 from harness.masking import masked
-from harness.records import GroupDir, new_run_dir, point_latest, process_command, reason_text
-from harness.surface import on_command_line, option, setting, warn
-
-MAX_RUNS = 10_000  # a group beyond this is refused before any of it is built
-RETRIES = 2  # times a run whose worker process died is run again
-
-
-def check_search(
-    method: str | None, trials: int | None, random: int | None, seeds: str | None, prune: str | None
-) -> None:
-    """SEARCH, TRIALS and PRUNE: what combines with what, said before anything runs."""
-    tpe = setting("search", "tpe", example=True)
-    if method is not None and method not in SEARCHES:
-        raise UserError(
-            f"{setting('search', method)}: the search that learns is {tpe} (or leave {option('search')} out for a grid)"
-        )
-    if (method is None) != (trials is None):
-        raise UserError(
-            f"{tpe} needs {setting('trials', 'N', example=True)} (how many runs it may make), and "
-            f"{option('trials')} needs {tpe}"
-        )
-    if method is not None and (random is not None or seeds):
-        raise UserError(
-            f"{tpe} chooses its own points one run at a time: drop {option('random')} and {option('seeds')} (run the "
-            f"best point with {setting('seeds', 5)} afterwards)"
-        )
-    if trials is not None and trials < 1:
-        raise UserError(f"{setting('trials', trials)}: give at least one trial")
-    if prune is not None and prune not in PRUNERS:
-        raise UserError(f"{setting('prune', prune)}: choose one of {', '.join(PRUNERS)}")
-
-
-def check_size(kind: str, points: int, seeds: int, sizes: str) -> None:
-    """Refuse a group of more than MAX_RUNS runs at once, saying how big it is and what to do instead."""
-    runs = points * seeds
-    if runs > MAX_RUNS:
-        times = f" x {seeds:,} seeds" if seeds > 1 else ""
-        sample = setting("random", "N", example=True)
-        advice = f"sample it with {sample} (N points of the same ranges) or narrow the grid"
-        raise UserError(
-            f"the {kind} would make {runs:,} runs ({sizes}{times}), more than the {MAX_RUNS:,} a group "
-            f"may have: {advice if kind == 'sweep' else 'give fewer seeds'}"
-        )
-
-
-def parse_seeds(text: str) -> list[int]:
-    """SEEDS=5 means seeds 0..4; SEEDS="3 7 11" means those seeds."""
-    words = text.replace(",", " ").split()
-    if not words or not all(word.isdigit() for word in words):
-        examples = f"{setting('seeds', 5)} runs seeds 0..4) or seeds ({setting('seeds', '3 7 11')}"
-        raise UserError(f"{setting('seeds', text)}: give a count ({examples})")
-    if len(words) == 1:
-        count = int(words[0])
-        if count < 1:
-            raise UserError(f"{setting('seeds', text)}: give at least one seed")
-        return list(range(count))
-    seeds = [int(word) for word in words]
-    if len(set(seeds)) != len(seeds):
-        raise UserError(f"{setting('seeds', text)} repeats a seed; each seed runs once")
-    return seeds
-
-
-@dataclass
-class RunArguments:
-    """What the command line said about every member: the shortcuts and --set overrides."""
-
-    overrides: list[str] = field(default_factory=list)
-    dataset: str | None = None
-    epochs: int | None = None
-    note: str | None = None  # the user's note and tags, given to every member
-    tags: list[str] = field(default_factory=list)
-
-
-@dataclass
-class GroupPlan:
-    experiment: str
-    kind: str  # "seeds" or "sweep"
-    points: list[dict]  # config values per point; one empty point for a seeds group; none yet for SEARCH=tpe
-    seeds: list[int | None]  # None: the config's own seed
-    arguments: RunArguments
-    search: dict | None = None  # a sweep's GRID, RANDOM, sampling seed, SEARCH, TRIALS and PRUNE, as given
-    axes: dict = field(default_factory=dict)  # each swept key's values or range (harness.config.grid.parse_axes)
-
-    @classmethod
-    def of_seeds(cls, experiment: str, seeds: str | None, arguments: RunArguments) -> GroupPlan:
-        """SEEDS=N (or "3 7 11") runs of one config."""
-        chosen = parse_seeds(seeds) if seeds else [None]
-        check_size("seeds group", 1, len(chosen), "one point")
-        return cls(experiment, "seeds", [{}], chosen, arguments)
-
-    @classmethod
-    def of_sweep(
-        cls,
-        experiment: str,
-        grid: str,
-        random: int | None,
-        sample_seed: int,
-        seeds: str | None,
-        arguments: RunArguments,
-        method: str | None = None,
-        trials: int | None = None,
-        prune: str | None = None,
-    ) -> GroupPlan:
-        """Every point of GRID, or RANDOM points drawn from its LOW:HIGH ranges, times SEEDS; or TRIALS points
-        chosen by TPE (method "tpe"). `prune`: hyperband or median stops hopeless runs."""
-        check_search(method, trials, random, seeds, prune)
-        axes = parse_axes(grid, random=random is not None or method is not None)
-        chosen = parse_seeds(seeds) if seeds else [None]
-        if method is not None:
-            check_size("sweep", trials, 1, f"TRIALS={trials:,}")
-            points = []
-        elif random is not None:
-            check_size("sweep", random, len(chosen), f"RANDOM={random:,} points")
-            points = random_points(axes, random, sample_seed)
-        else:
-            sizes = [len(values) for values in axes.values()]
-            check_size("sweep", math.prod(sizes), len(chosen), " x ".join(f"{size:,}" for size in sizes) + " points")
-            points = grid_points(axes)
-        search = {
-            "grid": grid,
-            "random": random,
-            "sample_seed": sample_seed if random or method else None,
-            "method": method,
-            "trials": trials,
-            "prune": prune,
-        }
-        return cls(experiment, "sweep", points, chosen, arguments, search, axes)
-
-    def members(self) -> list[dict]:
-        members = []
-        for index, point in enumerate(self.points):
-            for seed in self.seeds:
-                name = f"p{index:02d}" if self.kind == "sweep" else ""
-                name = "-".join(part for part in (name, f"seed-{seed}" if seed is not None else "") if part)
-                members.append({"run": name, "point": index, "seed": seed, "parameters": point})
-        return members
-
-
-def member_overrides(plan: GroupPlan, member: dict) -> list[str]:
-    return plan.arguments.overrides + [as_override(key, value) for key, value in member["parameters"].items()]
-
-
-def member_config(plan: GroupPlan, member: dict, experiments_dir: Path) -> ExperimentConfig:
-    """The member's resolved config; a problem names the point it belongs to."""
-    try:
-        return resolve(
-            plan.experiment,
-            experiments_dir,
-            member_overrides(plan, member),
-            plan.arguments.dataset,
-            plan.arguments.epochs,
-            member["seed"],
-        )
-    except UserError as error:
-        where = f"point {point_label(member['parameters'])}: " if member["parameters"] else ""
-        raise UserError(f"{where}{error}") from None
-
-
-def check_plan(plan: GroupPlan, experiments_dir: Path) -> dict[str, ExperimentConfig]:
-    """Resolve every member's config and load the data once: any problem fails here, before training. A search
-    that chooses its points as it goes is checked at the low end of every range (and each list's first value)."""
-    members = plan.members() or [
-        {
-            "run": "probe",
-            "seed": None,
-            "parameters": {
-                key: values.low if isinstance(values, Range) else values[0] for key, values in plan.axes.items()
-            },
-        }
-    ]
-    configs = {member["run"]: member_config(plan, member, experiments_dir) for member in members}
-    load_dataset(next(iter(configs.values())).dataset)
-    for message in dict.fromkeys(found for config in configs.values() for found in config.settings_without_effect()):
-        warn(message)
-    return configs
-
-
-def member_request(
-    member: dict, config: ExperimentConfig, group_dir: Path, command: list[str], trial: dict | None, plan: GroupPlan
-) -> RunRequest:
-    """The member's run, for a worker: in the group's folder, its console output in logs/<run>.log."""
-    group = GroupDir(group_dir)
-    return RunRequest(
-        member["run"],
-        config.to_dict(),
-        group_dir.parent.parent,
-        run_dir=group.member(member["run"]).path,
-        log=group.log(member["run"]),
-        command=tuple(command),
-        trial=trial,
-        note=plan.arguments.note,
-        tags=tuple(plan.arguments.tags),
-    )
-
-
-def describe(member: dict) -> str:
-    parameters = point_label(member["parameters"])
-    return member["run"] + (f" ({parameters})" if parameters else "")
-
-
-def outcome_line(group_dir: Path, member: dict, result: RunResult) -> str:
-    """How a run ended, in one line: its status and score, or where its log is."""
-    state = GroupDir(group_dir).read_member(member)
-    if state["status"] == "finished":
-        metrics = state["metrics"]
-        return f"finished, test accuracy {metrics['test_accuracy']:.4f}, val {metrics['best_val_accuracy']:.4f}"
-    if state["status"] == "pruned":
-        return f"pruned: {reason_text(state['reason'])}"
-    return f"{state['status']} ({reason_text(result.reason) or 'see its log'}); log: {result.request.log}"
-
-
-class Ledger:
-    """A group's study and its members: hands each free worker the next trial's run, and records each run's end
-    in its trial. Grid, random and seed points are enqueued up front (by the machine that starts the group; one
-    that joins it takes from the same queue); SEARCH=tpe asks for a new point each time."""
-
-    def __init__(
-        self,
-        plan: GroupPlan,
-        group_dir: Path,
-        study,
-        storage: str,
-        experiments_dir: Path,
-        configs: dict[str, ExperimentConfig],
-        command: list[str],
-        joining: bool = False,
-    ):
-        self.plan, self.group_dir, self.study, self.storage = plan, group_dir, study, storage
-        self.experiments_dir, self.configs, self.command = experiments_dir, configs, command
-        search = plan.search or {}
-        self.method, self.prune, self.trials = search.get("method"), search.get("prune"), search.get("trials")
-        self.distributions = distributions(plan.axes)
-        self.members = {} if joining else {member["run"]: member | {"exit_code": None} for member in plan.members()}
-        self.asked: dict[str, object] = {}  # run -> its Optuna trial, until told
-        self.taken: set[str] = set()  # the runs this machine took
-        if not joining:
-            study.set_user_attr("plan", plan_record(plan))
-            for member in plan.members():
-                params = {key: encoded(value) for key, value in member["parameters"].items()}
-                study.enqueue_trial(params, user_attrs={key: member[key] for key in ("run", "point", "seed")})
-        self.total = self.trials if self.method else len(self._waiting())
-        self.heartbeat = Heartbeat(study, self.asked) if "://" in storage else None
-
-    def members_here(self) -> list[dict]:
-        """The members this machine ran; with a database, the points it never took are other machines' to run."""
-        shared = self.heartbeat is not None
-        return [member for member in self.members.values() if not shared or member["run"] in self.taken]
-
-    def _waiting(self) -> list:
-        from optuna.trial import TrialState
-
-        return self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-
-    def requests(self):
-        """The next member's run each time a worker is free, until the study has no point left to run."""
-        from optuna.trial import TrialState
-
-        while True:
-            if self.heartbeat is not None:  # a trial whose machine went silent goes back in the queue
-                self.heartbeat.retry_stale()
-            if self.method is None:
-                trial = take_queued(self.study, self.distributions)
-                if trial is None:  # every point taken, here or by another machine
-                    return
-            elif len(self.study.get_trials(deepcopy=False)) >= self.trials:
-                return
-            else:
-                trial = self.study.ask(self.distributions)
-            member = self._member(trial)
-            if member is None:  # a trial queued by hand, not by the harness: no run stands for it
-                self.study.tell(trial, state=TrialState.FAIL)
-                continue
-            if "run" not in trial.user_attrs:  # a point TPE chose: the trial says which run it is
-                for key in ("run", "point", "seed"):
-                    trial.set_user_attr(key, member[key])
-            trial.set_user_attr("parameters", member["parameters"])  # for a page made from the study alone
-            self.members[member["run"]], self.asked[member["run"]] = member | {"exit_code": None}, trial
-            self.taken.add(member["run"])
-            # Checked already (check_plan) unless TPE chose the point or it is a retry's.
-            config = self.configs.get(member["run"]) or member_config(self.plan, member, self.experiments_dir)
-            reference = trial_reference(self.study, trial, self.storage, self.prune)
-            yield member_request(member, config, self.group_dir, self.command, reference, self.plan)
-
-    def _member(self, trial) -> dict | None:
-        """The member a trial stands for: an enqueued point, or (TPE) a new point made from its parameters."""
-        attributes = trial.user_attrs
-        if "run" in attributes:
-            known = self.members.get(attributes["run"])
-            if known is not None:
-                return {key: value for key, value in known.items() if key != "exit_code"}
-            point = self.plan.points[attributes["point"]]
-            return {
-                "run": attributes["run"],
-                "point": attributes["point"],
-                "seed": attributes["seed"],
-                "parameters": point,
-            }
-        if self.method is None:
-            return None
-        parameters = decoded(self.plan.axes, trial.params)
-        self.plan.points.append(parameters)
-        return {
-            "run": f"t{trial.number:03d}",
-            "point": len(self.plan.points) - 1,
-            "seed": None,
-            "parameters": parameters,
-        }
-
-    def record(self, result: RunResult, done: int) -> None:
-        """A run ended: tell its trial, and print one line. A run whose worker died is run again (its point
-        enqueued anew, as `<run>-retry<n>`), up to RETRIES times."""
-        member = self.members[result.request.label]
-        member["exit_code"] = result.exit_code
-        metrics = GroupDir(self.group_dir).member(member["run"]).metrics()
-        tell(self.study, self.asked.pop(member["run"]), result.status, metrics, result.run_dir)
-        line = outcome_line(self.group_dir, member, result)
-        if result.lost and member.get("retry", 0) < RETRIES:
-            retry = self._retry(member)
-            line += f"; its point runs again as {retry['run']}"
-        print(f"[{done}/{self.total}] {describe(member)}: {line}", flush=True)
-
-    def _retry(self, member: dict) -> dict:
-        attempt = member.get("retry", 0) + 1
-        retry = member | {
-            "run": f"{member.get('retry_of', member['run'])}-retry{attempt}",
-            "retry": attempt,
-            "retry_of": member.get("retry_of", member["run"]),
-            "exit_code": None,
-        }
-        member["retried_by"] = retry["run"]
-        params = {key: encoded(value) for key, value in member["parameters"].items()}
-        self.study.enqueue_trial(params, user_attrs={key: retry[key] for key in ("run", "point", "seed")})
-        self.members[retry["run"]] = retry
-        self.total += 1
-        return retry
-
-
-def plan_record(plan: GroupPlan) -> dict:
-    """What a machine joining the group needs to run its points: the plan, as plain data in the study."""
-    return {
-        "experiment": plan.experiment,
-        "kind": plan.kind,
-        "points": plan.points,
-        "seeds": plan.seeds,
-        "search": plan.search,
-        "arguments": vars(plan.arguments),
-    }
-
-
-def plan_from_record(record: dict) -> GroupPlan:
-    search = record["search"] or {}
-    axes = parse_axes(search["grid"], random=bool(search.get("random") or search.get("method"))) if search else {}
-    return GroupPlan(
-        record["experiment"],
-        record["kind"],
-        record["points"],
-        record["seeds"],
-        RunArguments(**record["arguments"]),
-        record["search"],
-        axes,
-    )
-
-
-class Heartbeat:
-    """For a study in a database: a thread that says every HEARTBEAT_SECONDS that this machine's trials are
-    alive, and, before each new trial, Optuna's check for trials whose machine went silent (they are failed and
-    enqueued again by the storage's RetryHeartbeatStaleTrialCallback)."""
-
-    def __init__(self, study, asked: dict):
-        import threading
-
-        self.study, self.asked = study, asked
-        self.stopped = threading.Event()
-        threading.Thread(target=self._beat, daemon=True, name="heartbeat").start()
-
-    def _beat(self) -> None:
-        while not self.stopped.wait(HEARTBEAT_SECONDS):
-            for trial in list(self.asked.values()):
-                self.study._storage.record_heartbeat(trial._trial_id)  # noqa: SLF001 - Optuna's own heartbeat call
-
-    def retry_stale(self) -> None:
-        import optuna
-
-        optuna.storages.fail_stale_trials(self.study)
-
-    def stop(self) -> None:
-        self.stopped.set()
+from harness.records import GroupDir, new_run_dir, point_latest, process_command
+from harness.surface import on_command_line, option, setting
 
 
 def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int, storage: str | None = None) -> Path:
@@ -500,22 +102,28 @@ def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
             f"each, in {group.path} (each run's output: {group.path / group.LOGS}/<run>.log)",
             flush=True,
         )
-    interrupted = False
+    interrupted, progress = False, GroupProgress(ledger, reports_dir, _language(ledger))
     try:
         with database_errors(ledger.storage, group.path):
-            WorkerPool(parallel).run(ledger.requests(), ledger.record, expected=ledger.total)
+            WorkerPool(parallel).run(ledger.requests(), ledger.record, ledger.total, on_progress=progress.update)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         if ledger.heartbeat is not None:
             ledger.heartbeat.stop()
         group.write_record(record | {"members": ledger.members_here(), "interrupted": interrupted})
+        progress.update(ended=True)
     from harness.reporting.group_report import write_group_report
     from harness.reporting.index import write_index
 
     write_group_report(group.path, ledger.study if ledger.plan.kind == "sweep" else None)
     write_index(reports_dir)
     return group.path
+
+
+def _language(ledger: Ledger) -> str | None:
+    """The pages' language, as the group's configs say (report.language), if they say."""
+    return next((config.report.language for config in ledger.configs.values()), None)
 
 
 def find_study(sweep: str, storage: str) -> tuple[str, dict]:

@@ -73,7 +73,7 @@ def open_storage(spec: str):
     import optuna
 
     # Optuna marks the heartbeat and its retry callback experimental, and warns that heartbeats are meant for
-    # Study.optimize: the harness records them itself, for the trials it asked for (harness.groups.groups).
+    # Study.optimize: the harness records them itself, for the trials it asked for (harness.groups.ledger).
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     if "://" in spec:

@@ -78,12 +78,16 @@ def pruner(kind: str | None):
 
 
 def _sampler(search: dict):
-    """TPE chooses SEARCH=tpe's points; enqueued points (grid, random, seeds) are taken as given."""
+    """TPE chooses SEARCH=tpe's points; enqueued points (grid, random, seeds) are taken as given. TPE starts from
+    a third of its TRIALS at random (Optuna's default of ten would leave a sweep of a dozen trials all but random),
+    and with runs side by side it counts the running ones as having scored (the constant liar), so that workers do
+    not all try the same promising point."""
     import optuna
 
     seed = search.get("sample_seed") or 0
     if search.get("method") == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        startup = min(10, max(3, (search.get("trials") or 30) // 3))
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
     return optuna.samplers.RandomSampler(seed=seed)
 
 
@@ -152,16 +156,27 @@ def trial_reference(study, trial, storage: str, prune: str | None) -> dict:
 
 def epoch_judge(trial: dict) -> Callable[[int, dict], dict | None]:
     """For a run's worker: report each epoch's validation accuracy to the run's trial; a non-empty answer means
-    the pruner stopped the run there, and says why."""
+    the pruner stopped the run there, and says why. A study that cannot be reached any more (its database went
+    down) stops being asked: the run trains on to its end, and its group's machine says what happened."""
     import optuna
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
 
     _quiet()
     study = load_study(trial["study"], trial["storage"], {"prune": trial.get("prune")})
-    running = optuna.trial.Trial(study, trial["trial_id"])
+    running, lost = optuna.trial.Trial(study, trial["trial_id"]), []
 
     def judge(epoch: int, logs: dict) -> str | None:
-        running.report(float(logs["val_accuracy"]), epoch)
-        if running.should_prune():
+        if lost:
+            return None
+        try:
+            running.report(float(logs["val_accuracy"]), epoch)
+            stop = running.should_prune()
+        except (StorageInternalError, SQLAlchemyError, OSError) as error:
+            lost.append(error)
+            print(f"warning: the sweep's study cannot be reached ({type(error).__name__}); training goes on")
+            return None
+        if stop:
             return reason("pruned", pruner=trial.get("prune"), epoch=epoch, val_accuracy=float(logs["val_accuracy"]))
         return None
 

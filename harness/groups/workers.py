@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 import traceback
 import types
 from collections.abc import Callable, Iterable, Iterator
@@ -39,6 +40,8 @@ from harness.process_exit import exit_now
 from harness.records import EXIT_CODES, RunDir, reason
 
 STOP_WAIT_SECONDS = 120  # for running runs to end after Ctrl-C
+PROGRESS_SECONDS = 2.0  # how often a pool with on_progress calls it while its runs train
+ASK_AGAIN = "ask again"  # what a source of requests yields when it has none yet but may have soon
 
 
 @dataclass
@@ -79,7 +82,7 @@ def serve(connection: Connection, cores: set[int]) -> None:
     filter_native_logs()  # TensorFlow's C++ start-up notices, which a notebook would show
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
-    from harness.reporting.report import warm_up, write_report_safely
+    from harness.reporting.report import warm_up, write_report_safely, write_running_page_safely
     from harness.training import runner
 
     # Every run builds its own model, so TensorFlow's warning that functions are traced again is expected here.
@@ -88,9 +91,14 @@ def serve(connection: Connection, cores: set[int]) -> None:
 
     reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
     reports.submit(warm_up)
+
+    def started(run_dir: Path) -> None:
+        reports.submit(write_running_page_safely, run_dir, index=False)  # the page that follows it while it trains
+        connection.send(("started", run_dir))
+
     try:
         while (request := _next_request(connection)) is not None:
-            result = _run(request, runner, lambda run_dir: connection.send(("started", run_dir)))
+            result = _run(request, runner, started)
             if result.run_dir is not None:
                 reports.submit(write_report_safely, result.run_dir, index=False)
             connection.send(("finished", result))
@@ -195,11 +203,17 @@ class WorkerPool:
         return _Worker(process, mine, cores)
 
     def run(
-        self, requests: Iterable[RunRequest], on_finish: Callable[[RunResult, int], None], expected: int | None = None
+        self,
+        requests: Iterable[RunRequest],
+        on_finish: Callable[[RunResult, int], None],
+        expected: int | None = None,
+        on_progress: Callable[[], None] | None = None,
     ) -> list[RunResult]:
         """Run every request; on_finish(result, done_count) as each ends. `requests` is taken one at a time as a
         worker frees up (a generator may decide the next run from the results so far); `expected`, how many
-        there will be when it is not a list. Ctrl-C (or SIGTERM to this process) interrupts the running runs,
+        there will be when it is not a list; ASK_AGAIN from it means none yet: it is asked again after
+        PROGRESS_SECONDS. on_progress() is called once the runs are handed out and every PROGRESS_SECONDS while
+        they train. Ctrl-C (or SIGTERM to this process) interrupts the running runs,
         starts no more, and raises KeyboardInterrupt once they have stopped."""
         expected = len(requests) if isinstance(requests, list) else expected
         waiting, results = iter(requests), []
@@ -214,15 +228,13 @@ class WorkerPool:
             self.workers = [self._start(cores) for cores in self.slots[:count]]
             more = True
             while more or any(worker.request for worker in self.workers):
-                for worker in self.workers:
-                    if worker.request is None and more:
-                        request = next(waiting, None)
-                        more = request is not None
-                        if more:
-                            worker.request, worker.run_dir = request, None
-                            worker.connection.send(worker.request)
+                more, later = self._hand_out(waiting)
+                if on_progress is not None:
+                    on_progress()
                 if any(worker.request for worker in self.workers):
-                    self._collect(done)
+                    self._collect(done, timeout=PROGRESS_SECONDS if on_progress is not None or later else None)
+                elif later:
+                    time.sleep(PROGRESS_SECONDS)
         except KeyboardInterrupt:
             self._stop_running(done)
             raise
@@ -230,6 +242,18 @@ class WorkerPool:
             signal.signal(signal.SIGTERM, previous)
             self.close()
         return results
+
+    def _hand_out(self, waiting: Iterator[RunRequest]) -> tuple[bool, bool]:
+        """Give each free worker the next request. Returns whether more may come, and whether the source said
+        ASK_AGAIN (none yet)."""
+        for worker in self.workers:
+            if worker.request is None:
+                request = next(waiting, None)
+                if request is None or request is ASK_AGAIN:
+                    return request is not None, request is ASK_AGAIN
+                worker.request, worker.run_dir = request, None
+                worker.connection.send(worker.request)
+        return True, False
 
     def _collect(self, done: Callable[[RunResult], None], timeout: float | None = None) -> None:
         """Wait for a message or a dead worker; replace a dead worker with a new one on the same cores."""

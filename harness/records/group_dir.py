@@ -7,17 +7,21 @@ member runs inside it (each a harness.records.RunDir).
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 
 from harness.atomic import write_json
+from harness.errors import UserError
 from harness.records.folder import Folder
 from harness.records.reasons import reason
-from harness.records.run_dir import RunDir, read_json
+from harness.records.run_dir import RunDir, process_alive, read_json
 
 
 class GroupDir(Folder):
     RECORD = "group.json"  # what the group is: kind, seeds, points, search, members, its study
     SUMMARY = "summary.json"  # its statistics, from the members' own files
+    LIVE = "live.json"  # each member's state while the group runs, for its page and the index to follow
     STUDY = "study.journal"  # its Optuna study, when kept in the folder
     LOGS = "logs"  # each member's console output, logs/<run>.log
     PAGE = "group.html"
@@ -38,6 +42,24 @@ class GroupDir(Folder):
 
     def write_summary(self, summary: dict) -> None:
         write_json(self.path / self.SUMMARY, summary)
+
+    def write_live(self, state: dict) -> None:
+        write_json(self.path / self.LIVE, state | {"pid": os.getpid(), "host": platform.node()})
+
+    def live(self) -> dict:
+        """The group's live state ({} if it has none); `running` whose process is gone reads as `interrupted`."""
+        state = read_json(self.path / self.LIVE, missing={})
+        mine = state.get("host") == platform.node()
+        if state.get("status") == "running" and mine and not process_alive(state.get("pid")):
+            return state | {"status": "interrupted"}
+        return state
+
+    def is_running(self) -> bool:
+        """Its runs are still being run (by a process that lives, on this machine or another)."""
+        try:
+            return self.live().get("status") == "running"
+        except UserError:
+            return False
 
     @property
     def study_path(self) -> Path:

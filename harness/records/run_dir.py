@@ -137,7 +137,7 @@ class RunDir(Folder):
         except (OSError, ValueError):
             return {"status": "incomplete", "reason": reason("status_unreadable")}
         mine = record.get("host") == platform.node()
-        if record.get("status") == "running" and mine and not _alive(record.get("pid")):
+        if record.get("status") == "running" and mine and not process_alive(record.get("pid")):
             return record | {"status": "interrupted", "reason": reason("vanished")}
         return record
 
@@ -254,7 +254,7 @@ class RunDir(Folder):
         return self.path / self.CHECKPOINTS
 
 
-def _alive(pid) -> bool:
+def process_alive(pid) -> bool:
     if not isinstance(pid, int):
         return False
     try:

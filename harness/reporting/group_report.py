@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from harness.config.grid import point_label
 from harness.records import GroupDir, reason_text
 from harness.reporting.figures import new_figure, save_figure
-from harness.reporting.i18n import labels, language
+from harness.reporting.i18n import labels, language, status_words
 from harness.reporting.index import started
 from harness.reporting.pages import write_page
 from harness.reporting.stats import band, t_interval
@@ -66,6 +66,7 @@ def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
         ],
         "seeds": record["seeds"],
         "points": points,
+        "missing_points": [point["point"] for point in points if not point["runs"]],  # no run recorded anywhere
     }
     if record["kind"] == "seeds":
         summary["metrics"] = points[0]["metrics"]
@@ -182,6 +183,25 @@ def write_group_report(group_dir: Path, study=None) -> dict:
     return summary
 
 
+def write_running_group_page(group_dir: Path, lang: str | None = None) -> None:
+    """The page of a group that has just started: its runs as they start and end, from live.json while served
+    (group_live.html); write_group_report replaces it when the group ends."""
+    group = GroupDir(group_dir)
+    record, lang = group.record(), language(lang)
+    summary = {key: record[key] for key in ("experiment", "kind", "seeds")} | {"group": group_dir.name}
+    write_page(
+        "group.html",
+        group.path / group.PAGE,
+        group_dir.parent.parent,
+        lang,
+        text=labels(lang),
+        summary=summary | {"finished": 0, "runs": len(record["members"]) or "?"},
+        live=group.live(),
+        statuses=status_words(lang),
+        date=started(group_dir.name),
+    )
+
+
 def _group_plots(group: GroupDir, summary: dict, members: list[dict], text: dict) -> list[tuple[str, str]]:
     """The banded curves and, for a sweep, the selection metric against each parameter."""
     images, history = [], histories(group.path, members)
@@ -221,6 +241,13 @@ def summary_text(summary: dict) -> str:
     lines += [
         f"  {member['run']}: {member['status']}: {reason_text(member['reason'])}" for member in summary["not_finished"]
     ]
+    missing = summary.get("missing_points") or []
+    if missing:
+        names = ", ".join(f"p{point:02d}" for point in missing)
+        lines.append(
+            f"  {len(missing)} of {len(summary['points'])} points have no run ({names}): the machine that took them "
+            "stopped without a word to the study, and no machine took them over"
+        )
     shown = []
     if summary["kind"] == "seeds":
         shown = [("", summary["metrics"])]

@@ -11,6 +11,17 @@ import os
 LABELS = {
     "en": {
         "learning_curves": "learning curves",
+        "epochs_done": "epochs done",
+        "elapsed": "elapsed",
+        "remaining": "time left",
+        "last_val_accuracy": "val accuracy (last epoch)",
+        "live_from_disk": "Written when the run started. Served by make serve, this page follows the run epoch by "
+        "epoch; opened from disk it stays as it is.",
+        "live_following": "Following the run as it trains; its full report replaces this page when it ends.",
+        "live_group_following": "Following the group as its runs start and end; its statistics replace this page "
+        "when it ends.",
+        "live_group_from_disk": "Written when the group started. Served by make serve, this page follows its runs as "
+        "they start and end; opened from disk it stays as it is.",
         "loss": "loss",
         "accuracy": "accuracy",
         "epoch": "epoch (from 0)",
@@ -97,6 +108,8 @@ LABELS = {
         "statistics": "Statistics",
         "log": "log",
         "failed_runs": "runs did not finish",
+        "missing_points": "{count} of {points} points have no run: the machine that took them stopped without a word "
+        "to the study, and no machine took them over",
         "filter_hint": "filter: words anywhere in a row",
         "previous_page": "← previous",
         "next_page": "next →",
@@ -134,6 +147,16 @@ LABELS = {
     },
     "ja": {
         "learning_curves": "学習曲線",
+        "epochs_done": "終えたエポック",
+        "elapsed": "経過時間",
+        "remaining": "残り時間",
+        "last_val_accuracy": "検証正解率 (最後のエポック)",
+        "live_from_disk": "実行開始時に書かれたページです。make serve で開くとエポックごとに更新され、"
+        "ディスクから開くとこのままです。",
+        "live_following": "学習に合わせて更新しています。実行が終わると完全なレポートに置き換わります。",
+        "live_group_following": "実行の開始と終了に合わせて更新しています。グループが終わると統計に置き換わります。",
+        "live_group_from_disk": "グループ開始時に書かれたページです。make serve で開くと実行の開始と終了に"
+        "合わせて更新され、ディスクから開くとこのままです。",
         "loss": "損失",
         "accuracy": "正解率",
         "epoch": "エポック (0 から)",
@@ -220,6 +243,8 @@ LABELS = {
         "statistics": "統計",
         "log": "ログ",
         "failed_runs": "件の実行が完了せず",
+        "missing_points": "{points} 点のうち {count} 点に実行がありません: 担当したマシンが記録を残さずに止まり、"
+        "引き継いだマシンもありません",
         "filter_hint": "絞り込み: 行のどこかに含まれる語",
         "previous_page": "← 前へ",
         "next_page": "次へ →",
@@ -267,6 +292,7 @@ STATUS_WORDS = {
         "incomplete": "未完了",
         "unreadable": "読み取り不能",
         "pruned": "打ち切り",
+        "waiting": "待機中",
     },
 }
 

@@ -110,6 +110,17 @@ def config_columns(config: dict) -> dict:
     }
 
 
+def _unsummarised(group: GroupDir) -> dict:
+    """A group without its summary: running (or stopped while running), as its live.json says, or unknown."""
+    try:
+        live, kind = group.live(), group.record()["kind"]
+    except (UserError, KeyError):
+        return {"kind": "?", "finished": "no summary yet"}
+    if not live:
+        return {"kind": kind, "finished": "no summary yet"}
+    return {"kind": kind, "status": live["status"], "finished": f"{live['finished']}/{live['runs']}"}
+
+
 def terminal_table(table: pd.DataFrame) -> str:
     if table.empty:
         return "no runs yet: make experiment NAME=adam_lr"
@@ -117,17 +128,31 @@ def terminal_table(table: pd.DataFrame) -> str:
     return shown.to_string(index=False, float_format=lambda value: f"{value:.4f}", na_rep="-")
 
 
-GROUP_COLUMNS = ["experiment", "group", "date", "kind", "finished", "point", "test_accuracy", "ci_half_width", "path"]
+GROUP_COLUMNS = [
+    "experiment",
+    "group",
+    "date",
+    "kind",
+    "status",
+    "finished",
+    "point",
+    "test_accuracy",
+    "ci_half_width",
+    "path",
+]
 
 
 def group_row(group_dir: Path, reports_dir: Path) -> dict:
-    """One group: how many runs finished and the mean test accuracy (of the best point, for a sweep)."""
+    """One group: how many runs finished and the mean test accuracy (of the best point, for a sweep); while it runs,
+    how many have finished so far (its live.json)."""
     row = dict.fromkeys(GROUP_COLUMNS) | {"experiment": group_dir.parent.name, "group": group_dir.name}
     row |= {"date": started(group_dir.name), "path": str(group_dir.relative_to(reports_dir))}
+    group = GroupDir(group_dir)
     try:
-        summary = GroupDir(group_dir).summary()
+        summary = group.summary()
     except UserError:
-        return row | {"kind": "?", "finished": "no summary yet"}
+        return row | _unsummarised(group)
+    row["status"] = "finished"
     best = summary.get("best_point")
     point = summary["points"][best if best is not None else 0]
     test = point["metrics"]["test_accuracy"]
@@ -141,7 +166,7 @@ def group_row(group_dir: Path, reports_dir: Path) -> dict:
 DATA_FILE = "index-data.js"  # each row and the signature of the files it came from: read by index.html and refresh
 _DATA_START, _DATA_END = "window.INDEX_DATA = ", ";\n"  # a script, since a page opened from disk cannot fetch JSON
 RUN_FILES = (RunDir.STATUS, RunDir.METRICS, RunDir.NOTES)  # every write the harness makes to a run changes one
-GROUP_FILES = (GroupDir.SUMMARY,)
+GROUP_FILES = (GroupDir.SUMMARY, GroupDir.LIVE)
 
 
 def signature(folder: str, names: tuple[str, ...]) -> list:
@@ -272,6 +297,7 @@ def write_index(reports_dir: Path, everything: bool = False) -> Path:
         groups=groups,
         columns=columns,
         data_file=DATA_FILE,
+        data_start=_DATA_START,
         statuses=status_words(lang),
         count=len(record["runs"]),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -272,26 +273,37 @@ def write_report(run_dir: Path) -> None:
     write_run_page(run, config, text, lang)
 
 
-def write_run_page_again(run_dir: Path) -> None:
-    """The run's page and the index, from the run's files as they are now (its plots left as they are)."""
+def write_run_page_again(run_dir: Path, index: bool = True) -> None:
+    """The run's page and (with index) the index, from the run's files as they are now, its plots left as they
+    are: after a note or tag changed, or as a run starts (its page then follows it while served: run_live.html)."""
     run = RunDir(run_dir)
     config = run.config_dict()
     lang = language((config.get("report") or {}).get("language"))
     write_run_page(run, config, labels(lang), lang)
-    write_index(reports_root(run.path))
+    if index:
+        write_index(reports_root(run.path))
 
 
 def write_report_safely(run_dir: Path, index: bool = True) -> None:
     """The run's report and (with index) reports/index.html; a failure leaves the results intact and says
     how to make the report again."""
+    _safely(write_report, run_dir, index)
+
+
+def write_running_page_safely(run_dir: Path, index: bool = True) -> None:
+    """The page of a run that has just started, and (with index) the index that lists it as running."""
+    _safely(write_run_page_again, run_dir, index, final=False)
+
+
+def _safely(write: Callable[[Path], None], run_dir: Path, index: bool, final: bool = True) -> None:
     try:
-        write_report(run_dir)
+        write(run_dir)
         if index:
             write_index(reports_root(run_dir))
     except Exception as error:  # the results are safe on disk
+        again = "`make report` makes it again from the run's files" if final else "its report comes when it ends"
         print(
-            f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); "
-            "`make report` makes it again from the run's files",
+            f"warning: the report of {run_dir} failed ({type(error).__name__}: {error}); {again}",
             file=sys.stderr,
         )
 
@@ -309,6 +321,9 @@ class RunReporter:
 
     def warm_up(self) -> None:
         warm_up()
+
+    def started(self, run_dir: Path, index: bool) -> None:
+        write_running_page_safely(run_dir, index=index)
 
     def write(self, run_dir: Path, index: bool) -> None:
         write_report_safely(run_dir, index=index)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,8 @@ class Reporter(Protocol):
     """What makes a run's report: harness.reporting.report.REPORTER (training never imports report code)."""
 
     def warm_up(self) -> None: ...
+
+    def started(self, run_dir: Path, index: bool) -> None: ...
 
     def write(self, run_dir: Path, index: bool) -> None: ...
 
@@ -141,7 +144,7 @@ def _start(
     xla = bool(model.jit_compile) if model is not None else None
     run.write_environment(environment(config.training.seed, command) | {"xla": xla})
     run.write_fingerprint(fingerprint(config))
-    run.write_status("running")
+    run.write_status("running", started=round(time.time(), 1))
     if run_dir is None:  # a group's `latest` is the group itself
         point_latest(run.path)
     return run
@@ -155,7 +158,10 @@ def _guarded(
     watch: SignalWatch | None = None,
 ):
     """train() with Ctrl-C and SIGTERM turned into the run's end as `interrupted` (returned as the second
-    value), and an exception into `failed` (then raised again)."""
+    value), and an exception into `failed` (then raised again). The reporter first writes the page that follows
+    the run while it trains."""
+    if reporter is not None:
+        reporter.started(run.path, index=not is_group(run.path.parent))
     try:
         with signals_interrupt(watch):
             return train(), None
@@ -245,7 +251,7 @@ def resume_experiment(run_dir: Path, epochs: int | None = None, reporter: Report
     history = run.history()
     run.write_history(history[history["epoch"] < completed])  # epochs logged after the checkpoint train again
     extended = {"extended_from_epochs": planned} if longer else {}
-    run.write_status("running", resumed_from_epoch=completed, **extended)
+    run.write_status("running", started=round(time.time(), 1), resumed_from_epoch=completed, **extended)
     return train_in(run, config, dataset, initial_epoch=completed, reporter=reporter, weights=weights)
 
 
