@@ -8,7 +8,10 @@ From Python (a notebook): harness.run, harness.sweep, harness.load, harness.runs
 
 import warnings as _warnings
 
+from harness.caches import enable_compile_caches as _enable_compile_caches
 from harness.errors import UserError
+
+_enable_compile_caches()  # before TensorFlow or JAX loads: XLA's compiled steps are kept across runs and commands
 
 # In Jupyter, Optuna's import of tqdm.auto warns that ipywidgets is missing: the harness draws no progress bars.
 _warnings.filterwarnings("ignore", message="IProgress not found")

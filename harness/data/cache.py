@@ -8,28 +8,22 @@ altered file is decoded from the (verified) source again, never trusted. The cac
 identity: its published digests and its files' paths, sizes and modification times, so a changed source
 is decoded anew. Within a process (a worker running run after run) each dataset is read once, read-only.
 
-The folder is ``$KERAS_HARNESS_CACHE``, else ``$XDG_CACHE_HOME/keras-harness``, else ``~/.cache/keras-harness``;
-deleting it is always safe.
+The files are in ``datasets/`` of the harness's cache folder (harness.caches); deleting it is always safe.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from harness.caches import cache_dir
+
 _IN_MEMORY: dict[tuple[str, str], dict[str, np.ndarray]] = {}
-
-
-def cache_dir() -> Path:
-    if os.environ.get("KERAS_HARNESS_CACHE"):
-        return Path(os.environ["KERAS_HARNESS_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "keras-harness"
 
 
 def cached_arrays(name: str, identity: list[str], decode: Callable[[], dict[str, np.ndarray]]) -> dict:

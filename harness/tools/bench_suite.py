@@ -3,11 +3,13 @@
     make bench-suite [JOBS=2]      (python -m harness bench-suite [--rounds 1] [--dataset fashion_mnist])
 
 In one session, each side as a user starts it, reports included: the notebook's way in one Python process
-(harness.tools.seed_notebook: its plots, confusion matrices and classification reports saved), and `make all` on
-the same ten experiments, data and epochs into a fresh reports folder. Then one `make experiment
-NAME=adam_lr` three times, the single run a user makes most. Wall times are measured around the whole
-commands; peak memory is the largest resident set of any process of a command (wait4's rusage). Writes
-``reports/bench/<time>/suite.json`` and ``suite.md``.
+(harness.tools.seed_notebook: its plots, confusion matrices and classification reports saved) on TensorFlow and on
+JAX (KERAS_BACKEND=jax, the one setting a user would change), and `make all` on the same ten experiments, data and
+epochs into a fresh reports folder; the harness is measured against the faster seed way. Then one `make experiment
+NAME=adam_lr` three times, the single run a user makes most, against the seed's code for that one experiment on
+the faster backend, as many times. Wall times are measured around the whole commands; peak memory is the largest
+resident set of any process of a command (wait4's rusage). Writes ``reports/bench/<time>/suite.json`` and
+``suite.md``.
 """
 
 from __future__ import annotations
@@ -32,11 +34,20 @@ SINGLE_RUN = "adam_lr"
 SINGLE_RUN_REPEATS = 3
 
 
-def timed(command: list[str], log: Path) -> dict:
+SEED_BACKENDS = ("tensorflow", "jax")
+
+
+def timed(command: list[str], log: Path, environment: dict | None = None) -> dict:
     """Wall seconds and peak resident memory (MB, the largest process of the command's tree) of one command."""
     started = time.perf_counter()
     with open(log, "w", encoding="utf-8") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=os.environ | (environment or {}),
+        )
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -50,22 +61,24 @@ def make_command(target: str, reports: Path, **variables: str) -> list[str]:
     return ["make", "--no-print-directory", target, f"PYTHON={sys.executable}", f"REPORTS={reports}", *settings]
 
 
-def seed_side(out: Path, dataset: str, experiments_dir: Path) -> dict:
-    folder = out / "seed_notebook"
+def seed_side(out: Path, dataset: str, experiments_dir: Path, backend: str, names=SEED_EXPERIMENTS, tag="") -> dict:
+    """The seed notebook's code for `names` in one process on `backend`."""
+    folder = out / f"seed_notebook_{backend}{tag}"
     command = [
         sys.executable,
         "-m",
         "harness.tools.seed_notebook",
         str(folder),
-        *SEED_EXPERIMENTS,
+        *names,
         "--dataset",
         dataset,
         "--experiments-dir",
         str(experiments_dir),
     ]
-    result = timed(command, out / "seed_notebook.log")
+    log = out / f"seed_notebook_{backend}{tag}.log"
+    result = timed(command, log, {"KERAS_BACKEND": backend})
     accuracies = {}
-    for line in (out / "seed_notebook.log").read_text().splitlines():
+    for line in log.read_text().splitlines():
         name, _, rest = line.partition(": test accuracy ")
         if rest:
             accuracies[name] = float(rest)
@@ -86,22 +99,26 @@ def harness_side(out: Path, dataset: str, jobs: int | None) -> dict:
     return result | {"test_accuracy": accuracies}
 
 
-def single_run(out: Path, dataset: str) -> dict:
+def single_run(out: Path, dataset: str, experiments_dir: Path, seed_backend: str) -> dict:
+    """One `make experiment NAME=adam_lr`, and the seed's code for adam_lr alone on the faster backend, taking turns."""
     reports = out / "single_run_reports"
-    runs = [
-        timed(
-            make_command("experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}"),
-            out / f"single_run_{index}.log",
-        )
-        for index in range(SINGLE_RUN_REPEATS)
-    ]
+    harness, seed = [], []
+    for index in range(SINGLE_RUN_REPEATS):
+        command = make_command("experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}")
+        harness.append(timed(command, out / f"single_run_{index}.log")["seconds"])
+        alone = seed_side(out, dataset, experiments_dir, seed_backend, (SINGLE_RUN,), tag=f"_single_{index}")
+        seed.append(alone["seconds"])
     return {
-        "seconds": [run["seconds"] for run in runs],
-        "median_seconds": statistics.median(r["seconds"] for r in runs),
+        "seconds": harness,
+        "median_seconds": statistics.median(harness),
+        "seed_backend": seed_backend,
+        "seed_seconds": seed,
+        "seed_median_seconds": statistics.median(seed),
+        "ratio": round(statistics.median(harness) / statistics.median(seed), 3),
     }
 
 
-def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs: int | None, rounds: int) -> Path:
+def check_dataset(dataset: str) -> None:
     from harness.data.sources import DATASETS
 
     if dataset not in SUITE_DATASETS:
@@ -116,14 +133,28 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
             else "put mnist.npz in the Keras cache"
         )
         raise UserError(f"{dataset} is not on this machine: {hint}")
+
+
+def one_round(out: Path, dataset: str, experiments_dir: Path, jobs: int | None) -> dict:
+    """The seed's code on each backend, then make all: wall times, memory and accuracies; the faster seed way."""
+    sides = {f"seed_{backend}": seed_side(out, dataset, experiments_dir, backend) for backend in SEED_BACKENDS}
+    faster = min(sides, key=lambda side: sides[side]["seconds"])
+    sides["make_all"] = harness_side(out, dataset, jobs)
+    return sides | {"faster_seed": faster, "ratio": round(sides["make_all"]["seconds"] / sides[faster]["seconds"], 3)}
+
+
+def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs: int | None, rounds: int) -> Path:
+    check_dataset(dataset)
     out = reports_dir / "bench" / f"suite-{datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
     pairs = []
     for round_number in range(1, rounds + 1):
-        print(f"round {round_number}/{rounds}: the seed notebook's code, then make all", flush=True)
-        seed = seed_side(out, dataset, experiments_dir)
-        pairs.append({"seed_notebook": seed, "make_all": harness_side(out, dataset, jobs)})
-    print(f"one make experiment NAME={SINGLE_RUN}, {SINGLE_RUN_REPEATS} times", flush=True)
+        print(f"round {round_number}/{rounds}: the seed notebook's code on TensorFlow and on JAX, then make all")
+        pairs.append(one_round(out, dataset, experiments_dir, jobs))
+    seed_backend = pairs[-1]["faster_seed"].removeprefix("seed_")
+    print(
+        f"one make experiment NAME={SINGLE_RUN} and the seed's code for it ({seed_backend}), {SINGLE_RUN_REPEATS} times"
+    )
     results = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "dataset": dataset,
@@ -131,10 +162,8 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
         "jobs": jobs,
         "cpu_count": os.cpu_count(),
         "rounds": pairs,
-        "ratio_make_all_over_seed_notebook": round(
-            statistics.median(pair["make_all"]["seconds"] / pair["seed_notebook"]["seconds"] for pair in pairs), 3
-        ),
-        "single_run": single_run(out, dataset),
+        "ratio_make_all_over_faster_seed_way": round(statistics.median(pair["ratio"] for pair in pairs), 3),
+        "single_run": single_run(out, dataset, experiments_dir, seed_backend),
     }
     write_json(out / "suite.json", results)
     write_text(out / "suite.md", suite_markdown(results))
@@ -143,14 +172,15 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
 
 def suite_markdown(results: dict) -> str:
     rows = "\n".join(
-        f"| {index} | {pair['seed_notebook']['seconds']} s | {pair['make_all']['seconds']} s | "
-        f"{pair['make_all']['seconds'] / pair['seed_notebook']['seconds']:.3f} | "
-        f"{pair['seed_notebook']['peak_memory_mb']:,.0f} / {pair['make_all']['peak_memory_mb']:,.0f} MB |"
+        f"| {index} | {pair['seed_tensorflow']['seconds']} s | {pair['seed_jax']['seconds']} s | "
+        f"{pair['make_all']['seconds']} s | {pair['ratio']:.3f} | "
+        f"{pair[pair['faster_seed']]['peak_memory_mb']:,.0f} / {pair['make_all']['peak_memory_mb']:,.0f} MB |"
         for index, pair in enumerate(results["rounds"], start=1)
     )
     last = results["rounds"][-1]
     accuracies = "\n".join(
-        f"| {name} | {last['seed_notebook']['test_accuracy'].get(name, float('nan')):.4f} | "
+        f"| {name} | {last['seed_tensorflow']['test_accuracy'].get(name, float('nan')):.4f} | "
+        f"{last['seed_jax']['test_accuracy'].get(name, float('nan')):.4f} | "
         f"{last['make_all']['test_accuracy'][name]:.4f} |"
         for name in results["experiments"]
     )
@@ -159,16 +189,17 @@ def suite_markdown(results: dict) -> str:
 
 {results["cpu_count"]} CPUs, {results["date"]}; `make all` with {results["jobs"] or "the default number of"} workers.
 
-| round | seed notebook's code, one process | `make all` | ratio | peak memory (largest process) |
-|---|---|---|---|---|
+| round | seed's code, TensorFlow | on JAX | `make all` | ratio to the faster | peak memory (faster seed / harness) |
+|---|---|---|---|---|---|
 {rows}
 
-Ratio `make all` / seed notebook's code: **{results["ratio_make_all_over_seed_notebook"]}** (median over rounds).
+Ratio `make all` / the faster seed way: **{results["ratio_make_all_over_faster_seed_way"]}** (median over rounds).
 
 One `make experiment NAME={SINGLE_RUN}` (wall, whole command): {single["seconds"]} s, median
-**{single["median_seconds"]} s**.
+**{single["median_seconds"]} s**; the seed's code for {SINGLE_RUN} alone on {single["seed_backend"]}:
+{single["seed_seconds"]} s, median {single["seed_median_seconds"]} s; ratio **{single["ratio"]}**.
 
-| experiment | test accuracy, seed notebook's code | test accuracy, harness |
-|---|---|---|
+| experiment | test accuracy, seed's code on TensorFlow | on JAX | harness |
+|---|---|---|---|
 {accuracies}
 """
