@@ -118,8 +118,11 @@ bench-tuning: setup
 	$(PYTHON) -m pip install --quiet -r requirements-bench.txt
 	$(PYTHON) -m harness bench-tuning $(if $(JOBS),--jobs $(JOBS)) $(if $(TRIALS),--trials $(TRIALS))
 
+# The suite in TEST_JOBS processes (pytest-xdist), one test file to a process at a time, so that a file's shared
+# fixtures (a PostgreSQL cluster, a browser, trained runs) are made once; TEST_JOBS=0 runs it in this process.
+TEST_JOBS ?= 2
 test:
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 lint:
 	$(PYTHON) -m ruff check .

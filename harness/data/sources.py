@@ -315,26 +315,21 @@ DATASETS.add(
         class_names=DIGIT_CLASSES,
     ),
 )
-DATASETS.add(
-    "cifar10",
-    DatasetSource(
-        lambda settings, download: CIFAR10.read("cifar10", download),
-        lambda settings: "cifar-10-python batches (Keras's cifar10)",
-        "colour photos of 10 classes, 32x32, 50,000 + 10,000 (Keras's loader and cache)",
-        offline="download",
-        files=lambda settings: _cifar_files(CIFAR10),
-    ),
+CIFARS = (  # name, batches, identity (in every run's fingerprint: keep it as it is), classes
+    ("cifar10", CIFAR10, "cifar-10-python batches (Keras's cifar10)", 10),
+    ("cifar100", CIFAR100, "cifar-100-python batches, fine labels (Keras's cifar100)", 100),
 )
-DATASETS.add(
-    "cifar100",
-    DatasetSource(
-        lambda settings, download: CIFAR100.read("cifar100", download),
-        lambda settings: "cifar-100-python batches, fine labels (Keras's cifar100)",
-        "colour photos of 100 classes, 32x32, 50,000 + 10,000 (Keras's loader and cache)",
-        offline="download",
-        files=lambda settings: _cifar_files(CIFAR100),
-    ),
-)
+for name, cifar, identity, classes in CIFARS:
+    DATASETS.add(
+        name,
+        DatasetSource(
+            lambda settings, download, name=name, cifar=cifar: cifar.read(name, download),
+            lambda settings, identity=identity: identity,
+            f"colour photos of {classes} classes, 32x32, 50,000 + 10,000 (Keras's loader and cache)",
+            offline="download",
+            files=lambda settings, cifar=cifar: _cifar_files(cifar),
+        ),
+    )
 
 # Your own data (harness.data.files): each names its file or folder with `path`.
 DATASETS.add(

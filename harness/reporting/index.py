@@ -259,19 +259,7 @@ def runs_table(reports_dir: Path) -> pd.DataFrame:
 
 
 INDEX_FORMATS = {"test_accuracy": 4, "macro_f1": 4, "best_val_accuracy": 4, "train_seconds": 1, "learning_rate": None}
-TEXT_COLUMNS = {
-    "experiment",
-    "run_id",
-    "group",
-    "date",
-    "dataset",
-    "model",
-    "optimizer",
-    "status",
-    "epochs",
-    "tags",
-    "note",
-}
+TEXT_COLUMNS = set(COLUMNS) - set(INDEX_FORMATS)  # sorted and filtered as text; the others as numbers
 
 
 def write_index(reports_dir: Path, everything: bool = False) -> Path:
