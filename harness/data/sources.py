@@ -315,21 +315,23 @@ DATASETS.add(
         class_names=DIGIT_CLASSES,
     ),
 )
-CIFARS = (  # name, batches, identity (in every run's fingerprint: keep it as it is), classes
-    ("cifar10", CIFAR10, "cifar-10-python batches (Keras's cifar10)", 10),
-    ("cifar100", CIFAR100, "cifar-100-python batches, fine labels (Keras's cifar100)", 100),
-)
-for name, cifar, identity, classes in CIFARS:
-    DATASETS.add(
-        name,
-        DatasetSource(
-            lambda settings, download, name=name, cifar=cifar: cifar.read(name, download),
-            lambda settings, identity=identity: identity,
-            f"colour photos of {classes} classes, 32x32, 50,000 + 10,000 (Keras's loader and cache)",
-            offline="download",
-            files=lambda settings, cifar=cifar: _cifar_files(cifar),
-        ),
+
+
+def _cifar_source(name: str, cifar: Cifar, identity: str, classes: int) -> DatasetSource:
+    """Keras's CIFAR-10 or CIFAR-100; `identity` is in every run's fingerprint: keep it as it is."""
+    return DatasetSource(
+        lambda settings, download: cifar.read(name, download),
+        lambda settings: identity,
+        f"colour photos of {classes} classes, 32x32, 50,000 + 10,000 (Keras's loader and cache)",
+        offline="download",
+        files=lambda settings: _cifar_files(cifar),
     )
+
+
+DATASETS.add("cifar10", _cifar_source("cifar10", CIFAR10, "cifar-10-python batches (Keras's cifar10)", 10))
+DATASETS.add(
+    "cifar100", _cifar_source("cifar100", CIFAR100, "cifar-100-python batches, fine labels (Keras's cifar100)", 100)
+)
 
 # Your own data (harness.data.files): each names its file or folder with `path`.
 DATASETS.add(
