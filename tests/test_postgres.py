@@ -104,6 +104,12 @@ def harness(*args: str, reports: Path, storage: str, heartbeat: int = 10) -> sub
     )
 
 
+def long_sweep(grid: str, *extra: str, reports: Path, storage: str, heartbeat: int) -> subprocess.Popen:
+    """A sweep of adam on digits whose runs last long enough (30 epochs) to be caught mid-run."""
+    words = ("sweep", "adam", "--dataset", "digits", "--epochs", "30", "--grid", grid, *extra)
+    return harness(*words, reports=reports, storage=storage, heartbeat=heartbeat)
+
+
 def group_id(reports: Path, deadline: float = 120) -> str:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -157,20 +163,7 @@ def test_two_machines_share_a_grid_each_point_once_and_no_password_is_written(po
 
 def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tmp_path):
     first, second = tmp_path / "machine-1", tmp_path / "machine-2"
-    grid = "optimizer.learning_rate=0.01,0.001"
-    starter = harness(
-        "sweep",
-        "adam",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "30",
-        "--grid",
-        grid,
-        reports=first,
-        storage=postgres.url,
-        heartbeat=1,
-    )
+    starter = long_sweep("optimizer.learning_rate=0.01,0.001", reports=first, storage=postgres.url, heartbeat=1)
     group = group_id(first)
     deadline = time.monotonic() + 120
     while not list(first.glob(f"adam/{group}/p00/history.csv")) and time.monotonic() < deadline:
@@ -190,21 +183,7 @@ def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tm
 def test_a_lost_database_stops_a_machine_with_one_line_and_the_next_worker_takes_over_its_runs(postgres, tmp_path):
     first, second = tmp_path / "machine-1", tmp_path / "machine-2"
     grid = "optimizer.learning_rate=0.01,0.002"
-    starter = harness(
-        "sweep",
-        "adam",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "30",
-        "--grid",
-        grid,
-        "--jobs",
-        "2",
-        reports=first,
-        storage=postgres.url,
-        heartbeat=2,
-    )
+    starter = long_sweep(grid, "--jobs", "2", reports=first, storage=postgres.url, heartbeat=2)
     group = group_id(first)
     deadline = time.monotonic() + 180
     while len(list(first.glob(f"adam/{group}/p0*/history.csv"))) < 2 and time.monotonic() < deadline:
