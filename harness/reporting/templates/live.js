@@ -100,5 +100,20 @@ var Live = (function () {
     container.replaceChildren(panel(rows, "loss", labels.loss, labels), panel(rows, "accuracy", labels.accuracy, labels));
   }
 
-  return {served: served, text: text, every: every, reloadWhenFinal: reloadWhenFinal, duration: duration, csv: csv, curves: curves};
+  // A table cell with its text, or a link when `link` is given, appended to `row`; returned.
+  function cell(row, content, className, link) {
+    var td = document.createElement("td");
+    if (className) td.className = className;
+    if (link) {
+      var a = document.createElement("a");
+      a.href = link; a.textContent = content; td.appendChild(a);
+    } else {
+      td.textContent = content;
+    }
+    row.appendChild(td);
+    return td;
+  }
+
+  return {served: served, text: text, every: every, reloadWhenFinal: reloadWhenFinal, duration: duration, csv: csv, curves: curves,
+          cell: cell};
 })();
