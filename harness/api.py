@@ -127,19 +127,16 @@ class Run:
 
     @note.setter
     def note(self, text: str) -> None:
-        self._run.write_notes(note=text)
-        from harness.reporting.report import write_run_page_again
-
-        write_run_page_again(self.path)
+        self.tag(note=text)
 
     @property
     def tags(self) -> list[str]:
         """Your tags on the run (notes.json)."""
         return self._run.notes()["tags"]
 
-    def tag(self, *tags: str) -> Run:
-        """Add tags to the run, as `make tag RUN=<id> TAGS="..."` does."""
-        self._run.write_notes(tags=_tags(" ".join(tags)))
+    def tag(self, *tags: str, note: str | None = None) -> Run:
+        """Add tags (and, when given, set the note) to the run, as `make tag RUN=<id> TAGS="..." [NOTE="..."]` does."""
+        self._run.write_notes(note=note, tags=_tags(" ".join(tags)))
         from harness.reporting.report import write_run_page_again
 
         write_run_page_again(self.path)  # the page and the index show them

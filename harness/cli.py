@@ -321,9 +321,7 @@ def command_tag(args: argparse.Namespace) -> int:
     run = api.load(args.run, reports_dir=args.reports_dir)
     if not isinstance(run, api.Run):
         raise UserError(f"{args.run} is a group: tag one of its runs, e.g. {run.path / 'seed-0'}")
-    if args.note is not None:
-        run.note = args.note
-    run.tag(args.tags)
+    run.tag(args.tags, note=args.note)
     print(f"{run.path}: tags {', '.join(run.tags) or 'none'}" + (f"; note: {run.note}" if run.note else ""))
     return 0
 
