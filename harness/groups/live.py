@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.config.grid import point_label
-from harness.records import GroupDir, RunDir, reason_text
+from harness.records import STATUSES, GroupDir, RunDir, reason_text
 from harness.surface import warn
 
 if TYPE_CHECKING:
     from harness.groups.ledger import Ledger
 
-ENDED = ("finished", "pruned", "failed", "diverged", "interrupted")
+ENDED = tuple(status for status in STATUSES if status != "running")  # a member in one of these does not change
 
 
 class GroupProgress:
