@@ -82,6 +82,20 @@ def _in_process(argv: list[str], env: dict) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
 
 
+def tensorboard_curves(folder: Path) -> dict[tuple[str, str], list[float]]:
+    """Every scalar curve in a run's TensorBoard folder, by (part, tag), as TensorBoard reads it."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    curves = {}
+    for part in ("train", "validation"):
+        events = EventAccumulator(str(folder / part))
+        events.Reload()
+        for tag in events.Tags()["tensors"]:
+            curves[part, tag] = [float(make_ndarray(event.tensor_proto)) for event in events.Tensors(tag)]
+    return curves
+
+
 def run_dirs(reports: Path) -> list[Path]:
     """Every run directory under a reports folder."""
     return sorted(path.parent for path in reports.glob("*/*/config.yaml") if not path.parent.is_symlink())

@@ -13,7 +13,7 @@ import yaml
 
 from harness.cli import main
 from harness.data.sources import DEBIAN_FASHION_MNIST
-from tests.conftest import ROOT, run_dirs, run_harness
+from tests.conftest import ROOT, run_dirs, run_harness, tensorboard_curves
 
 HISTORY_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
 METRICS_KEYS = {
@@ -267,3 +267,12 @@ def test_tensorboard_finds_each_run_once_though_latest_links_to_it(made_run):
     runs = EventMultiplexer().AddRunsFromDirectory(str(reports)).Runs()  # as `tensorboard --logdir reports` does
     parts = ("hparams", "train", "validation")  # the run's settings and scores for the HParams dashboard, its curves
     assert sorted(runs) == [f"tensorboard/adam_lr/{run_dir.name}/{part}" for part in parts]
+
+
+def test_tensorboard_shows_each_epochs_losses_as_the_history_has_them(made_run):
+    _, run_dir = made_run
+    history = pd.read_csv(run_dir / "history.csv")
+    curves = tensorboard_curves(run_dir.parent.parent / "tensorboard" / "adam_lr" / run_dir.name)
+    assert curves["train", "epoch_loss"] == pytest.approx(history["loss"].tolist(), rel=1e-6)
+    assert curves["validation", "epoch_accuracy"] == pytest.approx(history["val_accuracy"].tolist(), rel=1e-6)
+    assert curves["train", "epoch_learning_rate"] == pytest.approx(history["learning_rate"].tolist(), rel=1e-6)

@@ -15,7 +15,7 @@ from harness.data.datasets import load_dataset
 from harness.records import RunDir
 from harness.training.optimizers import learning_rates
 from harness.training.runner import run_experiment
-from tests.conftest import EXPERIMENTS, ROOT, harness_command, run_dirs
+from tests.conftest import EXPERIMENTS, ROOT, harness_command, run_dirs, tensorboard_curves
 
 
 def test_history_records_the_scheduled_learning_rate_of_every_epoch(reports):
@@ -69,13 +69,19 @@ def _has_jax() -> bool:
 
 
 @pytest.mark.skipif(not _has_jax(), reason="pip install jax")
-def test_the_same_experiment_runs_on_the_jax_backend(reports):
+def test_the_same_experiment_runs_on_the_jax_backend_without_loading_tensorflow(reports):
+    # The command line's main, then whether the process loaded TensorFlow (about 2 s of a JAX command)
+    main_then_tell = "import sys; from harness.cli import main; main(sys.argv[1:]); print('tensorflow' in sys.modules)"
     command = harness_command("run adam_lr --dataset digits --epochs 2", reports)
+    command[1:3] = ["-c", main_then_tell]  # in place of `-m harness`
     result = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, env=os.environ | {"KERAS_BACKEND": "jax"}, timeout=600
     )
     assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "False"
     (run_dir,) = run_dirs(reports)
+    curves = tensorboard_curves(reports / "tensorboard" / "adam_lr" / run_dir.name)  # TensorBoard's logs all the same
+    assert len(curves["train", "epoch_loss"]) == len(curves["validation", "epoch_accuracy"]) == 2
     env = json.loads((run_dir / "env.json").read_text())
     assert env["backend"] == "jax" and "jax" in env["versions"]
     assert env["xla"] is True  # JAX's only compiler: without it Keras runs the steps op by op

@@ -78,7 +78,13 @@ class Dataset:
 
 def as_images(images: np.ndarray, brightest: float) -> np.ndarray:
     """Pixels scaled to [0, 1] as float32, with a channel axis: (n, height, width, channels)."""
-    scaled = (np.asarray(images) / brightest).astype(np.float32)
+    images = np.asarray(images)
+    if images.dtype in (np.uint8, np.uint16):
+        # Exact in float32, so dividing there gives the same numbers as in float64 then rounding (double rounding
+        # is exact for a division when the wider type has more than twice the digits), in half the time.
+        scaled = images.astype(np.float32) / np.float32(brightest)
+    else:
+        scaled = (images / brightest).astype(np.float32)
     return scaled[..., np.newaxis] if scaled.ndim == 3 else scaled
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import classification_report, confusion_matrix
 
@@ -30,6 +29,14 @@ from harness.reporting.pages import write_page
 MISCLASSIFIED_SHOWN = 20
 
 
+def seaborn():
+    """seaborn, imported when a figure needs it: with scipy.stats it takes about 1 s, which a run's warm-up thread
+    pays while the model trains (warm_up), not the command before training starts."""
+    import seaborn
+
+    return seaborn
+
+
 def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: dict) -> None:
     """Loss and accuracy per epoch, train (dashed) against validation (solid)."""
     splits = {"train": text["train"], "validation": text["validation"]}
@@ -42,6 +49,7 @@ def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: di
             for metric in ("loss", "accuracy")
         ]
     )
+    sns = seaborn()
     figure, axes = new_figure(1, 2, figsize=(11, 4))
     for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
         sns.lineplot(
@@ -87,7 +95,9 @@ def plot_iteration_loss(losses: pd.DataFrame, title: str, path: Path, text: dict
 
 def plot_confusion_matrix(confusion: np.ndarray, class_names: tuple[str, ...], title: str, path: Path, text) -> None:
     figure, axis = new_figure(figsize=(8, 6.5))
-    sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", xticklabels=class_names, yticklabels=class_names, ax=axis)
+    seaborn().heatmap(
+        confusion, annot=True, fmt="d", cmap="Blues", xticklabels=class_names, yticklabels=class_names, ax=axis
+    )
     axis.set(title=f"{title}: {text['confusion_matrix']}", xlabel=text["predicted"], ylabel=text["true"])
     save_figure(figure, path)
 
@@ -309,7 +319,8 @@ def _safely(write: Callable[[Path], None], run_dir: Path, index: bool, final: bo
 
 
 def warm_up() -> None:
-    """Draw a tiny figure once, so that the report's first plot does not pay for loading fonts."""
+    """Import seaborn and draw a tiny figure once, so that the report's first plot does not pay for either."""
+    seaborn()
     figure, axis = new_figure(figsize=(1, 1))
     axis.plot([0, 1], [0, 1])
     axis.set_title("0")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from harness.config.experiments import flat_config
 from harness.config.schema import ExperimentConfig
 from harness.records import RunDir, tensorboard_dir
+from harness.training.tensorboard_logs import add_summaries, event_writer, scalar
 
 SCORES = ("test_accuracy", "macro_f1", "best_val_accuracy", "test_loss")
 LEFT_OUT = ("description", "extends")  # words, not settings
@@ -26,14 +27,11 @@ def hyperparameters(config: ExperimentConfig) -> dict:
 
 
 def write_hparams(run: RunDir, config: ExperimentConfig, metrics: dict) -> None:
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 
     root = tensorboard_dir(run.path)
-    writer = tf.summary.create_file_writer(str(root / "hparams"))
-    with writer.as_default():
-        hp.hparams(hyperparameters(config), trial_id=str(root.relative_to(root.parents[1])))
-        for name in SCORES:
-            if isinstance(metrics.get(name), int | float):
-                tf.summary.scalar(f"hparams/{name}", metrics[name], step=metrics.get("epochs_run", 0))
+    writer = event_writer(root / "hparams")
+    add_summaries(writer, [hparams_pb(hyperparameters(config), trial_id=str(root.relative_to(root.parents[1])))], 0)
+    scores = [scalar(f"hparams/{name}", metrics[name]) for name in SCORES if isinstance(metrics.get(name), int | float)]
+    add_summaries(writer, scores, metrics.get("epochs_run", 0))
     writer.close()

@@ -44,6 +44,7 @@ from harness.training.fingerprint import fingerprint
 from harness.training.hparams import write_hparams
 from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
 from harness.training.system import SystemMetrics
+from harness.training.tensorboard_logs import EpochScalars
 from harness.training.train import (
     DivergenceGuard,
     EpochLine,
@@ -275,7 +276,7 @@ class RunCallbacks:
             self.guard,
             keras.callbacks.CSVLogger(str(self.run.history_path), append=True),
             EpochCheckpoint(self.run.checkpoint_dir),
-            keras.callbacks.TensorBoard(str(tensorboard_dir(self.run.path)), write_graph=False),
+            EpochScalars(tensorboard_dir(self.run.path)),
             EpochLine(self.config.training.epochs, terminal=sys.stdout.isatty()),
             SystemMetrics(self.run),
         ]

@@ -6,7 +6,9 @@ The caller (``harness.training.runner``) passes the callbacks that write files, 
 from __future__ import annotations
 
 import math
+import sys
 import time
+import types
 from dataclasses import dataclass
 
 import keras
@@ -153,6 +155,7 @@ class TrainingResult:
 def seed_everything(seed: int, deterministic: bool) -> None:
     """Seed Python, NumPy and the backend, and ask the backend for deterministic kernels or not: a worker
     (harness.groups.workers) runs run after run, and each must start as it would in a process of its own."""
+    leave_tensorflow_unloaded()
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         # The one TensorFlow-only switch (JAX on CPU is deterministic already). Its public API can only
@@ -163,6 +166,20 @@ def seed_everything(seed: int, deterministic: bool) -> None:
             tensorflow_config.enable_op_determinism()
         else:
             tensorflow_config.disable_op_determinism()
+
+
+def leave_tensorflow_unloaded() -> None:
+    """On JAX, keep Keras and TensorBoard from loading TensorFlow (about 2 s of every process: the README's Speed
+    section) where they only ask whether it is installed: Keras before it seeds `tf.random` or looks for TensorFlow
+    types while saving a model, TensorBoard's event writer for its file functions. Keras's lazy module is told it
+    is absent, and TensorBoard gets its own switch to its TensorFlow-free stub (the module tensorboard.compat.notf).
+    Nothing changes once TensorFlow is loaded (a notebook that imported it) or where it trains."""
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        return
+    from keras.src.utils import module_utils
+
+    module_utils.tensorflow._available = False
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
 
 
 # XLA even on CPU, where Keras's own "auto" leaves it off for TensorFlow: it compiles a whole epoch's loop
