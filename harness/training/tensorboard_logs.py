@@ -2,9 +2,11 @@
 
 Keras's TensorBoard callback writes through `tf.summary`, so it loads TensorFlow whichever backend trains: on JAX
 that is about 2 s of every command and every worker, for files that need no TensorFlow. TensorBoard's event writer
-and summary protos need only NumPy; `EpochScalars` writes what Keras's callback writes with `write_graph=False`
-(each epoch's logs as `epoch_<name>`, validation ones under validation/), so `tensorboard --logdir reports` shows
-the same curves, and the HParams dashboard's records (harness.training.hparams) go through the same writer.
+and summary protos need only NumPy (on JAX, TensorBoard is told to use its TensorFlow-free stub for files:
+harness.training.train.leave_tensorflow_unloaded). `EpochScalars` writes what Keras's callback writes with
+`write_graph=False` (each epoch's logs as `epoch_<name>`, validation ones under validation/), so `tensorboard
+--logdir reports` shows the same curves, and the HParams dashboard's records (harness.training.hparams) go through
+the same writer.
 """
 
 from __future__ import annotations
