@@ -143,13 +143,15 @@ def test_a_run_in_a_warm_process_leaves_no_traced_graph_behind(reports):
         gc.collect()
         return sum(isinstance(thing, FuncGraph) for thing in gc.get_objects())
 
-    config = resolve("adam", EXPERIMENTS, dataset="digits", epochs=1)
+    def config(rate: float):  # each run another rate: a model of its own, traced (harness.training.reuse)
+        return resolve("adam", EXPERIMENTS, [f"optimizer.learning_rate={rate}"], dataset="digits", epochs=1)
+
     with isolated_run():
-        run_experiment(config, reports)
+        run_experiment(config(0.001), reports)
     registered, graphs = _gradient_registrations(), traced_graphs()
-    for _ in range(2):
+    for rate in (0.002, 0.003):
         with isolated_run():
-            assert run_experiment(config, reports).status == "finished"
+            assert run_experiment(config(rate), reports).status == "finished"
             assert _gradient_registrations() > registered  # the run traced a step that registered one
     assert _gradient_registrations() == registered
     assert traced_graphs() <= graphs

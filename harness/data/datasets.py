@@ -168,8 +168,27 @@ def split_train_val(x, y, config: DatasetSettings):
     return x_rest, y_rest, x_val, y_val
 
 
+# The images this process prepared last, with their settings and source arrays: a worker's next run on the same
+# data (the next seed, the next point of a sweep) takes them as they are, read-only, instead of splitting and scaling
+# them again (about 0.1 s a run on Fashion-MNIST). A changed source file is new source arrays (harness.data.cache).
+_LAST_PREPARED: list[tuple[str, np.ndarray, Dataset]] = []
+
+
 def load_dataset(config: DatasetSettings) -> Dataset:
     examples = source_examples(config)
+    settings = config.model_dump_json()
+    for known_settings, source, dataset in _LAST_PREPARED:
+        if known_settings == settings and source is examples.x_train:
+            return dataset
+    dataset = _prepared(config, examples)
+    if dataset.kind == "images":
+        for array in (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val, dataset.x_test, dataset.y_test):
+            array.flags.writeable = False
+        _LAST_PREPARED[:] = [(settings, examples.x_train, dataset)]
+    return dataset
+
+
+def _prepared(config: DatasetSettings, examples: Examples) -> Dataset:
     # Split row numbers, then prepare only the rows used (10,000 of 60,000 in the seed experiments).
     train_rows, y_train, val_rows, y_val = split_train_val(
         np.arange(len(examples.y_train)), examples.y_train.astype(np.int32), config

@@ -82,29 +82,67 @@ def serve(connection: Connection, cores: set[int]) -> None:
     filter_native_logs()  # TensorFlow's C++ start-up notices, which a notebook would show
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
-    from harness.reporting.report import warm_up, write_report_safely, write_running_page_safely
     from harness.training import runner
 
     # Every run builds its own model, so TensorFlow's warning that functions are traced again is expected here.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     connection.send(("ready", None))
 
-    reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
-    reports.submit(warm_up)
+    reports = ReportThread()
 
     def started(run_dir: Path) -> None:
-        reports.submit(write_running_page_safely, run_dir, index=False)  # the page that follows it while it trains
+        reports.started(run_dir)
         connection.send(("started", run_dir))
 
     try:
-        while (request := _next_request(connection)) is not None:
+        while True:
+            if reports.waiting and not connection.poll(NEXT_RUN_WAIT_SECONDS):
+                reports.write_waiting()  # no run follows at once: the last report now
+            if (request := _next_request(connection)) is None:
+                break
             result = _run(request, runner, started)
-            if result.run_dir is not None:
-                reports.submit(write_report_safely, result.run_dir, index=False)
+            reports.finished(result.run_dir)
             connection.send(("finished", result))
     finally:
-        reports.shutdown(wait=True)  # every report written before the pool goes on to the group's page
+        reports.close()  # every report written before the pool goes on to the group's page
     exit_now(0)  # the pool waits for its workers to end; Python's teardown would add most of a second
+
+
+NEXT_RUN_WAIT_SECONDS = 0.5
+
+
+class ReportThread:
+    """A worker's reports, drawn in a thread of their own. A finished run's report waits until the next run has
+    started training, so that the next run's setup has the core to itself and the report is drawn while its
+    compiled epochs run (about 0.1 s of every gap between runs), or until no run follows at once."""
+
+    def __init__(self):
+        from harness.reporting.report import warm_up
+
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
+        self.pool.submit(warm_up)
+        self.waiting: Path | None = None
+
+    def started(self, run_dir: Path) -> None:
+        from harness.reporting.report import write_running_page_safely
+
+        self.write_waiting()
+        self.pool.submit(write_running_page_safely, run_dir, index=False)  # the page that follows it while it trains
+
+    def finished(self, run_dir: Path | None) -> None:
+        self.write_waiting()
+        self.waiting = run_dir
+
+    def write_waiting(self) -> None:
+        from harness.reporting.report import write_report_safely
+
+        if self.waiting is not None:
+            self.pool.submit(write_report_safely, self.waiting, index=False)
+            self.waiting = None
+
+    def close(self) -> None:
+        self.write_waiting()
+        self.pool.shutdown(wait=True)
 
 
 def _next_request(connection: Connection) -> RunRequest | None:

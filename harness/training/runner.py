@@ -42,6 +42,7 @@ from harness.training.checkpoint import EpochCheckpoint, completed_epochs, resto
 from harness.training.evaluate import evaluate
 from harness.training.fingerprint import fingerprint
 from harness.training.hparams import write_hparams
+from harness.training.reuse import computation_key, reuse_compiled
 from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
 from harness.training.system import SystemMetrics
 from harness.training.tensorboard_logs import EpochScalars
@@ -55,7 +56,8 @@ from harness.training.train import (
     use_xla,
 )
 
-RESUME_DETAILS = ("resumed_from_epoch", "extended_from_epochs")  # kept in the status once the run ends
+# Kept in the status once the run ends, beside `ended`: when its (last) training began, where a resumed run resumed.
+KEPT_DETAILS = ("started", "resumed_from_epoch", "extended_from_epochs")
 EpochJudge = Callable[[int, dict], dict | None]  # (epoch, logs) -> the reason to stop the run there, or None
 
 
@@ -122,10 +124,13 @@ def run_experiment(
 
 
 def compiled_model(config: ExperimentConfig, dataset: Dataset) -> keras.Model:
-    """The run's model, seeded as the run says, built for its data and compiled (XLA where it pays)."""
+    """The run's model, seeded as the run says, built for its data and compiled (XLA where it pays); the process's
+    last model with this model's starting state where it computes the same (the next seed: harness.training.reuse)."""
     seed_everything(config.training.seed, config.training.deterministic)
     model = build_model(config, dataset.input_shape, dataset.num_classes)
-    return compile_for_training(model, config, use_xla(config, len(dataset.y_train), model))
+    model = compile_for_training(model, config, use_xla(config, len(dataset.y_train), model))
+    rows = (len(dataset.y_train), len(dataset.y_val), len(dataset.y_test))
+    return reuse_compiled(model, computation_key(config, dataset.input_shape, rows), dataset.x_train, dataset.y_train)
 
 
 def _start(
@@ -145,7 +150,7 @@ def _start(
     xla = bool(model.jit_compile) if model is not None else None
     run.write_environment(environment(config.training.seed, command) | {"xla": xla})
     run.write_fingerprint(fingerprint(config))
-    run.write_status("running", started=round(time.time(), 1))
+    run.write_status("running", started=round(time.time(), 3))
     if run_dir is None:  # a group's `latest` is the group itself
         point_latest(run.path)
     return run
@@ -252,7 +257,7 @@ def resume_experiment(run_dir: Path, epochs: int | None = None, reporter: Report
     history = run.history()
     run.write_history(history[history["epoch"] < completed])  # epochs logged after the checkpoint train again
     extended = {"extended_from_epochs": planned} if longer else {}
-    run.write_status("running", started=round(time.time(), 1), resumed_from_epoch=completed, **extended)
+    run.write_status("running", started=round(time.time(), 3), resumed_from_epoch=completed, **extended)
     return train_in(run, config, dataset, initial_epoch=completed, reporter=reporter, weights=weights)
 
 
@@ -366,8 +371,8 @@ def finish(
     run.write_metrics(metrics | (results or {}))
     if results:  # a run that trained to its end: its settings and scores for TensorBoard's HParams dashboard
         write_hparams(run, run.config(), metrics | results)
-    resumed = {key: value for key, value in run.status().items() if key in RESUME_DETAILS}
-    run.write_status(status, why, **resumed)
+    kept = {key: value for key, value in run.status().items() if key in KEPT_DETAILS}
+    run.write_status(status, why, **kept, ended=round(time.time(), 3))
     if reporter is not None:
         reporter.write(run.path, index=not is_group(run.path.parent))  # a group writes its index at the end
     return RunOutcome(run.path, status, why)
