@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 LIBRARIES = ("tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib")
-JAX_MIN_COMPILE_SECONDS = "0.1"  # JAX keeps only compilations that took longer (its default, 1 s, keeps few here)
+JAX_MIN_COMPILE_SECONDS = "0"  # JAX keeps every compilation (its default keeps those over 1 s: few here)
 
 
 def cache_dir() -> Path:

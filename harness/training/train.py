@@ -338,6 +338,7 @@ def fit(
     Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default).
     """
     training = config.training
+    WholeEpochStep.prepare(model)
     data, seeding = _training_data(config, model, x, y)
     extra_callbacks = [*seeding, *extra_callbacks]
     history = model.fit(
