@@ -4,11 +4,14 @@
 
 In one session, each side as a user starts it, reports included: the notebook's way in one Python process
 (harness.tools.seed_notebook: its plots, confusion matrices and classification reports saved) on TensorFlow and on
-JAX (KERAS_BACKEND=jax, the one setting a user would change), and `make all` on the same ten experiments, data and
-epochs into a fresh reports folder; the harness is measured against the faster seed way. Then one `make experiment
-NAME=adam_lr` three times, the single run a user makes most, against the seed's code for that one experiment on
-the faster backend, as many times. Wall times are measured around the whole commands; peak memory is the largest
-resident set of any process of a command (wait4's rusage). Writes ``reports/bench/<time>/suite.json`` and
+JAX (KERAS_BACKEND=jax, the one setting a user would change); then `make all` on the same ten experiments, data and
+epochs into a fresh reports folder, on TensorFlow (the default) and on JAX, first with an empty compilation cache
+(harness.caches; the bench's own, in its folder) and again with what that run cached. Each harness way is measured
+against the faster seed way. Then three seeds of adam_lr in one worker on each backend (the time from a run's end to
+the next one's start of training, and what each first epoch took beyond the others), and one `make experiment
+NAME=adam_lr` on each backend three times, the single run a user makes most, taking turns with the seed's code for
+that one experiment on the faster seed way. Wall times are measured around the whole commands; peak memory is the
+largest resident set of any process of a command (wait4's rusage). Writes ``reports/bench/<time>/suite.json`` and
 ``suite.md``.
 """
 
@@ -35,6 +38,10 @@ SINGLE_RUN_REPEATS = 3
 
 
 SEED_BACKENDS = ("tensorflow", "jax")
+HARNESS_BACKENDS = ("tensorflow", "jax")
+# make all's runs: the default backend, then JAX with a new compilation cache, then again with what it cached
+HARNESS_WAYS = {"make_all_tensorflow": "tensorflow", "make_all_jax_cold": "jax", "make_all_jax_warm": "jax"}
+SEED_GAP_RUNS = 3
 
 
 def timed(command: list[str], log: Path, environment: dict | None = None) -> dict:
@@ -85,36 +92,91 @@ def seed_side(out: Path, dataset: str, experiments_dir: Path, backend: str, name
     return result | {"test_accuracy": accuracies}
 
 
-def harness_side(out: Path, dataset: str, jobs: int | None) -> dict:
-    reports = out / "harness_reports"
+def compile_cache_environment(folder: Path) -> dict[str, str]:
+    """The harness's compilation caches (harness.caches) in `folder`: a new folder is a cold cache."""
+    return {
+        "JAX_COMPILATION_CACHE_DIR": str(folder / "jax"),
+        "TF_XLA_FLAGS": f"--tf_xla_persistent_cache_directory={folder / 'xla'}",
+    }
+
+
+def folder_megabytes(folder: Path) -> float:
+    return round(sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 1e6, 1)
+
+
+def epoch_seconds(run_dir: Path) -> list[float]:
+    return RunDir(run_dir).history()["seconds"].tolist()
+
+
+def first_epoch_overhead(seconds: list[float]) -> float:
+    """What a run's first epoch took beyond its typical epoch: tracing, compiling or loading the compiled steps."""
+    return max(0.0, seconds[0] - statistics.median(seconds[1:])) if len(seconds) > 1 else 0.0
+
+
+def harness_side(out: Path, dataset: str, jobs: int | None, backend: str, cache: Path, tag: str) -> dict:
+    """`make all` on the ten experiments on `backend`, its compilation cache in `cache`."""
+    reports = out / f"harness_reports_{tag}"
     shutil.rmtree(reports, ignore_errors=True)
     names = " ".join(SEED_EXPERIMENTS)
     command = make_command(
         "all", reports, NAMES=names, SET=f"dataset.name={dataset}", FORCE="1", JOBS=str(jobs) if jobs else ""
     )
-    result = timed(command, out / "make_all.log")
-    accuracies = {
-        run_dir.parent.name: RunDir(run_dir).metrics()["test_accuracy"] for run_dir in run_directories(reports)
+    result = timed(command, out / f"{tag}.log", {"KERAS_BACKEND": backend} | compile_cache_environment(cache))
+    runs = {run_dir.parent.name: run_dir for run_dir in run_directories(reports)}
+    overheads = [first_epoch_overhead(epoch_seconds(run_dir)) for run_dir in runs.values()]
+    return result | {
+        "backend": backend,
+        "test_accuracy": {name: RunDir(run_dir).metrics()["test_accuracy"] for name, run_dir in runs.items()},
+        "epoch_seconds_sum": round(sum(sum(epoch_seconds(run_dir)) for run_dir in runs.values()), 2),
+        "first_epoch_overhead_mean": round(statistics.mean(overheads), 3),
+        "compile_cache_mb": folder_megabytes(cache),
     }
-    return result | {"test_accuracy": accuracies}
 
 
-def single_run(out: Path, dataset: str, experiments_dir: Path, seed_backend: str) -> dict:
-    """One `make experiment NAME=adam_lr`, and the seed's code for adam_lr alone on the faster backend, taking turns."""
+def seeds_in_one_worker(out: Path, dataset: str, backend: str, cache: Path) -> dict:
+    """SEED_GAP_RUNS seeds of adam_lr in one worker: from one run's end (its results written) to the next one's start
+    of training (its model built and compiled for Keras), and what each first epoch took beyond the others."""
+    reports = out / f"seeds_reports_{backend}"
+    command = make_command(
+        "experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}", SEEDS=str(SEED_GAP_RUNS), JOBS="1"
+    )
+    timed(command, out / f"seeds_{backend}.log", {"KERAS_BACKEND": backend} | compile_cache_environment(cache))
+    members = sorted(run_directories(reports), key=lambda run_dir: RunDir(run_dir).status()["started"])
+    statuses = [RunDir(run_dir).status() for run_dir in members]
+    gaps = [later["started"] - earlier["ended"] for earlier, later in zip(statuses, statuses[1:], strict=False)]
+    return {
+        "backend": backend,
+        "gaps_seconds": [round(gap, 3) for gap in gaps],
+        "first_epoch_overheads": [round(first_epoch_overhead(epoch_seconds(run_dir)), 3) for run_dir in members],
+    }
+
+
+def single_run(out: Path, dataset: str, experiments_dir: Path, seed_backend: str, cache: Path) -> dict:
+    """One `make experiment NAME=adam_lr` on each backend (compilation cache warm), and the seed's code for adam_lr
+    alone on the faster seed way, taking turns."""
     reports = out / "single_run_reports"
-    harness, seed = [], []
+    harness = {backend: [] for backend in HARNESS_BACKENDS}
+    seed = []
     for index in range(SINGLE_RUN_REPEATS):
-        command = make_command("experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}")
-        harness.append(timed(command, out / f"single_run_{index}.log")["seconds"])
+        for backend in HARNESS_BACKENDS:
+            command = make_command("experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}")
+            environment = {"KERAS_BACKEND": backend} | compile_cache_environment(cache)
+            harness[backend].append(timed(command, out / f"single_run_{backend}_{index}.log", environment)["seconds"])
         alone = seed_side(out, dataset, experiments_dir, seed_backend, (SINGLE_RUN,), tag=f"_single_{index}")
         seed.append(alone["seconds"])
+    seed_median = statistics.median(seed)
     return {
-        "seconds": harness,
-        "median_seconds": statistics.median(harness),
         "seed_backend": seed_backend,
         "seed_seconds": seed,
-        "seed_median_seconds": statistics.median(seed),
-        "ratio": round(statistics.median(harness) / statistics.median(seed), 3),
+        "seed_median_seconds": seed_median,
+        "harness": {
+            backend: {
+                "seconds": times,
+                "median_seconds": statistics.median(times),
+                "ratio": round(statistics.median(times) / seed_median, 3),
+            }
+            for backend, times in harness.items()
+        },
     }
 
 
@@ -135,26 +197,31 @@ def check_dataset(dataset: str) -> None:
         raise UserError(f"{dataset} is not on this machine: {hint}")
 
 
-def one_round(out: Path, dataset: str, experiments_dir: Path, jobs: int | None) -> dict:
-    """The seed's code on each backend, then make all: wall times, memory and accuracies; the faster seed way."""
+def one_round(out: Path, dataset: str, experiments_dir: Path, jobs: int | None, cache: Path) -> dict:
+    """The seed's code on each backend, then make all on TensorFlow, and on JAX with a cold then a warm compilation
+    cache: wall times, memory, accuracies, epoch times; the faster seed way and each harness way's ratio to it."""
     sides = {f"seed_{backend}": seed_side(out, dataset, experiments_dir, backend) for backend in SEED_BACKENDS}
     faster = min(sides, key=lambda side: sides[side]["seconds"])
-    sides["make_all"] = harness_side(out, dataset, jobs)
-    return sides | {"faster_seed": faster, "ratio": round(sides["make_all"]["seconds"] / sides[faster]["seconds"], 3)}
+    shutil.rmtree(cache, ignore_errors=True)
+    for tag, backend in HARNESS_WAYS.items():
+        sides[tag] = harness_side(out, dataset, jobs, backend, cache, tag)
+    ratios = {tag: round(sides[tag]["seconds"] / sides[faster]["seconds"], 3) for tag in HARNESS_WAYS}
+    return sides | {"faster_seed": faster, "ratios": ratios}
 
 
 def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs: int | None, rounds: int) -> Path:
     check_dataset(dataset)
     out = reports_dir / "bench" / f"suite-{datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
+    cache = out / "compile_cache"
     pairs = []
     for round_number in range(1, rounds + 1):
         print(f"round {round_number}/{rounds}: the seed notebook's code on TensorFlow and on JAX, then make all")
-        pairs.append(one_round(out, dataset, experiments_dir, jobs))
+        pairs.append(one_round(out, dataset, experiments_dir, jobs, cache))
     seed_backend = pairs[-1]["faster_seed"].removeprefix("seed_")
-    print(
-        f"one make experiment NAME={SINGLE_RUN} and the seed's code for it ({seed_backend}), {SINGLE_RUN_REPEATS} times"
-    )
+    print(f"{SEED_GAP_RUNS} seeds of {SINGLE_RUN} in one worker, on each backend")
+    seeds = [seeds_in_one_worker(out, dataset, backend, cache) for backend in HARNESS_BACKENDS]
+    print(f"one make experiment NAME={SINGLE_RUN} on each backend, and the seed's code for it on {seed_backend}")
     results = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "dataset": dataset,
@@ -162,44 +229,120 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
         "jobs": jobs,
         "cpu_count": os.cpu_count(),
         "rounds": pairs,
-        "ratio_make_all_over_faster_seed_way": round(statistics.median(pair["ratio"] for pair in pairs), 3),
-        "single_run": single_run(out, dataset, experiments_dir, seed_backend),
+        "ratios_to_faster_seed_way": {
+            tag: round(statistics.median(pair["ratios"][tag] for pair in pairs), 3) for tag in HARNESS_WAYS
+        },
+        "seeds_in_one_worker": seeds,
+        "single_run": single_run(out, dataset, experiments_dir, seed_backend, cache),
     }
     write_json(out / "suite.json", results)
     write_text(out / "suite.md", suite_markdown(results))
     return out
 
 
-def suite_markdown(results: dict) -> str:
-    rows = "\n".join(
-        f"| {index} | {pair['seed_tensorflow']['seconds']} s | {pair['seed_jax']['seconds']} s | "
-        f"{pair['make_all']['seconds']} s | {pair['ratio']:.3f} | "
-        f"{pair[pair['faster_seed']]['peak_memory_mb']:,.0f} / {pair['make_all']['peak_memory_mb']:,.0f} MB |"
+def row(*cells) -> str:
+    """A Markdown table row."""
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def table(header: tuple[str, ...], rows: list[str]) -> str:
+    return "\n".join([row(*header), row(*["---"] * len(header)), *rows])
+
+
+def _rounds_table(results: dict) -> str:
+    header = ("round", "seed's code, TensorFlow", "on JAX", "`make all` (TensorFlow)", "on JAX, cold cache", "warm")
+    rows = [
+        row(
+            index,
+            f"{pair['seed_tensorflow']['seconds']} s",
+            f"{pair['seed_jax']['seconds']} s",
+            *(f"{pair[tag]['seconds']} s ({pair['ratios'][tag]:.3f})" for tag in HARNESS_WAYS),
+        )
         for index, pair in enumerate(results["rounds"], start=1)
-    )
+    ]
+    return table(header, rows)
+
+
+def _compile_lines(results: dict) -> str:
     last = results["rounds"][-1]
-    accuracies = "\n".join(
-        f"| {name} | {last['seed_tensorflow']['test_accuracy'].get(name, float('nan')):.4f} | "
-        f"{last['seed_jax']['test_accuracy'].get(name, float('nan')):.4f} | "
-        f"{last['make_all']['test_accuracy'][name]:.4f} |"
-        for name in results["experiments"]
+    tensorflow, cold, warm = (last[tag] for tag in HARNESS_WAYS)
+    saved = cold["first_epoch_overhead_mean"] - warm["first_epoch_overhead_mean"]
+    seed_memory, jax_memory = last[last["faster_seed"]]["peak_memory_mb"], warm["peak_memory_mb"]
+    return (
+        "First epoch beyond a run's typical epoch (tracing, compiling or loading its steps), mean of the ten runs: "
+        f"TensorFlow {tensorflow['first_epoch_overhead_mean']} s; JAX {cold['first_epoch_overhead_mean']} s with a "
+        f"cold compilation cache, {warm['first_epoch_overhead_mean']} s warm: **{saved:.2f} s saved per run**. "
+        f"Sum of the runs' epoch times: TensorFlow {tensorflow['epoch_seconds_sum']} s, JAX cold "
+        f"{cold['epoch_seconds_sum']} s, warm {warm['epoch_seconds_sum']} s. The compilation cache after `make all`: "
+        f"**{cold['compile_cache_mb']} MB** ({warm['compile_cache_mb']} MB after the warm run). Peak memory of the "
+        f"largest process: the faster seed way {seed_memory:,.0f} MB, the harness on JAX {jax_memory:,.0f} MB, "
+        f"on TensorFlow {tensorflow['peak_memory_mb']:,.0f} MB."
     )
+
+
+def _seeds_table(results: dict) -> str:
+    header = ("backend", "from a run's end to the next one's start of training", "first epoch beyond the others")
+    rows = [
+        row(
+            seeds["backend"],
+            ", ".join(f"{gap:.2f} s" for gap in seeds["gaps_seconds"]),
+            ", ".join(f"{overhead:.2f} s" for overhead in seeds["first_epoch_overheads"]),
+        )
+        for seeds in results["seeds_in_one_worker"]
+    ]
+    return table(header, rows)
+
+
+def _single_table(results: dict) -> str:
     single = results["single_run"]
+    header = ("harness on", "times", "median", f"seed's code on {single['seed_backend']}, median", "ratio")
+    rows = [
+        row(
+            backend,
+            way["seconds"],
+            f"**{way['median_seconds']} s**",
+            f"{single['seed_median_seconds']} s",
+            f"**{way['ratio']}**",
+        )
+        for backend, way in single["harness"].items()
+    ]
+    return table(header, rows)
+
+
+def _accuracy_table(results: dict) -> str:
+    last = results["rounds"][-1]
+    sides = ("seed_tensorflow", "seed_jax", *HARNESS_WAYS)
+    header = ("experiment", "seed's code on TensorFlow", "on JAX", "`make all`", "on JAX, cold", "warm")
+    rows = [
+        row(name, *(f"{last[side]['test_accuracy'].get(name, float('nan')):.4f}" for side in sides))
+        for name in results["experiments"]
+    ]
+    return table(header, rows)
+
+
+def suite_markdown(results: dict) -> str:
+    ratios = ", ".join(f"{tag} **{ratio}**" for tag, ratio in results["ratios_to_faster_seed_way"].items())
+    seeds = f"`make experiment NAME={SINGLE_RUN} SEEDS={SEED_GAP_RUNS} JOBS=1`"
     return f"""# End to end: the ten seed experiments on {results["dataset"]}, reports included
 
 {results["cpu_count"]} CPUs, {results["date"]}; `make all` with {results["jobs"] or "the default number of"} workers.
 
-| round | seed's code, TensorFlow | on JAX | `make all` | ratio to the faster | peak memory (faster seed / harness) |
-|---|---|---|---|---|---|
-{rows}
+{_rounds_table(results)}
 
-Ratio `make all` / the faster seed way: **{results["ratio_make_all_over_faster_seed_way"]}** (median over rounds).
+Ratio to the faster seed way (median over rounds): {ratios}.
 
-One `make experiment NAME={SINGLE_RUN}` (wall, whole command): {single["seconds"]} s, median
-**{single["median_seconds"]} s**; the seed's code for {SINGLE_RUN} alone on {single["seed_backend"]}:
-{single["seed_seconds"]} s, median {single["seed_median_seconds"]} s; ratio **{single["ratio"]}**.
+{_compile_lines(results)}
 
-| experiment | test accuracy, seed's code on TensorFlow | on JAX | harness |
-|---|---|---|---|
-{accuracies}
+{SEED_GAP_RUNS} seeds of {SINGLE_RUN} in one worker ({seeds}, compilation cache warm):
+
+{_seeds_table(results)}
+
+One `make experiment NAME={SINGLE_RUN}` (wall time of the whole command, compilation cache warm) against the seed's
+code for {SINGLE_RUN} alone ({results["single_run"]["seed_seconds"]} s):
+
+{_single_table(results)}
+
+Test accuracies:
+
+{_accuracy_table(results)}
 """
