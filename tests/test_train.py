@@ -100,10 +100,33 @@ def test_xla_is_used_where_its_compile_time_pays_off():
     assert xla("basic_dnn", ["training.jit_compile=true"])
     assert not xla("basic_dnn", ["training.jit_compile=false"], 10**6)
     assert not xla("basic_dnn", ["training.jit_compile=true", "training.deterministic=true"], 10**6)  # Keras's rule
-    # TensorFlow's random numbers (dropout, augmentation) are far slower under XLA on CPU
-    assert not xla("dropout", ["training.epochs=10"], 55_000, dataset="fashion_mnist")
+    # dropout's masks are drawn with ThreeFry under XLA (harness.training.threefry)
+    assert xla("dropout", ["training.epochs=10"], 55_000, dataset="fashion_mnist")
     assert not xla("adam", ["model={builder: cnn, dropout: 0, translate: 0.1}", "training.epochs=10"], 55_000)
     assert xla("dropout", ["training.jit_compile=true"])  # when asked
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's random-number algorithms")
+def test_dropout_under_xla_draws_threefry_masks_that_drop_the_given_share():
+    import tensorflow as tf
+
+    from harness.training.threefry import threefry_dropout
+
+    def traced(active: bool):
+        """A dropout layer's masks in a step XLA compiles, and the algorithm TensorFlow was asked to draw them with."""
+        layer = keras.layers.Dropout(0.3, seed=1)
+        step = tf.function(lambda x: layer(x, training=True), jit_compile=True)
+        with threefry_dropout(active):
+            masked = step(tf.ones((200, 500))).numpy()
+        graph = step.get_concrete_function(tf.TensorSpec((200, 500))).graph
+        (draw,) = [op for op in graph.get_operations() if op.type == "StatelessRandomUniformV2"]
+        return masked, int(draw.inputs[-1].op.get_attr("value").int_val[0])
+
+    masked, algorithm = traced(True)
+    assert algorithm == 2  # ThreeFry (1 is Philox, 3 auto_select: Keras's own choice)
+    assert traced(False)[1] == 3  # as Keras draws, once the context is closed
+    assert set(np.unique(masked)) == {0.0, np.float32(1 / 0.7)}
+    assert abs((masked == 0).mean() - 0.3) < 0.01
 
 
 def test_test_metrics_are_those_model_evaluate_reports_regularization_included():

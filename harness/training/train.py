@@ -19,6 +19,7 @@ from harness.config.schema import ExperimentConfig
 from harness.errors import UserError
 from harness.training.epoch_step import WholeEpochStep
 from harness.training.optimizers import build_optimizer, schedule_callback
+from harness.training.threefry import threefry_dropout
 
 
 class EpochStats(keras.callbacks.Callback):
@@ -199,16 +200,21 @@ def use_xla(config: ExperimentConfig, train_examples: int, model: keras.Model) -
         return training.jit_compile
     if not tensorflow:
         return True  # JAX has no other compiler: without XLA, Keras would run its steps one operation at a time
-    if draws_random_numbers(model) or (has_convolutions(model) and on_cpu()):
-        # On this CPU TensorFlow's stateless random numbers (dropout masks, augmentation) are far slower under XLA,
-        # and so are convolutions, which oneDNN computes far faster without it (the README's Speed section).
+    if draws_random_numbers_beyond_dropout(model) or (has_convolutions(model) and on_cpu()):
+        # On this CPU TensorFlow's stateless random numbers (augmentation; dropout's masks are drawn with ThreeFry:
+        # harness.training.threefry) are far slower under XLA, and so are convolutions, which oneDNN computes far
+        # faster without it (the README's Speed section).
         return False
     return (training.epochs or 0) * train_examples >= XLA_MIN_IMAGES
 
 
-def draws_random_numbers(model: keras.Model) -> bool:
-    """Whether the model's training step draws random numbers (dropout, augmentation)."""
-    return bool(_seed_generators(model))
+def draws_random_numbers_beyond_dropout(model: keras.Model) -> bool:
+    """Whether the model's training step draws random numbers other than Keras's dropout masks (augmentation)."""
+    return any(
+        isinstance(value, keras.random.SeedGenerator) and not isinstance(layer, keras.layers.Dropout)
+        for layer in _all_layers(model)
+        for value in vars(layer).values()
+    )
 
 
 def has_convolutions(model: keras.Model) -> bool:
@@ -341,15 +347,16 @@ def fit(
     WholeEpochStep.prepare(model)
     data, seeding = _training_data(config, model, x, y)
     extra_callbacks = [*seeding, *extra_callbacks]
-    history = model.fit(
-        **data,
-        validation_data=validation,
-        validation_batch_size=evaluation_batch_size(model, len(validation[1])) if validation else None,
-        initial_epoch=initial_epoch,
-        epochs=epochs or training.epochs,
-        callbacks=training_callbacks(config) + list(extra_callbacks),
-        verbose=verbose,
-    )
+    with threefry_dropout(keras.backend.backend() == "tensorflow" and bool(model.jit_compile)):
+        history = model.fit(
+            **data,
+            validation_data=validation,
+            validation_batch_size=evaluation_batch_size(model, len(validation[1])) if validation else None,
+            initial_epoch=initial_epoch,
+            epochs=epochs or training.epochs,
+            callbacks=training_callbacks(config) + list(extra_callbacks),
+            verbose=verbose,
+        )
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", history.epoch)
     return TrainingResult(model=model, history=frame)
