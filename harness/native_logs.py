@@ -5,9 +5,10 @@
 TensorFlow prints its INFO and WARNING lines ("All log messages before absl::InitializeLog() ...", the
 oneDNN notice, the CPU-instructions notice, CUDA stub notices) from C++ before any setting of
 TF_CPP_MIN_LOG_LEVEL is read, straight to file descriptor 2. So file descriptor 2 becomes a pipe into
-a small filter process that drops exactly those lines and passes everything else on: ERROR and FATAL
-lines from C++, Python's warnings and tracebacks, the harness's own messages. The filter is a process of
-its own, not a thread, so that whatever a crashing run wrote last still reaches the terminal.
+a small filter process that drops exactly those lines (and the ERROR lines TensorFlow prints, harmlessly, each
+time it loads an entry of the harness's XLA cache) and passes everything else on: ERROR and FATAL lines from C++,
+Python's warnings and tracebacks, the harness's own messages. The filter is a process of its own, not a thread, so
+that whatever a crashing run wrote last still reaches the terminal.
 """
 
 from __future__ import annotations
@@ -24,11 +25,19 @@ import os, re, sys
 glog = re.compile(rb"^[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] ")
 noise = (b"WARNING: All log messages before absl::InitializeLog() is called",)
 continued = (b"To enable the following instructions:",)  # the second line of the CPU-instructions notice
+# Loading an entry of the harness's XLA cache (harness.caches): TensorFlow tries the file as text before reading it as
+# the binary it is, and names two tuning preferences of the compiler as missing CPU features (the cache's key holds
+# the CPU model, so its entries were compiled for this CPU); a real missing instruction set still shows.
+xla_cache = re.compile(
+    rb"^E\d{4} [^]]*\] (Error parsing text-format tensorflow\.XlaSerializedCacheEntry"
+    rb"|Loading XLA:CPU AOT result\. Target machine feature \+prefer-no-(scatter|gather) is not )"
+)
 no_gpu = not any(name.startswith("nvidia") for name in os.listdir("/dev")) if os.path.isdir("/dev") else True
 dropped = False
 for line in sys.stdin.buffer:
     cuda_stub = no_gpu and b"failed call to cuInit" in line
-    drop = bool(glog.match(line)) or line.startswith(noise) or cuda_stub or (dropped and line.startswith(continued))
+    drop = bool(glog.match(line) or xla_cache.match(line)) or line.startswith(noise) or cuda_stub
+    drop = drop or (dropped and line.startswith(continued))
     if not drop:
         sys.stdout.buffer.write(line)
         sys.stdout.buffer.flush()
