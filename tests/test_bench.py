@@ -104,3 +104,30 @@ def test_bench_index_makes_the_runs_and_times_every_kind_of_refresh(reports):
         assert 0 < results[f"refresh_{kind}_seconds"] < results["report_index_only_command_seconds"]
     assert results["index_data_js_mb"] > 0
     assert not list(reports.glob("adam*")), "the runs are made in a temporary folder, not among the user's"
+
+
+def test_the_suites_page_states_every_ratio_the_compile_time_saved_and_the_gaps_between_seeds():
+    """bench-suite's report from its results (the suite itself takes minutes on the full Fashion-MNIST)."""
+    from harness.tools.bench_suite import HARNESS_WAYS, SEED_EXPERIMENTS, first_epoch_overhead, suite_markdown
+
+    assert first_epoch_overhead([2.5, 0.5, 0.6, 0.4]) == pytest.approx(2.0)  # beyond the median of the others
+
+    def side(seconds: float) -> dict:
+        accuracies = dict.fromkeys(SEED_EXPERIMENTS, 0.85)
+        return {"seconds": seconds, "peak_memory_mb": 900.0, "test_accuracy": accuracies, "epoch_seconds_sum": 37.2}
+
+    round_ = {"seed_tensorflow": side(104.2), "seed_jax": side(54.1), "faster_seed": "seed_jax"}
+    for tag, seconds, overhead in zip(HARNESS_WAYS, (44.2, 38.1, 26.3), (0.86, 2.67, 0.58), strict=True):
+        round_[tag] = side(seconds) | {"first_epoch_overhead_mean": overhead, "compile_cache_mb": 1.4}
+    round_["ratios"] = {tag: round(round_[tag]["seconds"] / 54.1, 3) for tag in HARNESS_WAYS}
+    seeds = [{"backend": "jax", "gaps_seconds": [0.09, 0.1], "first_epoch_overheads": [1.11, 0.11, 0.05]}]
+    single = {"seed_backend": "jax", "seed_seconds": [8.85], "seed_median_seconds": 8.85}
+    single["harness"] = {"jax": {"seconds": [5.14], "median_seconds": 5.14, "ratio": 0.581}}
+    results = {"dataset": "fashion_mnist", "cpu_count": 2, "date": "2026-11-30", "jobs": None, "rounds": [round_]}
+    results |= {"experiments": list(SEED_EXPERIMENTS), "seeds_in_one_worker": seeds, "single_run": single}
+    results["ratios_to_faster_seed_way"] = round_["ratios"]
+    page = suite_markdown(results)
+    assert "26.3 s (0.486)" in page and "make_all_jax_warm **0.486**" in page
+    assert "**2.09 s saved per run**" in page and "**1.4 MB**" in page
+    assert "| jax | 0.09 s, 0.10 s | 1.11 s, 0.11 s, 0.05 s |" in page
+    assert "**0.581**" in page
