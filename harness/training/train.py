@@ -137,14 +137,19 @@ def _all_layers(model: keras.Model) -> list:
     return found
 
 
-def _seed_generators(model: keras.Model) -> list:
-    """The random-number generators of the model's layers (dropout, augmentation)."""
+def _layers_drawing(model: keras.Model) -> list[tuple[keras.layers.Layer, keras.random.SeedGenerator]]:
+    """Each random-number generator of the model's layers (dropout, augmentation), with its layer."""
     return [
-        value
+        (layer, value)
         for layer in _all_layers(model)
         for value in vars(layer).values()
         if isinstance(value, keras.random.SeedGenerator)
     ]
+
+
+def _seed_generators(model: keras.Model) -> list:
+    """The random-number generators of the model's layers (dropout, augmentation)."""
+    return [generator for _, generator in _layers_drawing(model)]
 
 
 @dataclass
@@ -210,11 +215,7 @@ def use_xla(config: ExperimentConfig, train_examples: int, model: keras.Model) -
 
 def draws_random_numbers_beyond_dropout(model: keras.Model) -> bool:
     """Whether the model's training step draws random numbers other than Keras's dropout masks (augmentation)."""
-    return any(
-        isinstance(value, keras.random.SeedGenerator) and not isinstance(layer, keras.layers.Dropout)
-        for layer in _all_layers(model)
-        for value in vars(layer).values()
-    )
+    return any(not isinstance(layer, keras.layers.Dropout) for layer, _ in _layers_drawing(model))
 
 
 def has_convolutions(model: keras.Model) -> bool:
