@@ -37,8 +37,7 @@ SINGLE_RUN = "adam_lr"
 SINGLE_RUN_REPEATS = 3
 
 
-SEED_BACKENDS = ("tensorflow", "jax")
-HARNESS_BACKENDS = ("tensorflow", "jax")
+BACKENDS = ("tensorflow", "jax")  # the seed's code and the harness, each on both
 # make all's runs: the default backend, then JAX with a new compilation cache, then again with what it cached
 HARNESS_WAYS = {"make_all_tensorflow": "tensorflow", "make_all_jax_cold": "jax", "make_all_jax_warm": "jax"}
 SEED_GAP_RUNS = 3
@@ -92,11 +91,12 @@ def seed_side(out: Path, dataset: str, experiments_dir: Path, backend: str, name
     return result | {"test_accuracy": accuracies}
 
 
-def compile_cache_environment(folder: Path) -> dict[str, str]:
-    """The harness's compilation caches (harness.caches) in `folder`: a new folder is a cold cache."""
+def harness_environment(backend: str, cache: Path) -> dict[str, str]:
+    """The harness on `backend`, its compilation caches (harness.caches) in `cache`: a new folder is a cold cache."""
     return {
-        "JAX_COMPILATION_CACHE_DIR": str(folder / "jax"),
-        "TF_XLA_FLAGS": f"--tf_xla_persistent_cache_directory={folder / 'xla'}",
+        "KERAS_BACKEND": backend,
+        "JAX_COMPILATION_CACHE_DIR": str(cache / "jax"),
+        "TF_XLA_FLAGS": f"--tf_xla_persistent_cache_directory={cache / 'xla'}",
     }
 
 
@@ -121,14 +121,14 @@ def harness_side(out: Path, dataset: str, jobs: int | None, backend: str, cache:
     command = make_command(
         "all", reports, NAMES=names, SET=f"dataset.name={dataset}", FORCE="1", JOBS=str(jobs) if jobs else ""
     )
-    result = timed(command, out / f"{tag}.log", {"KERAS_BACKEND": backend} | compile_cache_environment(cache))
+    result = timed(command, out / f"{tag}.log", harness_environment(backend, cache))
     runs = {run_dir.parent.name: run_dir for run_dir in run_directories(reports)}
-    overheads = [first_epoch_overhead(epoch_seconds(run_dir)) for run_dir in runs.values()]
+    epochs = [epoch_seconds(run_dir) for run_dir in runs.values()]
     return result | {
         "backend": backend,
         "test_accuracy": {name: RunDir(run_dir).metrics()["test_accuracy"] for name, run_dir in runs.items()},
-        "epoch_seconds_sum": round(sum(sum(epoch_seconds(run_dir)) for run_dir in runs.values()), 2),
-        "first_epoch_overhead_mean": round(statistics.mean(overheads), 3),
+        "epoch_seconds_sum": round(sum(map(sum, epochs)), 2),
+        "first_epoch_overhead_mean": round(statistics.mean(map(first_epoch_overhead, epochs)), 3),
         "compile_cache_mb": folder_megabytes(cache),
     }
 
@@ -140,14 +140,17 @@ def seeds_in_one_worker(out: Path, dataset: str, backend: str, cache: Path) -> d
     command = make_command(
         "experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}", SEEDS=str(SEED_GAP_RUNS), JOBS="1"
     )
-    timed(command, out / f"seeds_{backend}.log", {"KERAS_BACKEND": backend} | compile_cache_environment(cache))
-    members = sorted(run_directories(reports), key=lambda run_dir: RunDir(run_dir).status()["started"])
-    statuses = [RunDir(run_dir).status() for run_dir in members]
+    timed(command, out / f"seeds_{backend}.log", harness_environment(backend, cache))
+    members = sorted(
+        ((RunDir(run_dir).status(), run_dir) for run_dir in run_directories(reports)),
+        key=lambda member: member[0]["started"],
+    )
+    statuses = [status for status, _ in members]
     gaps = [later["started"] - earlier["ended"] for earlier, later in zip(statuses, statuses[1:], strict=False)]
     return {
         "backend": backend,
         "gaps_seconds": [round(gap, 3) for gap in gaps],
-        "first_epoch_overheads": [round(first_epoch_overhead(epoch_seconds(run_dir)), 3) for run_dir in members],
+        "first_epoch_overheads": [round(first_epoch_overhead(epoch_seconds(run_dir)), 3) for _, run_dir in members],
     }
 
 
@@ -155,12 +158,12 @@ def single_run(out: Path, dataset: str, experiments_dir: Path, seed_backend: str
     """One `make experiment NAME=adam_lr` on each backend (compilation cache warm), and the seed's code for adam_lr
     alone on the faster seed way, taking turns."""
     reports = out / "single_run_reports"
-    harness = {backend: [] for backend in HARNESS_BACKENDS}
+    harness = {backend: [] for backend in BACKENDS}
     seed = []
     for index in range(SINGLE_RUN_REPEATS):
-        for backend in HARNESS_BACKENDS:
+        for backend in BACKENDS:
             command = make_command("experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}")
-            environment = {"KERAS_BACKEND": backend} | compile_cache_environment(cache)
+            environment = harness_environment(backend, cache)
             harness[backend].append(timed(command, out / f"single_run_{backend}_{index}.log", environment)["seconds"])
         alone = seed_side(out, dataset, experiments_dir, seed_backend, (SINGLE_RUN,), tag=f"_single_{index}")
         seed.append(alone["seconds"])
@@ -200,7 +203,7 @@ def check_dataset(dataset: str) -> None:
 def one_round(out: Path, dataset: str, experiments_dir: Path, jobs: int | None, cache: Path) -> dict:
     """The seed's code on each backend, then make all on TensorFlow, and on JAX with a cold then a warm compilation
     cache: wall times, memory, accuracies, epoch times; the faster seed way and each harness way's ratio to it."""
-    sides = {f"seed_{backend}": seed_side(out, dataset, experiments_dir, backend) for backend in SEED_BACKENDS}
+    sides = {f"seed_{backend}": seed_side(out, dataset, experiments_dir, backend) for backend in BACKENDS}
     faster = min(sides, key=lambda side: sides[side]["seconds"])
     shutil.rmtree(cache, ignore_errors=True)
     for tag, backend in HARNESS_WAYS.items():
@@ -220,7 +223,7 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
         pairs.append(one_round(out, dataset, experiments_dir, jobs, cache))
     seed_backend = pairs[-1]["faster_seed"].removeprefix("seed_")
     print(f"{SEED_GAP_RUNS} seeds of {SINGLE_RUN} in one worker, on each backend")
-    seeds = [seeds_in_one_worker(out, dataset, backend, cache) for backend in HARNESS_BACKENDS]
+    seeds = [seeds_in_one_worker(out, dataset, backend, cache) for backend in BACKENDS]
     print(f"one make experiment NAME={SINGLE_RUN} on each backend, and the seed's code for it on {seed_backend}")
     results = {
         "date": datetime.now().isoformat(timespec="seconds"),
