@@ -53,7 +53,8 @@ $(VENV)/.installed: requirements.txt requirements-cpu.txt requirements-gpu.txt p
 	$(PYTHON) -m pip install --quiet -r requirements.txt -r $(ACCELERATOR_REQUIREMENTS)
 	@echo "installing the harness itself (editable: import harness from any directory) and the Jupyter kernel keras-harness"
 	$(PYTHON) -m pip install --quiet --no-deps -e .
-	$(PYTHON) -m ipykernel install --user --name keras-harness --display-name "Python (keras-harness)" > /dev/null
+	@# In this environment, not the user's home: each checkout's notebooks run its own code.
+	$(PYTHON) -m ipykernel install --sys-prefix --name keras-harness --display-name "Python (keras-harness)" > /dev/null
 	touch $@
 
 experiment:

@@ -144,12 +144,14 @@ class Run:
 
     def model(self):
         """The trained Keras model (model.keras)."""
+        _quiet_native_logs()
         import keras
 
         return keras.saving.load_model(self._run.model_path)
 
     def resume(self, epochs: int | None = None, *, isolated: bool = True) -> Run:
         """Continue this run (interrupted or failed), or train a finished one on to `epochs` in all."""
+        _quiet_native_logs()
         from harness.reporting.report import REPORTER
         from harness.training.runner import resume_experiment
 
@@ -303,6 +305,7 @@ def _run_one(
 ) -> Run:
     for message in config.settings_without_effect():
         warn(message)
+    _quiet_native_logs()
     from harness.reporting.report import REPORTER
     from harness.training.runner import run_experiment
 
@@ -409,6 +412,14 @@ def _run_group(plan, jobs: int, reports: Path, experiments_dir: Path | str, stor
     from harness.groups.groups import run_group
 
     return Group(run_group(plan, Path(experiments_dir), reports, jobs, storage))
+
+
+def _quiet_native_logs() -> None:
+    """Before this process first loads TensorFlow: its C++ start-up notices kept out of a notebook's cells, as out of
+    the command line's output (harness.native_logs)."""
+    from harness.native_logs import filter_native_logs
+
+    filter_native_logs()
 
 
 def _isolation(isolated: bool):

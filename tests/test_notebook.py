@@ -30,6 +30,13 @@ def _text(output) -> str:
     return str(output.get("text", "")) + str(output.get("data", {}).get("text/html", ""))
 
 
+def _edited_line(notebook) -> str:
+    """What the tour's cell that runs an edited builder printed."""
+    (cell,) = [cell for cell in notebook.cells if cell.cell_type == "code" and "edited = harness.run(" in cell.source]
+    printed = "".join(_text(output) for output in cell.outputs if output.get("name") == "stdout")
+    return printed.strip().splitlines()[-1]
+
+
 def _cell(notebook, starts: str):
     (cell,) = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.startswith(starts)]
     return cell
@@ -56,6 +63,8 @@ def test_the_tour_runs_every_cell_quietly_and_the_users_own_plots_keep_working(t
     assert "sgd is behind adam by" in shown and "Welch" in shown  # the comparison's verdict: a real difference
     plot = _cell(notebook, "older = adam.runs[0]")
     assert any("image/png" in output.get("data", {}) for output in plot.outputs)  # drawn after harness.run
+    edited = _edited_line(notebook)
+    assert edited.startswith("relu: test accuracy") and "tanh" in edited
     sweep_card = _text(_cell(notebook, "sweep = harness.sweep(").outputs[-1])
     assert "p00" in sweep_card and "p01" in sweep_card and "best point by validation accuracy" in sweep_card
     groups = sorted(path.name.split("-")[0] for path in (tmp_path / "reports").glob("*/*-*") if path.is_dir())
@@ -130,3 +139,70 @@ def test_a_script_without_a_main_guard_runs_its_group_once(tmp_path):
     assert result.stdout.count("group finished 2") == 1  # not run again by each worker
     assert len(list(tmp_path.glob("adam/seeds-*"))) == 1 and time.monotonic() - started < 120
     assert "worker process" not in result.stderr
+
+
+EDITED_BUILDER_CELLS = [
+    "%load_ext autoreload\n%autoreload 2",
+    "import harness\nimport mymodels\nsettings = dict(epochs=3, dataset='digits', overrides={OVERRIDES}, "
+    "reports_dir={REPORTS!r}, experiments_dir={EXPERIMENTS!r})",
+    "relu = harness.run('adam', **settings)",
+    "from pathlib import Path\nsource = Path('mymodels.py')\n"
+    "source.write_text(source.read_text().replace('relu', 'tanh'))",
+    "tanh = harness.run('adam', **settings)",
+    "import keras\n\ndef nbmine(input_shape, num_classes):\n    inputs = keras.Input(input_shape)\n"
+    "    x = keras.layers.Dense(16, activation='relu')(keras.layers.Flatten()(inputs))\n"
+    "    return keras.Model(inputs, keras.layers.Dense(num_classes, activation='softmax')(x))",
+    "cell_relu = harness.run('adam', **(settings | {'overrides': settings['overrides'] | "
+    "{'model.builder': '__main__.nbmine'}}))",
+    "def nbmine(input_shape, num_classes):\n    inputs = keras.Input(input_shape)\n"
+    "    x = keras.layers.Dense(16, activation='tanh')(keras.layers.Flatten()(inputs))\n"
+    "    return keras.Model(inputs, keras.layers.Dense(num_classes, activation='softmax')(x))",
+    "cell_tanh = harness.run('adam', **(settings | {'overrides': settings['overrides'] | "
+    "{'model.builder': '__main__.nbmine'}}))",
+    "print([run.path.name for run in (relu, tanh, cell_relu, cell_tanh)])",
+]
+MYMODELS = """import keras
+
+
+def mine(input_shape, num_classes):
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Dense(32, activation="relu")(keras.layers.Flatten()(inputs))
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+"""
+
+
+@pytest.mark.usefixtures("harness_kernel")
+def test_a_builder_edited_between_runs_in_one_kernel_trains_the_edited_model(tmp_path):
+    """autoreload takes an edit of a builder's file, or a cell defines the builder again: the next run trains the
+    edited model, to the numbers a fresh process gets (deterministic runs, compared with runs made here)."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    from harness.config.experiments import resolve
+    from harness.training.runner import run_experiment
+
+    (tmp_path / "mymodels.py").write_text(MYMODELS)
+    reports = tmp_path / "reports"
+    overrides = {"model.builder": "mymodels.mine", "training.deterministic": True}
+    cells = [
+        cell.replace("{OVERRIDES}", repr(overrides))
+        .replace("{REPORTS!r}", repr(str(reports)))
+        .replace("{EXPERIMENTS!r}", repr(str(EXPERIMENTS)))
+        for cell in EDITED_BUILDER_CELLS
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in cells])
+    NotebookClient(
+        notebook, kernel_name="keras-harness", timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    names = json.loads(notebook.cells[-1].outputs[0]["text"].replace("'", '"'))
+    relu, tanh, cell_relu, cell_tanh = (pd.read_csv(reports / "adam" / name / "history.csv") for name in names)
+    assert not tanh.drop(columns="seconds").equals(relu.drop(columns="seconds"))
+    assert not cell_tanh.drop(columns="seconds").equals(cell_relu.drop(columns="seconds"))
+    sys.path.insert(0, str(tmp_path))  # the edited file, now with tanh, as a fresh process imports it
+    try:
+        config = resolve("adam", EXPERIMENTS, [f"{key}={value}" for key, value in overrides.items()], "digits", 3)
+        fresh = run_experiment(config, tmp_path / "fresh").run_dir
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("mymodels", None)
+    assert pd.read_csv(fresh / "history.csv").drop(columns="seconds").equals(tanh.drop(columns="seconds"))

@@ -14,7 +14,6 @@ import pandas as pd
 
 from harness.config.experiments import resolve
 from harness.config.schema import DatasetConfig
-from harness.data import cache as dataset_cache
 from harness.data.datasets import load_dataset
 from harness.groups.workers import RunRequest, WorkerPool
 from harness.native_logs import FILTER
@@ -77,14 +76,12 @@ def test_a_worker_killed_mid_run_costs_only_that_run_which_runs_again(reports):
 
 def test_a_damaged_dataset_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HARNESS_CACHE", str(tmp_path))
-    monkeypatch.setattr(dataset_cache, "_IN_MEMORY", {})
     first = load_dataset(DatasetConfig(name="digits"))
     (cached,) = (tmp_path / "datasets").glob("digits-*.npz")
     content = bytearray(cached.read_bytes())
     content[len(content) // 2] ^= 0xFF  # one flipped byte inside the pixels
     cached.write_bytes(bytes(content))
-    monkeypatch.setattr(dataset_cache, "_IN_MEMORY", {})  # a new process
-    again = load_dataset(DatasetConfig(name="digits"))
+    again = load_dataset(DatasetConfig(name="digits"))  # nothing kept in memory: as in a new process
     assert f"the dataset cache {cached} is damaged; decoding the dataset again" in capsys.readouterr().err
     assert np.array_equal(first.x_train, again.x_train) and np.array_equal(first.y_test, again.y_test)
     rebuilt = cached.read_bytes()

@@ -24,10 +24,21 @@ from models.registry import UnknownModel, find_builder
 CORE = ("builder", "framework", "gradient")
 
 
-@functools.cache
 def parameters_of(builder) -> type[BaseModel]:
     """The builder's keyword parameters (after input_shape and num_classes) as a schema: their annotations, their
-    defaults (a parameter without one is required), nothing else."""
+    defaults (a parameter without one is required), nothing else. Made once for each version of the function: an
+    edited builder (a notebook's autoreload replaces its code in place) is read again."""
+    version = (
+        getattr(builder, "__code__", None),
+        repr(getattr(builder, "__defaults__", None)),
+        repr(getattr(builder, "__kwdefaults__", None)),
+        repr(getattr(builder, "__annotations__", None)),
+    )
+    return _parameters_of(builder, version)
+
+
+@functools.cache
+def _parameters_of(builder, version: tuple) -> type[BaseModel]:
     hints = typing.get_type_hints(builder, include_extras=True)
     fields = {}
     for parameter in list(inspect.signature(builder).parameters.values())[2:]:

@@ -6,7 +6,8 @@ A cache file is an uncompressed ``.npz`` of the source's arrays, written atomica
 a ``.sha256`` file beside it. It is read only if its bytes match that digest; a missing, truncated or
 altered file is decoded from the (verified) source again, never trusted. The cache key is the source's
 identity: its published digests and its files' paths, sizes and modification times, so a changed source
-is decoded anew. Within a process (a worker running run after run) each dataset is read once, read-only.
+is decoded anew. Within a process (a worker running run after run) each dataset is read once, read-only, into the
+`memory` its owner passes (harness.shortcuts.Reusables.decoded).
 
 The files are in ``datasets/`` of the harness's cache folder (harness.caches); deleting it is always safe.
 """
@@ -23,14 +24,12 @@ import numpy as np
 
 from harness.caches import cache_dir
 
-_IN_MEMORY: dict[tuple[str, str], dict[str, np.ndarray]] = {}
 
-
-def cached_arrays(name: str, identity: list[str], decode: Callable[[], dict[str, np.ndarray]]) -> dict:
-    """The arrays `decode()` returns for this source identity: from memory, else a verified cache file,
+def cached_arrays(name: str, identity: list[str], decode: Callable[[], dict[str, np.ndarray]], memory: dict) -> dict:
+    """The arrays `decode()` returns for this source identity: from `memory`, else a verified cache file,
     else decoded now and cached. The arrays are read-only, since runs in one process share them."""
     key = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
-    if (name, key) not in _IN_MEMORY:
+    if (name, key) not in memory:
         path = cache_dir() / "datasets" / f"{name}-{key}.npz"
         arrays = _read_verified(path)
         if arrays is None:
@@ -38,8 +37,8 @@ def cached_arrays(name: str, identity: list[str], decode: Callable[[], dict[str,
             _write(path, arrays)
         for array in arrays.values():
             array.flags.writeable = False
-        _IN_MEMORY[(name, key)] = arrays
-    return _IN_MEMORY[(name, key)]
+        memory[(name, key)] = arrays
+    return memory[(name, key)]
 
 
 def _digest_path(path: Path) -> Path:

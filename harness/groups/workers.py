@@ -38,6 +38,7 @@ from harness.groups.parallel import core_slots, thread_environment
 from harness.native_logs import filter_native_logs
 from harness.process_exit import exit_now
 from harness.records import EXIT_CODES, RunDir, reason
+from harness.shortcuts import Reusables
 
 STOP_WAIT_SECONDS = 120  # for running runs to end after Ctrl-C
 PROGRESS_SECONDS = 2.0  # how often a pool with on_progress calls it while its runs train
@@ -89,6 +90,7 @@ def serve(connection: Connection, cores: set[int]) -> None:
     connection.send(("ready", None))
 
     reports = ReportThread()
+    reusables = Reusables()  # what this worker's runs may reuse from each other (harness.shortcuts)
 
     def started(run_dir: Path) -> None:
         reports.started(run_dir)
@@ -100,7 +102,7 @@ def serve(connection: Connection, cores: set[int]) -> None:
                 reports.write_waiting()  # no run follows at once: the last report now
             if (request := _next_request(connection)) is None:
                 break
-            result = _run(request, runner, started)
+            result = _run(request, runner, started, reusables)
             reports.finished(result.run_dir)
             connection.send(("finished", result))
     finally:
@@ -152,7 +154,7 @@ def _next_request(connection: Connection) -> RunRequest | None:
         return None
 
 
-def _run(request: RunRequest, runner, on_start: Callable[[Path], None]) -> RunResult:
+def _run(request: RunRequest, runner, on_start: Callable[[Path], None], reusables: Reusables) -> RunResult:
     """One run, isolated from the runs before it; an exception fails the run, not the worker."""
     from harness.config.schema import ExperimentConfig
     from harness.groups.study import epoch_judge
@@ -178,6 +180,7 @@ def _run(request: RunRequest, runner, on_start: Callable[[Path], None]) -> RunRe
                 epoch_judge=judge,
                 note=request.note,
                 tags=request.tags,
+                reusables=reusables,
             )
             return RunResult(request, outcome.status, outcome.run_dir, outcome.reason)
         except Exception as error:  # noqa: BLE001 - reported as the run's failure, with its traceback in the log

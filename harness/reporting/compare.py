@@ -23,6 +23,7 @@ def compare(names: list[str], reports_dir: Path) -> Comparison:
         example = 'make compare NAMES="adam adam_lr"' if on_command_line() else 'harness.compare("adam", "adam_lr")'
         raise UserError(f"compare needs at least two runs or groups, e.g. {example}")
     targets = [find_target(reports_dir, name) for name in names]
+    _check_distinct(names, targets)
     kinds = [GroupDir(target).record()["kind"] if is_group(target) else "run" for target in targets]
     if "sweep" in kinds:
         sweep = targets[kinds.index("sweep")]
@@ -42,3 +43,15 @@ def compare(names: list[str], reports_dir: Path) -> Comparison:
             f"{setting('seeds', 'N', True)}, or name single runs by their run ids"
         )
     return compare_runs([load_run(target) for target in targets], reports_dir)
+
+
+def _check_distinct(names: list[str], targets: list[Path]) -> None:
+    """One line when two names are the same run or group (an experiment's name and its latest run's id, say)."""
+    resolved = [target.resolve() for target in targets]
+    for later, target in enumerate(resolved):
+        if target in resolved[:later]:
+            first, kind = names[resolved.index(target)], "group" if is_group(target) else "run"
+            same = f"{first} is named twice" if names[later] == first else f"{first} and {names[later]} are one {kind}"
+            raise UserError(
+                f"{same} ({target}): a {kind} compared with itself proves nothing; name two different runs or groups"
+            )

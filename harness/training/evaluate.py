@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from harness.data.datasets import Dataset
-from harness.training.train import evaluation_batch_size
+from harness.training.train import evaluation_batch_size, outputs_logits
 
 
 @dataclass
@@ -25,10 +25,9 @@ def evaluate(model: keras.Model, dataset: Dataset) -> Evaluation:
     # The whole test set in one forward pass; the loss and accuracy are Keras's own (model.compute_loss: the
     # compiled loss plus the regularization terms, as model.evaluate reports it) computed from those
     # probabilities, which spares model.evaluate's second pass and its compilation.
-    probabilities = model.predict(
-        dataset.x_test, batch_size=evaluation_batch_size(model, len(dataset.y_test)), verbose=0
-    )
-    test_loss = model.compute_loss(y=dataset.y_test, y_pred=probabilities)
+    outputs = model.predict(dataset.x_test, batch_size=evaluation_batch_size(model, len(dataset.y_test)), verbose=0)
+    test_loss = model.compute_loss(y=dataset.y_test, y_pred=outputs)
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(outputs)) if outputs_logits(model) else outputs
     predicted = probabilities.argmax(axis=1)
     test_accuracy = np.mean(predicted == dataset.y_test)
     labels = list(range(dataset.num_classes))

@@ -10,6 +10,7 @@ touches the training results, and `python -m harness report` makes it again.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import threading
@@ -37,12 +38,13 @@ from harness.records import (
     reason,
     tensorboard_dir,
 )
+from harness.shortcuts import Reusables
 from harness.surface import option, setting
 from harness.training.checkpoint import EpochCheckpoint, completed_epochs, restore
 from harness.training.evaluate import evaluate
 from harness.training.fingerprint import fingerprint
 from harness.training.hparams import write_hparams
-from harness.training.reuse import computation_key, reuse_compiled
+from harness.training.reuse import data_spec, model_identity, reuse_compiled
 from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
 from harness.training.system import SystemMetrics
 from harness.training.tensorboard_logs import EpochScalars
@@ -52,6 +54,8 @@ from harness.training.train import (
     build_model,
     compile_for_training,
     fit,
+    gives_probabilities,
+    outputs_logits,
     seed_everything,
     use_xla,
 )
@@ -83,8 +87,16 @@ class RunOutcome:
 
 
 def model_summary(model: keras.Model) -> str:
+    """Keras's summary of the model, as text. In a notebook, rich (which draws Keras's summary) shows an empty block in
+    the cell even when its text is captured: IPython's own capture keeps that out."""
     lines: list[str] = []
-    model.summary(print_fn=lambda text, line_break=True: lines.append(text))
+    quiet = contextlib.nullcontext()
+    if "IPython" in sys.modules:
+        from IPython.utils.capture import capture_output
+
+        quiet = capture_output(stdout=False, stderr=False)
+    with quiet:
+        model.summary(print_fn=lambda text, line_break=True: lines.append(text))
     return "\n".join(lines) + "\n"
 
 
@@ -98,6 +110,7 @@ def run_experiment(
     epoch_judge: EpochJudge | None = None,
     note: str | None = None,
     tags: tuple[str, ...] = (),
+    reusables: Reusables | None = None,
 ) -> RunOutcome:
     """Train and evaluate `config` in a new run directory: `run_dir` when given (a group's member), else
     a fresh one under reports/<name>/ that becomes its `latest`. With a `reporter` (the command line's and
@@ -105,14 +118,16 @@ def run_experiment(
     caller makes it (harness.groups.workers does, while its next run trains). on_start(run_dir) is called
     once the run's directory says `running`; `command` is the command line recorded in env.json (default:
     this process's). epoch_judge(epoch, logs), asked after each epoch (a sweep's pruner), stops the run as
-    `pruned` when it answers with a reason. `note` and `tags` are the user's words about the run (notes.json)."""
-    dataset = load_dataset(config.dataset)
+    `pruned` when it answers with a reason. `note` and `tags` are the user's words about the run (notes.json).
+    `reusables`: what this process's runs may reuse from each other (a worker's); by default, nothing."""
+    reusables = reusables or Reusables()
+    dataset = load_dataset(config.dataset, reusables)
     numpy = config.model.framework == "numpy"
     if config.model.gradient == "numerical":
         from harness.training.scratch import build_net, check_numerical_budget
 
         check_numerical_budget(config, build_net(config, dataset), dataset)  # before any directory exists
-    model = None if numpy else compiled_model(config, dataset)  # a builder that fails leaves no directory
+    model = None if numpy else compiled_model(config, dataset, reusables)  # a builder that fails leaves no directory
     run = _start(config, dataset, reports_dir, run_dir, command, model)
     if note is not None or tags:
         run.write_notes(note, tags)
@@ -123,14 +138,27 @@ def run_experiment(
     return train_in(run, config, dataset, reporter=reporter, epoch_judge=epoch_judge, model=model)
 
 
-def compiled_model(config: ExperimentConfig, dataset: Dataset) -> keras.Model:
-    """The run's model, seeded as the run says, built for its data and compiled (XLA where it pays); the process's
-    last model with this model's starting state where it computes the same (the next seed: harness.training.reuse)."""
+def compiled_model(config: ExperimentConfig, dataset: Dataset, reusables: Reusables | None = None) -> keras.Model:
+    """The run's model, seeded as the run says, built for its data and compiled (XLA where it pays; a loss from
+    logits where its outputs are not probabilities); the process's last model with this model's starting state where
+    the two are the same computation (the next seed: harness.training.reuse)."""
     seed_everything(config.training.seed, config.training.deterministic)
     model = build_model(config, dataset.input_shape, dataset.num_classes)
-    model = compile_for_training(model, config, use_xla(config, len(dataset.y_train), model))
+    logits = not gives_probabilities(model, dataset.x_train)
+    if logits:
+        print(LOGITS_NOTE.format(builder=config.model.builder), file=sys.stderr, flush=True)
+    model = compile_for_training(model, config, use_xla(config, len(dataset.y_train), model), from_logits=logits)
     rows = (len(dataset.y_train), len(dataset.y_val), len(dataset.y_test))
-    return reuse_compiled(model, computation_key(config, dataset.input_shape, rows), dataset.x_train, dataset.y_train)
+    spec = data_spec(dataset.x_train, rows, config.training.batch_size)
+    identity = model_identity(model, spec, config.training.deterministic)
+    kept = (reusables or Reusables()).model
+    return reuse_compiled(model, identity, dataset.x_train, dataset.y_train, kept)
+
+
+LOGITS_NOTE = (
+    "note: the outputs of {builder} are not probabilities (no softmax at the end): it trains with a loss from logits, "
+    "and its predictions and confidences are their softmax; model.keras outputs the logits"
+)
 
 
 def _start(
@@ -238,7 +266,9 @@ def _resume_point(run: RunDir, config: ExperimentConfig, epochs: int | None) -> 
     raise UserError(f"run {run.path} is {status}{detail}; only interrupted, failed or finished runs resume")
 
 
-def resume_experiment(run_dir: Path, epochs: int | None = None, reporter: Reporter | None = None) -> RunOutcome:
+def resume_experiment(
+    run_dir: Path, epochs: int | None = None, reporter: Reporter | None = None, reusables: Reusables | None = None
+) -> RunOutcome:
     """Continue an interrupted or failed run from its last completed epoch, in the same directory. With
     `epochs` beyond the run's own, also train a finished run on from its saved model, to that many epochs
     in all; the config then says so (training.epochs) and the schedule goes on as configured."""
@@ -253,12 +283,13 @@ def resume_experiment(run_dir: Path, epochs: int | None = None, reporter: Report
         config = config.model_copy(update={"training": config.training.model_copy(update={"epochs": epochs})})
         run.write_config(config)
         run.write_fingerprint(fingerprint(config))
-    dataset = load_dataset(config.dataset)
+    reusables = reusables or Reusables()
+    dataset = load_dataset(config.dataset, reusables)
     history = run.history()
     run.write_history(history[history["epoch"] < completed])  # epochs logged after the checkpoint train again
     extended = {"extended_from_epochs": planned} if longer else {}
     run.write_status("running", started=round(time.time(), 3), resumed_from_epoch=completed, **extended)
-    return train_in(run, config, dataset, initial_epoch=completed, reporter=reporter, weights=weights)
+    return train_in(run, config, dataset, completed, reporter, weights, reusables=reusables)
 
 
 @dataclass
@@ -298,10 +329,11 @@ def train_in(
     weights: Path | None = None,
     epoch_judge: EpochJudge | None = None,
     model: keras.Model | None = None,
+    reusables: Reusables | None = None,
 ) -> RunOutcome:
     """Train `model` (built here when not given; from `weights` when given: a resumed run), evaluate, and write the
     run's results."""
-    model = compiled_model(config, dataset) if model is None else model
+    model = compiled_model(config, dataset, reusables) if model is None else model
     run.write_text(RunDir.MODEL_SUMMARY, model_summary(model))
     if weights is not None:
         restore(model, weights)
@@ -344,6 +376,7 @@ def _evaluate(run: RunDir, config: ExperimentConfig, dataset: Dataset, model: ke
         "macro_f1": evaluation.macro_f1,
         "stopped_early": len(history) < config.training.epochs,
         "parameters": model.count_params(),
+        "outputs": "logits" if outputs_logits(model) else "probabilities",
     } | history_summary(history, dataset)
 
 

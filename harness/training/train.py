@@ -277,16 +277,37 @@ def build_model(config: ExperimentConfig, input_shape: tuple[int, ...], num_clas
     return model
 
 
+def gives_probabilities(model: keras.Model, x) -> bool:
+    """Whether the model's outputs are probabilities (a softmax at the end), judged from its outputs for a few rows:
+    each row in [0, 1] and summing to 1. A builder that ends in a linear layer gives logits, almost surely not so."""
+    outputs = keras.ops.convert_to_numpy(model(x[:PROBE_ROWS], training=False)).astype(np.float64)
+    in_range = outputs.min() >= -1e-6 and outputs.max() <= 1 + 1e-6
+    return bool(in_range and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3))
+
+
+PROBE_ROWS = 16
+
+
+def outputs_logits(model: keras.Model) -> bool:
+    """Whether the model was compiled to train on logits (gives_probabilities said no)."""
+    return bool(getattr(model.loss, "from_logits", False))
+
+
 def compile_for_training(
-    model: keras.Model, config: ExperimentConfig, jit_compile: bool = False, keras_loop_steps: int | None = None
+    model: keras.Model,
+    config: ExperimentConfig,
+    jit_compile: bool = False,
+    keras_loop_steps: int | None = None,
+    from_logits: bool = False,
 ) -> keras.Model:
     """The model compiled to train a whole epoch per call (WholeEpochStep: Keras's fit gets every row as one batch,
     the step trains them training.batch_size at a time); with keras_loop_steps=N, compiled for Keras's own loop
-    instead, N steps per call (`make bench` compares)."""
+    instead, N steps per call (`make bench` compares). `from_logits`: its outputs are logits, not probabilities."""
+    # Integer labels with the sparse loss: the same loss as one-hot categorical cross-entropy.
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if from_logits else SPARSE_LOSS
     model.compile(
         optimizer=build_optimizer(config.optimizer),
-        # Integer labels with the sparse loss: the same loss as one-hot categorical cross-entropy.
-        loss="sparse_categorical_crossentropy",
+        loss=loss,
         metrics=["accuracy"],
         steps_per_execution=keras_loop_steps or 1,
         jit_compile=jit_compile,
@@ -294,6 +315,9 @@ def compile_for_training(
     if keras_loop_steps is not None or not whole_epoch_pays(model):
         return model
     return WholeEpochStep(config.training.batch_size).apply_to(model)
+
+
+SPARSE_LOSS = "sparse_categorical_crossentropy"
 
 
 def build_compiled_model(
