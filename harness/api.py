@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.config.experiments import resolve
+from harness.config.experiments import BUILT_IN, resolve
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import classes_of
 from harness.errors import UserError
@@ -29,7 +29,7 @@ from harness.records import EXIT_CODES, GroupDir, RunDir, find_target, is_group,
 from harness.surface import option, setting, warn
 
 PROJECT = Path(__file__).resolve().parent.parent  # the checkout (installed editable by `make setup`)
-EXPERIMENTS = PROJECT / "experiments"
+EXPERIMENTS = BUILT_IN
 
 
 def reports_folder(reports_dir: Path | str | None = None) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -188,7 +189,7 @@ def command_run(args: argparse.Namespace) -> int:
     result = api.run(
         args.name, seed=args.seed, run_dir=args.run_dir, command=process_command(), isolated=False, **_group_of(args)
     )
-    return _report_result(args.name, result)
+    return _report_result(args.name, result, args)
 
 
 def _group_of(args: argparse.Namespace) -> dict:
@@ -247,7 +248,7 @@ def command_sweep(args: argparse.Namespace) -> int:
         storage=args.storage,
         **_group_of(args),
     )
-    return _report_result(args.name, group)
+    return _report_result(args.name, group, args)
 
 
 def command_sweep_worker(args: argparse.Namespace) -> int:
@@ -256,7 +257,7 @@ def command_sweep_worker(args: argparse.Namespace) -> int:
     group = api.join_sweep(
         args.sweep, args.storage, jobs=args.jobs, reports_dir=args.reports_dir, experiments_dir=args.experiments_dir
     )
-    return _report_result(args.sweep, group)
+    return _report_result(args.sweep, group, args)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -281,10 +282,10 @@ def _resume(args: argparse.Namespace) -> int:
         epochs = args.epochs
     from harness import api
 
-    return _report_result(args.name, api.Run(run_dir).resume(epochs=epochs, isolated=False))
+    return _report_result(args.name, api.Run(run_dir).resume(epochs=epochs, isolated=False), args)
 
 
-def _report_result(name: str, result) -> int:
+def _report_result(name: str, result, args: argparse.Namespace) -> int:
     """What the command prints when a run or group ends, and its exit status."""
     from harness import api
 
@@ -299,18 +300,25 @@ def _report_result(name: str, result) -> int:
         metrics = RunDir(run_dir).metrics()
         print(
             f"\n{name}: test accuracy {metrics['test_accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
-            f"best val accuracy {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch']}), "
+            f"best val accuracy {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch'] + 1}), "
             f"trained in {metrics['train_seconds']:.1f} s\nreport: {run_dir}"
         )
     elif status == "interrupted":
-        print(
-            f"\n{name}: interrupted ({reason}). Resume with: make experiment NAME={name} "
-            f"RESUME={run_dir.name}\nreport so far: {run_dir}",
-            file=sys.stderr,
-        )
+        print(f"\n{name}: interrupted ({reason}). Resume with: {_resume_command(name, run_dir, args)}", file=sys.stderr)
+        print(f"report so far: {run_dir}", file=sys.stderr)
     else:
         print(f"\n{name}: {status}: {reason}\nreport: {run_dir}", file=sys.stderr)
     return result.exit_code
+
+
+def _resume_command(name: str, run_dir: Path, args: argparse.Namespace) -> str:
+    """The make command that resumes the run, with the folders the command was given where they are not make's
+    defaults (as absolute paths: make runs in the checkout)."""
+    words = [f"make experiment NAME={name} RESUME={run_dir.name}"]
+    for variable, folder in (("EXPERIMENTS", args.experiments_dir), ("REPORTS", args.reports_dir)):
+        if Path(folder).resolve() != (Path.cwd() / variable.lower()).resolve():
+            words.append(f"{variable}={shlex.quote(str(Path(folder).resolve()))}")
+    return " ".join(words)
 
 
 def command_tag(args: argparse.Namespace) -> int:
@@ -370,9 +378,13 @@ def command_list(args: argparse.Namespace) -> int:
     if args.choices:
         print(markdown_tables(), end="")
         return 0
-    rows = []
+    rows, invalid = [], []
     for name in available(args.experiments_dir):
-        config = resolve(name, args.experiments_dir)
+        try:
+            config = resolve(name, args.experiments_dir)
+        except UserError as error:  # listed with its error, below the others
+            invalid.append(f"{name}: {error}")
+            continue
         schedule = f" + {config.schedule.name} schedule" if config.schedule else ""
         optimizer = f"{config.optimizer.name} {config.optimizer.learning_rate:g}{schedule}"
         length = config.training.epochs or f"{config.training.iterations} iterations"
@@ -381,6 +393,8 @@ def command_list(args: argparse.Namespace) -> int:
     widths = [max(len(row[column]) for row in rows + [header]) for column in range(len(header))]
     for row in [header] + rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if invalid:
+        print("\nfiles that do not make an experiment (fix them to run them):\n" + "\n".join(invalid))
     print(f"\nwhat an experiment may name (python -m harness list --choices: with their settings)\n{terminal_lines()}")
     return 0
 

@@ -160,3 +160,17 @@ def test_three_runs_adjust_mcnemar_for_two_comparisons(tmp_path):
     assert statistics.p_holm.tolist() == pytest.approx([2 * statistics.p_value.iloc[0], 1.0])
     assert statistics.tests.tolist() == [2, 2] and not statistics.shown.any()
     assert "p, Holm-adjusted" in (comparison.out / "compare.html").read_text()
+
+
+def test_a_run_compared_with_itself_is_one_line_that_says_it_proves_nothing(tmp_path):
+    run_dir = make_run(tmp_path, "adam", "20260101-000000-aaaa")
+    for names in (["adam", "adam"], ["adam", "20260101-000000-aaaa"], ["adam", str(run_dir)]):
+        result = run_harness("compare", *names, reports=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert "a run compared with itself proves nothing" in line, line
+    import harness
+
+    run = harness.load(str(run_dir))
+    with pytest.raises(UserError, match="compared with itself proves nothing"):
+        harness.compare(run, run, reports_dir=tmp_path)

@@ -6,7 +6,7 @@ import pytest
 
 from harness.config.experiments import available, resolve
 from harness.errors import UserError
-from tests.conftest import EXPERIMENTS
+from tests.conftest import EXPERIMENTS, run_harness
 
 SEED_EXPERIMENTS = ["basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr"]
 
@@ -247,3 +247,16 @@ def test_broken_files_name_the_file_and_problem(experiments, text, expected):
 def test_binary_files_are_refused(experiments):
     (experiments / "binary.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
     assert "not a UTF-8 text file" in _error("binary", experiments)
+
+
+def test_a_folder_of_my_own_extends_the_built_in_experiments_and_lists_a_broken_file_with_its_error(tmp_path):
+    mine = tmp_path / "my-experiments"
+    mine.mkdir()
+    (mine / "faster.yaml").write_text("description: adam, faster\nextends: adam\noptimizer: {learning_rate: 0.01}\n")
+    (mine / "broken.yaml").write_text("description: a typo\nextends: adam\ntraining: {epochz: 3}\n")
+    config = resolve("faster", mine)
+    assert config.extends == "adam" and config.optimizer.learning_rate == 0.01 and config.model.builder == "simple"
+    listed = run_harness("list", reports=tmp_path / "reports", experiments=mine)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].startswith("faster ")
+    assert "broken: " in listed.stdout and "training.epochz: unknown key (did you mean 'epochs'?)" in listed.stdout

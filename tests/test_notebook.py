@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -194,6 +195,9 @@ def test_a_builder_edited_between_runs_in_one_kernel_trains_the_edited_model(tmp
     NotebookClient(
         notebook, kernel_name="keras-harness", timeout=300, resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
+    shown = "\n".join(_text(output) for cell in notebook.cells for output in cell.outputs)
+    assert not [word for word in NOISE if word in shown]  # TensorFlow's start-up notices stay out of the cells
+    assert "</pre>" not in shown  # nor an empty block from Keras's model summary
     names = json.loads(notebook.cells[-1].outputs[0]["text"].replace("'", '"'))
     relu, tanh, cell_relu, cell_tanh = (pd.read_csv(reports / "adam" / name / "history.csv") for name in names)
     assert not tanh.drop(columns="seconds").equals(relu.drop(columns="seconds"))
@@ -206,3 +210,13 @@ def test_a_builder_edited_between_runs_in_one_kernel_trains_the_edited_model(tmp
         sys.path.remove(str(tmp_path))
         sys.modules.pop("mymodels", None)
     assert pd.read_csv(fresh / "history.csv").drop(columns="seconds").equals(tanh.drop(columns="seconds"))
+
+
+def test_make_setup_registers_the_kernel_in_this_environment_so_each_checkout_runs_its_own_code():
+    if not (ROOT / ".venv" / ".installed").is_file() or Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("make setup has not made this checkout's environment, or the tests run outside it")
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("keras-harness")
+    assert Path(spec.resource_dir).resolve().is_relative_to(Path(sys.prefix).resolve())
+    assert Path(spec.argv[0]) == Path(sys.executable)

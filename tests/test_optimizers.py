@@ -4,6 +4,7 @@ import keras
 import pytest
 
 from harness.config.experiments import resolve
+from harness.config.optimizers import OPTIMIZERS
 from harness.config.schema import OptimizerConfig
 from harness.training.optimizers import build_optimizer, learning_rates, schedule_callback
 from tests.conftest import EXPERIMENTS
@@ -47,6 +48,18 @@ def test_optimizers_get_their_type_and_hyperparameters(settings, kind, expected)
 
 def _rates(name, *overrides, epochs=None):
     return learning_rates(resolve(name, EXPERIMENTS, list(overrides), epochs=epochs))
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_an_optimizer_without_a_rate_takes_kerass_default_and_the_run_records_it(name):
+    import inspect
+
+    entry = OPTIMIZERS[name]
+    keras_default = inspect.signature(getattr(keras.optimizers, entry.keras_class)).parameters["learning_rate"].default
+    config = OptimizerConfig.model_validate({"name": name})
+    assert config.learning_rate == entry.learning_rate == keras_default
+    assert "learning_rate" in config.model_dump(exclude_none=True)  # written into the run's config.yaml
+    assert _value(build_optimizer(config).learning_rate) == pytest.approx(keras_default)
 
 
 def test_no_schedule_keeps_the_rate():

@@ -3,6 +3,7 @@ sweeps, comparisons, resume; bad data is one line and no run. The model is a bui
 the harness; the data are a CSV and a folder of PNG images written here from scikit-learn's bundled sets."""
 
 import pickle
+import sys
 import tarfile
 import textwrap
 
@@ -37,6 +38,8 @@ def project(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     (package / "tiny.py").write_text(BUILDER)
     monkeypatch.syspath_prepend(str(tmp_path))  # as PYTHONPATH would; workers inherit it
+    for name in [name for name in sys.modules if name.split(".")[0] == "mynets"]:  # another test's package
+        monkeypatch.delitem(sys.modules, name)
     experiments = tmp_path / "experiments"
     experiments.mkdir()
     _write_wine_csv(tmp_path / "wine.csv")
@@ -101,6 +104,33 @@ def test_my_builder_on_my_images_gets_a_run_a_page_and_its_class_names(project):
     assert "digit_7" in run.file(RunDir.CLASSIFICATION_TEXT).read_text()
 
 
+LOGITS_BUILDER = """
+import keras
+
+
+def logits_mlp(input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Dense(32, activation="relu")(keras.layers.Flatten()(inputs))
+    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))  # no softmax: logits
+"""
+
+
+def test_a_builder_that_outputs_logits_trains_from_logits_and_says_so(project):
+    (project / "mynets" / "logits.py").write_text(LOGITS_BUILDER)
+    reports = project / "reports"
+    overrides = ("--set", "model.builder=mynets.logits.logits_mlp", "--set", "optimizer.learning_rate=0.01")
+    overrides += ("--dataset", "digits", "--epochs", "5")
+    result = run_harness("run", "adam", *overrides, reports=reports)
+    assert result.returncode == 0, result.stderr
+    assert "are not probabilities (no softmax at the end): it trains with a loss from logits" in result.stderr
+    (run_dir,) = run_dirs(reports)
+    run = RunDir(run_dir)
+    assert run.metrics()["outputs"] == "logits" and run.metrics()["test_accuracy"] > 0.8  # not chance (0.1)
+    confidence = run.predictions()["confidence"]
+    assert confidence.between(0, 1).all() and confidence.mean() > 0.3
+    assert 0 < run.metrics()["test_loss"] < 2.3  # the loss of the logits, not of logits read as probabilities
+
+
 def test_my_table_trains_compares_groups_sweeps_and_resumes(project):
     reports, experiments = project / "reports", project / "experiments"
     first = run_harness("run", "wine", reports=reports, experiments=experiments)
@@ -152,10 +182,32 @@ def test_a_table_shows_its_most_confident_mistakes_as_rows(project):
     )
     assert result.returncode == 0, result.stderr
     (run_dir,) = run_dirs(reports)
-    mistakes = pd.read_csv(RunDir(run_dir).file(RunDir.MISCLASSIFIED_TABLE), index_col=0)
-    assert {"true", "predicted", "confidence", "alcohol", "region"} <= set(mistakes.columns)
+    mistakes = pd.read_csv(RunDir(run_dir).file(RunDir.MISCLASSIFIED_TABLE))
+    assert list(mistakes.columns[:4]) == ["line", "true", "predicted", "confidence"]
+    assert {"alcohol", "region"} <= set(mistakes.columns) and "Unnamed: 0" not in mistakes.columns
     assert (mistakes["true"] != mistakes["predicted"]).all()
+    lines = (project / "wine.csv").read_text().splitlines()  # each mistake is the row on its line of the file
+    for mistake in mistakes.itertuples():
+        assert lines[mistake.line - 1].split(",")[0] == f"{mistake.alcohol:g}" or float(
+            lines[mistake.line - 1].split(",")[0]
+        ) == pytest.approx(mistake.alcohol)
     assert "The most confident mistakes" in RunDir(run_dir).file(RunDir.PAGE).read_text()
+
+
+def test_rows_without_a_target_are_left_out_and_counted(project):
+    frame = pd.read_csv(project / "wine.csv")
+    frame.loc[[3, 50, 100], "cultivar"] = None
+    frame.to_csv(project / "gaps.csv", index=False)
+    reports = project / "reports"
+    settings = ("--set", f"dataset.path={project / 'gaps.csv'}", "--set", "training.epochs=1")
+    result = run_harness("run", "wine", *settings, reports=reports, experiments=project / "experiments")
+    assert result.returncode == 0, result.stderr
+    assert "3 rows of gaps.csv have no value in the target column 'cultivar' (lines 5, 52, 102): left out" in (
+        result.stderr
+    )
+    (run_dir,) = run_dirs(reports)
+    data = RunDir(run_dir).data()
+    assert data["left_out"] == {"rows_without_target": 3} and sum(data["examples"].values()) == len(frame) - 3
 
 
 def _bad(project, experiment: str, dataset: str, tmp_name="bad") -> str:
@@ -197,6 +249,11 @@ def test_bad_data_is_one_line_and_no_run(project):
     _write_digit_pngs(project / "mixed", sizes=[(8, 8), (10, 12)])
     assert "mixed sizes" in _bad(project, "photos", f"{{name: images, path: {project / 'mixed'}}}")
     assert "is not a folder here" in _bad(project, "photos", f"{{name: images, path: {project / 'none'}}}")
+    _write_digit_pngs(project / "cut")
+    cut = project / "cut" / "digit_1" / "004.png"
+    cut.write_bytes(cut.read_bytes()[:-30])  # a copy that stopped short
+    line = _bad(project, "photos", f"{{name: images, path: {project / 'cut'}}}")
+    assert str(cut) in line and "cannot be read as an image" in line
     np.savez(project / "partial.npz", x_train=np.zeros((4, 3)), y_train=np.zeros(4))
     assert "has no x_test, y_test" in _bad(project, "wine", f"{{name: npz, path: {project / 'partial.npz'}}}")
     assert "the dataset table needs target" in _bad(project, "photos", f"{{name: table, path: {csv}}}")

@@ -62,7 +62,7 @@ def test_every_optimizer_builds_with_every_setting_it_takes():
 def test_adding_an_optimizer_is_one_entry(monkeypatch):
     from harness.training.optimizers import build_optimizer
 
-    monkeypatch.setitem(OPTIMIZERS._entries, "lion", Optimizer("Lion", ("beta_1", "beta_2"), "Lion"))
+    monkeypatch.setitem(OPTIMIZERS._entries, "lion", Optimizer("Lion", 0.001, ("beta_1", "beta_2"), "Lion"))
     config = resolve("adam", EXPERIMENTS, ["optimizer={name: lion, learning_rate: 0.0001, beta_2: 0.98}"])
     optimizer = build_optimizer(config.optimizer)
     assert type(optimizer).__name__ == "Lion" and float(optimizer.beta_2) == pytest.approx(0.98)

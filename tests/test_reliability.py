@@ -91,7 +91,8 @@ def test_ctrl_c_stops_at_once_with_partial_history_and_says_how_to_resume(report
     assert len(pd.read_csv(run_dir / "history.csv")) == metrics["epochs_run"]
     assert (run_dir / "learning_curves.png").stat().st_size > 0
     assert not (run_dir / "predictions.csv").exists()
-    assert f"Resume with: make experiment NAME=basic_dnn RESUME={run_dir.name}" in stderr
+    # The folders the command was given are part of the command that resumes it.
+    assert f"Resume with: make experiment NAME=basic_dnn RESUME={run_dir.name} REPORTS={reports.resolve()}\n" in stderr
     assert "Traceback" not in stderr
 
 
@@ -132,7 +133,7 @@ def test_a_diverging_run_stops_is_marked_and_still_reported(reports):
     outcome = run_experiment(config, reports, reporter=report_module.REPORTER)
     assert (outcome.status, outcome.exit_code) == ("diverged", 3)
     assert outcome.reason == {"code": "diverged", "epoch": 0}
-    assert reason_text(outcome.reason) == "the loss became NaN or infinite in epoch 0"
+    assert reason_text(outcome.reason) == "the loss became NaN or infinite in epoch 1"
     metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
     assert metrics["status"] == "diverged" and metrics["epochs_run"] == 1  # stopped at once, not after 10 epochs
     assert RunDir(outcome.run_dir).status()["status"] == "diverged"

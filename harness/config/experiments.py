@@ -21,6 +21,9 @@ from harness.errors import UserError, did_you_mean
 # A section is replaced rather than merged when a variant changes its kind: an sgd variant of an adam experiment
 # must not inherit beta_1, a cnn variant of an MLP its hidden_units, nor a table variant of an image set its sizes.
 KIND_KEYS = {"dataset": "name", "model": "builder", "optimizer": "name", "schedule": "name"}
+# The experiments that come with the harness, beside its package in the checkout: a file in a folder of your own
+# (--experiments-dir, EXPERIMENTS=) may extend them.
+BUILT_IN = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def available(experiments_dir: Path) -> list[str]:
@@ -86,11 +89,18 @@ def load_raw(name: str, experiments_dir: Path, chain: tuple[str, ...] = ()) -> d
     if not isinstance(parent, str):
         raise UserError(f"{path}: extends must be the name of another experiment, got {parent!r}")
     try:
-        base = load_raw(parent, experiments_dir, chain + (name,))
+        base = load_raw(parent, _folder_of(parent, experiments_dir), chain + (name,))
     except UserError as error:
         raise UserError(f"{path}: extends {parent!r}: {error}") from None
     base.pop("description", None)  # each file describes itself
     return merge(base, data) | {"extends": parent}
+
+
+def _folder_of(parent: str, experiments_dir: Path) -> Path:
+    """Where the experiment a file extends is: beside it, else among the harness's own."""
+    if (experiments_dir / f"{parent}.yaml").is_file() or not (BUILT_IN / f"{parent}.yaml").is_file():
+        return experiments_dir
+    return BUILT_IN
 
 
 def _seed_words(data: dict) -> dict:

@@ -66,10 +66,12 @@ class OptimizerConfig(Section):
     @model_validator(mode="before")
     @classmethod
     def _entry_defaults(cls, data):
-        """The optimizer's own defaults (momentum 0.9 for momentum and nesterov) where the file gives none."""
+        """The optimizer's own defaults (momentum 0.9 for momentum and nesterov, Keras's learning rate for its class)
+        where the file gives none."""
         if not isinstance(data, dict) or data.get("name") not in OPTIMIZERS:
             return data
-        defaults = OPTIMIZERS[data["name"]].defaults
+        entry = OPTIMIZERS[data["name"]]
+        defaults = {"learning_rate": entry.learning_rate} | entry.defaults
         return data | {key: value for key, value in defaults.items() if data.get(key) is None}
 
     @model_validator(mode="after")

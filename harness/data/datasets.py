@@ -12,7 +12,7 @@ dataset comes from is its entry in harness.data.sources.DATASETS. Decoding and v
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -51,6 +51,7 @@ class Dataset:
     class_names: tuple[str, ...]
     kind: str = "images"  # images (height, width, channels), or table (features)
     features: tuple[str, ...] = ()  # a table's encoded columns
+    left_out: dict = field(default_factory=dict)  # what the source left out and why, with counts
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -74,6 +75,7 @@ class Dataset:
             "input_shape": list(self.input_shape),
             "examples": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)},
             "features": list(self.features),
+            "left_out": dict(self.left_out),
         }
 
 
@@ -213,7 +215,10 @@ def _frame(x):
     """A table's rows as a DataFrame (an .npz's rows of numbers get the column names x0, x1, ...)."""
     import pandas as pd
 
-    return x if isinstance(x, pd.DataFrame) else pd.DataFrame(x, columns=[f"x{index}" for index in range(x.shape[1])])
+    if isinstance(x, pd.DataFrame):
+        return x
+    columns = [f"x{index}" for index in range(x.shape[1])]
+    return pd.DataFrame(x, columns=columns, index=pd.RangeIndex(len(x), name="row"))
 
 
 def _table(name: str, examples: Examples, train_rows, y_train, val_rows, y_val) -> Dataset:
@@ -236,6 +241,7 @@ def _table(name: str, examples: Examples, train_rows, y_train, val_rows, y_val) 
         class_names=examples.class_names,
         kind="table",
         features=tuple(str(feature) for feature in encoder.get_feature_names_out()),
+        left_out=examples.left_out,
     )
 
 

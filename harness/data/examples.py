@@ -20,6 +20,7 @@ class Examples:
     y_test: np.ndarray
     class_names: tuple[str, ...]
     brightest: float | None = None  # images: the pixel value that means white (255, 16); tables: None
+    left_out: dict = field(default_factory=dict)  # what the source left out and why, with counts (data.json)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ only checks a group's data need not import Keras.
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -141,14 +142,44 @@ def _check_columns(frame, target: str, path: Path) -> None:
             raise UserError(f"column {column!r} of {path} holds {values.dtype} values, neither numbers nor text")
 
 
+def _numbered(frame, path: Path):
+    """The table with each row's place in its file as the index: its line in a CSV (the header is line 1), its row
+    number in a Parquet file, so that a row the report shows can be found in the file."""
+    import pandas as pd
+
+    csv = path.suffix.lower() not in (".parquet", ".pq")
+    first = 2 if csv else 1
+    frame.index = pd.RangeIndex(first, first + len(frame), name="line" if csv else "row")
+    return frame
+
+
+def _labelled(frame, target: str, path: Path):
+    """The rows that have a value in the target column, and how many had none (said in one line)."""
+    missing = frame[target].isna()
+    if missing.any():
+        where = ", ".join(str(place) for place in frame.index[missing][:5]) + (", ..." if missing.sum() > 5 else "")
+        print(
+            f"warning: {missing.sum():,} rows of {path.name} have no value in the target column {target!r} "
+            f"({frame.index.name}s {where}): left out",
+            file=sys.stderr,
+            flush=True,
+        )
+    return frame[~missing], int(missing.sum())
+
+
+def _table_with_target(path: Path, target: str):
+    frame = _numbered(_read_table(path), path)
+    _check_columns(frame, target, path)
+    return _labelled(frame, target, path)
+
+
 def table_file(settings, download: bool = True) -> Examples:
     path = _existing(settings.path, "table (CSV or Parquet)")
-    frame = _read_table(path)
-    _check_columns(frame, settings.target, path)
+    frame, unlabelled = _table_with_target(path, settings.target)
     if settings.test_path:
         test_path = _existing(settings.test_path, "test table")
-        test = _read_table(test_path)
-        _check_columns(test, settings.target, test_path)
+        test, unlabelled_test = _table_with_target(test_path, settings.target)
+        unlabelled += unlabelled_test
         missing = sorted(set(frame.columns) - set(test.columns))
         if missing:
             raise UserError(f"{test_path} lacks the columns {', '.join(map(str, missing))} that {path} has")
@@ -161,9 +192,8 @@ def table_file(settings, download: bool = True) -> Examples:
         train, test = frame.iloc[rows], frame.iloc[test_rows]
     y_train, y_test, names = class_labels(train[settings.target].to_numpy(), test[settings.target].to_numpy())
     features = [column for column in frame.columns if column != settings.target]
-    return Examples(
-        train[features].reset_index(drop=True), y_train, test[features].reset_index(drop=True), y_test, names
-    )
+    left_out = {"rows_without_target": unlabelled} if unlabelled else {}
+    return Examples(train[features], y_train, test[features], y_test, names, left_out=left_out)
 
 
 def fit_table_encoder(x_train):
@@ -213,28 +243,35 @@ def images_folder_files(settings) -> list[Path]:
     return [image for images in _class_folders(root).values() for image in images] if root.is_dir() else []
 
 
+def _opened(path: Path):
+    """The image in a file, decoded now (Pillow decodes lazily), the file closed; a file that is not a whole image is
+    one line that names it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise UserError(f"{path}: cannot be read as an image ({error}): replace the file, or remove it") from None
+
+
 def _decoded(files: list[Path], image_size) -> np.ndarray:
     """The images as uint8 arrays of one size and one colour mode (grey, unless one of them has colour)."""
     from PIL import Image
 
-    opened = [Image.open(path) for path in files]
-    try:
-        sizes = sorted({image.size for image in opened})
-        if image_size is None and len(sizes) > 1:
-            (first_w, first_h), (other_w, other_h) = sizes[0], sizes[-1]
-            raise UserError(
-                f"the images have mixed sizes ({first_h}x{first_w} and {other_h}x{other_w}, height x width): give "
-                "dataset.image_size: [height, width] to resize them to one"
-            )
-        colour = any(image.mode not in ("L", "1", "I;16", "I", "F") for image in opened)
-        mode = "RGB" if colour else "L"
-        height, width = image_size or (sizes[0][1], sizes[0][0])
-        pixels = [
-            np.asarray(image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)) for image in opened
-        ]
-    finally:
-        for image in opened:
-            image.close()
+    images = [_opened(path) for path in files]
+    sizes = sorted({image.size for image in images})
+    if image_size is None and len(sizes) > 1:
+        (first_w, first_h), (other_w, other_h) = sizes[0], sizes[-1]
+        raise UserError(
+            f"the images have mixed sizes ({first_h}x{first_w} and {other_h}x{other_w}, height x width): give "
+            "dataset.image_size: [height, width] to resize them to one"
+        )
+    colour = any(image.mode not in ("L", "1", "I;16", "I", "F") for image in images)
+    mode = "RGB" if colour else "L"
+    height, width = image_size or (sizes[0][1], sizes[0][0])
+    pixels = [np.asarray(image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)) for image in images]
     stacked = np.stack(pixels).astype(np.uint8)
     return stacked if colour else stacked[..., np.newaxis]
 

@@ -3,8 +3,9 @@
     {"status": "diverged", "reason": {"code": "diverged", "epoch": 3}}
 
 Programs read the code; people read a sentence made from it, in English or Japanese (`reason_text`), so
-rewording a sentence never loses its translation. A run written before reasons were codes holds the English
-sentence itself, which reads as it is.
+rewording a sentence never loses its translation. An epoch is recorded as Keras counts it, from 0 (the `epoch`
+column of history.csv), and said as every message says it, from 1. A run written before reasons were codes holds
+the English sentence itself, which reads as it is.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def reason_text(recorded: dict | str | None, lang: str = "en") -> str | None:
     if texts is None:
         return str(recorded)
     parameters = {key: value for key, value in recorded.items() if key != "code"}
+    if isinstance(parameters.get("epoch"), int):  # recorded as Keras counts (from 0), said as people count (from 1)
+        parameters["epoch"] += 1
     return texts[LANGUAGES.index(lang) if lang in LANGUAGES else 0].format(**parameters)
 
 

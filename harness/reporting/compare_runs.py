@@ -160,8 +160,9 @@ def plot_curves(runs: list[Run], path: Path, text: dict) -> None:
         for run, colour in zip(runs, colours, strict=True):
             if run.history.empty:
                 continue
-            axis.plot(run.history.epoch, run.history[f"val_{metric}"], color=colour, marker="o", ms=3, label=run.label)
-            axis.plot(run.history.epoch, run.history[metric], color=colour, linestyle="--", alpha=0.7)
+            epochs = run.history.epoch + 1  # counted from 1, as people count them
+            axis.plot(epochs, run.history[f"val_{metric}"], color=colour, marker="o", ms=3, label=run.label)
+            axis.plot(epochs, run.history[metric], color=colour, linestyle="--", alpha=0.7)
         axis.set(title=text[f"val_{metric}"], xlabel=text["epoch"], ylabel=text[metric])
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(fontsize=8)
@@ -259,7 +260,7 @@ def metrics_rows(summary: pd.DataFrame) -> list[dict]:
                 "run": label,
                 "status": row.status,
                 "epochs_run": clean(row.epochs_run),
-                "best_epoch": clean(row.best_epoch),
+                "best_epoch": clean(row.best_epoch + 1 if pd.notna(row.best_epoch) else None),
                 "train_seconds": clean(row.train_seconds),
             }
             | {

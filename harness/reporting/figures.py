@@ -17,6 +17,12 @@ from harness.atomic import write_with
 DPI = 110
 
 
+def counted_from_one(frame):
+    """A history (or another table of epochs) with its epochs numbered as people count them, from 1, as every message
+    and page does; the files keep Keras's numbers, from 0."""
+    return frame.assign(epoch=frame["epoch"] + 1) if "epoch" in frame else frame
+
+
 def new_figure(rows: int = 1, columns: int = 1, **options) -> tuple[Figure, object]:
     """A figure and its axes (one Axes, or an array of them, as pyplot.subplots returns), on no backend."""
     layout = options.pop("layout", None)

@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from harness.config.grid import point_label
 from harness.records import GroupDir, reason_text
-from harness.reporting.figures import new_figure, save_figure
+from harness.reporting.figures import counted_from_one, new_figure, save_figure
 from harness.reporting.i18n import labels, language, status_words
 from harness.reporting.index import started
 from harness.reporting.pages import write_page
@@ -80,12 +80,12 @@ def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
 
 
 def histories(group_dir: Path, members: list[dict]) -> pd.DataFrame:
-    """The finished members' histories in one table, with their run and point."""
+    """The finished members' histories in one table, with their run and point, for the plots: epochs counted from 1."""
     group, frames = GroupDir(group_dir), []
     for member in members:
         history = group.member(member["run"]).history() if member["status"] == "finished" else pd.DataFrame()
         if not history.empty:
-            frames.append(history.assign(run=member["run"], point=point_label(member["parameters"])))
+            frames.append(counted_from_one(history).assign(run=member["run"], point=point_label(member["parameters"])))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

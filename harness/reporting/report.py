@@ -21,7 +21,7 @@ from harness.config.schema import ExperimentConfig
 from harness.data.datasets import classes_of, test_examples
 from harness.errors import UserError
 from harness.records import RunDir, is_group, read_table, reports_root
-from harness.reporting.figures import new_figure, save_figure
+from harness.reporting.figures import counted_from_one, new_figure, save_figure
 from harness.reporting.i18n import labels, language
 from harness.reporting.index import run_started, write_index
 from harness.reporting.pages import write_page
@@ -42,7 +42,7 @@ def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: di
     splits = {"train": text["train"], "validation": text["validation"]}
     long = pd.concat(
         [
-            history[["epoch", metric, f"val_{metric}"]]
+            counted_from_one(history)[["epoch", metric, f"val_{metric}"]]
             .rename(columns={metric: splits["train"], f"val_{metric}": splits["validation"]})
             .melt(id_vars="epoch", var_name="split", value_name="value")
             .assign(metric=metric)
@@ -76,6 +76,7 @@ def plot_system(system: pd.DataFrame, title: str, path: Path, text: dict) -> Non
     panels = [("cpu_percent", "cpu_percent"), ("rss_mb", "rss_mb")] + (
         [("gpu_memory_mb", "gpu_memory_mb")] if gpu else []
     )
+    system = counted_from_one(system)
     for axis, (column, label) in zip(axes, panels, strict=True):
         axis.plot(system["epoch"], system[column], marker="o", markersize=3)
         axis.set(title=text[label], xlabel=text["epoch"])
@@ -149,7 +150,7 @@ def write_misclassified(run: RunDir, predictions: pd.DataFrame, config: dict, na
         return
     wrong = most_confident_mistakes(predictions)
     if isinstance(examples, pd.DataFrame):
-        rows = examples.iloc[wrong["index"].to_numpy()].reset_index(drop=True)
+        rows = examples.iloc[wrong["index"].to_numpy()].reset_index()  # the row's line (or row) in the user's file
         labels = pd.DataFrame(
             {
                 "true": [names[label] for label in wrong.true_label],
@@ -157,7 +158,8 @@ def write_misclassified(run: RunDir, predictions: pd.DataFrame, config: dict, na
                 "confidence": wrong.confidence.round(4).to_numpy(),
             }
         )
-        run.write_with(RunDir.MISCLASSIFIED_TABLE, lambda path: pd.concat([labels, rows], axis=1).to_csv(path))
+        shown = pd.concat([rows.iloc[:, :1], labels, rows.iloc[:, 1:]], axis=1)
+        run.write_with(RunDir.MISCLASSIFIED_TABLE, lambda path: shown.to_csv(path, index=False))
         return
     captions = [
         f"{text['true_short']}: {names[row.true_label]}\n{text['predicted_short']}: {names[row.predicted_label]} "
@@ -206,7 +208,7 @@ def key_metrics(metrics: dict, text: dict) -> list[tuple[str, str]]:
             (text["test_accuracy"], f"{metrics['test_accuracy']:.4f}"),
             (text["macro_f1"], f"{metrics['macro_f1']:.4f}"),
         ]
-        best = f"{metrics['best_val_accuracy']:.4f} ({text['best_epoch']} {metrics['best_epoch']})"
+        best = f"{metrics['best_val_accuracy']:.4f} ({text['best_epoch']} {metrics['best_epoch'] + 1})"
         shown += [(text["best_val_accuracy"], best), (text["parameters"], f"{metrics['parameters']:,}")]
     if "epochs_run" in metrics:
         shown += [

@@ -52,6 +52,8 @@ def study_plots(group_dir: Path, study, text: dict) -> list[tuple[str, str]]:
                 continue
         figure = np.ravel(axes)[0].figure
         figure.set_size_inches(9, 4.5)
+        if function == "plot_intermediate_values":
+            _count_epochs_from_one(np.ravel(axes)[0])
         _relabel(figure, text)
         _restyle(figure)
         save_figure(figure, group_dir / name)
@@ -70,6 +72,14 @@ def _restyle(figure) -> None:
             spine.set_visible(True)
             spine.set_color("black")
             spine.set_linewidth(0.8)
+
+
+def _count_epochs_from_one(axis) -> None:
+    """The trials report their epochs to the study from 0, as Keras counts them; the page counts from 1."""
+    for line in axis.get_lines():
+        line.set_xdata(np.asarray(line.get_xdata(), dtype=float) + 1)
+    axis.relim()
+    axis.autoscale_view()
 
 
 def _relabel(figure, text: dict) -> None:

@@ -82,8 +82,8 @@ var Live = (function () {
     [low, high].forEach(function (v) {
       element("text", {x: left - 4, y: y(v) + 4, "text-anchor": "end", "font-size": 10, fill: "#556"}, svg).textContent = v.toPrecision(3);
     });
-    element("text", {x: left, y: height - 8, "font-size": 10, fill: "#556"}, svg).textContent = rows.length ? String(rows[0].epoch) : "";
-    element("text", {x: width - right, y: height - 8, "text-anchor": "end", "font-size": 10, fill: "#556"}, svg).textContent = labels.epoch + " " + (rows.length ? rows[rows.length - 1].epoch : "");
+    element("text", {x: left, y: height - 8, "font-size": 10, fill: "#556"}, svg).textContent = rows.length ? String(rows[0].epoch + 1) : "";
+    element("text", {x: width - right, y: height - 8, "text-anchor": "end", "font-size": 10, fill: "#556"}, svg).textContent = labels.epoch + " " + (rows.length ? rows[rows.length - 1].epoch + 1 : "");
     [[metric, "4 3", "#1f77b4", labels.train], ["val_" + metric, "", "#ff7f0e", labels.validation]].forEach(function (line, n) {
       var points = rows.map(function (row, i) { return isFinite(row[line[0]]) ? x(i) + "," + y(row[line[0]]) : null; }).filter(Boolean);
       element("polyline", {points: points.join(" "), fill: "none", stroke: line[2], "stroke-width": 2, "stroke-dasharray": line[1]}, svg);
