@@ -4,6 +4,7 @@ reads only the runs that changed."""
 import random
 import shutil
 
+import pandas as pd
 import pytest
 
 from harness.records import RunDir
@@ -20,7 +21,9 @@ def test_every_run_is_a_row_newest_first(tmp_path):
     table = runs_table(tmp_path)
     assert table["run_id"].tolist() == ["20260102-000000-bbbb", "20260101-000000-aaaa"]
     assert table["test_accuracy"].tolist() == [0.8, 0.9]
-    assert table.loc[0, "optimizer"] == "sgd" and table.loc[0, "epochs"] == "3/3"
+    assert table.loc[0, "optimizer"] == "sgd" and table.loc[0, "epochs"] == 3 and table.loc[0, "epochs_planned"] == 3
+    assert str(table["date"].dtype).startswith("datetime64") and table.loc[0, "date"].day == 2
+    assert table["test_accuracy"].dtype == float and terminal_table(table).count(" 3/3 ") == 2
 
 
 def test_incomplete_and_unreadable_runs_are_listed_with_their_status(tmp_path):
@@ -60,7 +63,8 @@ def test_a_folder_named_like_a_run_id_but_not_one_gets_a_row_without_a_date(tmp_
     (run_dir,) = run_dirs(tmp_path)
     shutil.copytree(run_dir, tmp_path / "adam" / "20261124-990001-aaaa")  # a copy; an hour of 99 is not a time
     rows = runs_table(tmp_path).set_index("run_id")
-    assert rows.loc["20261124-990001-aaaa", "date"] == "" and rows.loc["20261124-990001-aaaa", "status"] == "finished"
+    copy = rows.loc["20261124-990001-aaaa"]
+    assert pd.isna(copy["date"]) and copy["status"] == "finished"
     result = run_harness("report", reports=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "20261124-990001-aaaa" in (tmp_path / "index-data.js").read_text()

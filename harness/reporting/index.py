@@ -41,7 +41,8 @@ COLUMNS = [
     "model",
     "optimizer",
     "learning_rate",
-    "epochs",
+    "epochs",  # done: a running run's so far
+    "epochs_planned",  # the config's (a NumPy network's iterations have none)
     "test_accuracy",
     "macro_f1",
     "best_val_accuracy",
@@ -76,6 +77,7 @@ def run_row(run_dir: Path, reports_dir: Path, lang: str = "en") -> dict:
     row["group"] = path.parts[1] if len(path.parts) == 3 else None
     status, notes = run.status(), run.notes()
     row |= {"status": status["status"], "reason": reason_text(status.get("reason"), lang)}
+    row["epochs"] = run.epochs_done() if status["status"] == "running" else None
     row |= {"tags": " ".join(notes["tags"]) or None, "note": notes["note"]}
     try:
         row |= config_columns(run.config_dict())
@@ -93,7 +95,7 @@ def run_row(run_dir: Path, reports_dir: Path, lang: str = "en") -> dict:
         }
     if metrics:
         row |= {key: metrics.get(key) for key in ("test_accuracy", "macro_f1", "best_val_accuracy", "train_seconds")}
-        row["epochs"] = f"{metrics.get('epochs_run')}/{row['epochs']}"
+        row["epochs"] = metrics.get("epochs_run")
     return row
 
 
@@ -106,7 +108,7 @@ def config_columns(config: dict) -> dict:
         "model": config["model"].get("builder") or config["model"].get("factory"),
         "optimizer": config["optimizer"]["name"] + schedule,
         "learning_rate": config["optimizer"]["learning_rate"],
-        "epochs": training.get("epochs") or f"{training['iterations']} it",
+        "epochs_planned": training.get("epochs"),
     }
 
 
@@ -125,6 +127,11 @@ def terminal_table(table: pd.DataFrame) -> str:
     if table.empty:
         return "no runs yet: make experiment NAME=adam_lr"
     shown = table[["experiment", "run_id", "dataset", "optimizer", "epochs", "test_accuracy", "macro_f1", "status"]]
+    shown = shown.assign(
+        epochs=[
+            _epochs_text(done, planned) for done, planned in zip(table["epochs"], table["epochs_planned"], strict=True)
+        ]
+    )
     return shown.to_string(index=False, float_format=lambda value: f"{value:.4f}", na_rep="-")
 
 
@@ -254,11 +261,33 @@ def _rows_record(reports_dir: Path, everything: bool) -> dict:
 
 
 def runs_table(reports_dir: Path) -> pd.DataFrame:
-    """One row per run, newest first; only what changed since the last refresh is read again."""
-    return pd.DataFrame(_newest_first(_rows_record(reports_dir, everything=False)["runs"], RUNS), columns=COLUMNS)
+    """One row per run, newest first, numbers as numbers and the date as a datetime; only what changed since the
+    last refresh is read again."""
+    table = pd.DataFrame(_newest_first(_rows_record(reports_dir, everything=False)["runs"], RUNS), columns=COLUMNS)
+    for column in NUMBER_COLUMNS:
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    for column in ("epochs", "epochs_planned"):
+        table[column] = table[column].astype("Int64")
+    table["date"] = pd.to_datetime(table["date"].replace("", None), errors="coerce")
+    return table
 
 
-INDEX_FORMATS = {"test_accuracy": 4, "macro_f1": 4, "best_val_accuracy": 4, "train_seconds": 1, "learning_rate": None}
+def _epochs_text(done, planned) -> str:
+    """'6/10': epochs done of those planned, as the terminal and the page show them."""
+    done = "-" if pd.isna(done) else str(int(done))
+    return done if pd.isna(planned) else f"{done}/{int(planned)}"
+
+
+INDEX_FORMATS = {
+    "test_accuracy": 4,
+    "macro_f1": 4,
+    "best_val_accuracy": 4,
+    "train_seconds": 1,
+    "learning_rate": None,
+    "epochs": 0,
+    "epochs_planned": 0,
+}
+NUMBER_COLUMNS = tuple(INDEX_FORMATS)
 TEXT_COLUMNS = set(COLUMNS) - set(INDEX_FORMATS)  # sorted and filtered as text; the others as numbers
 
 
@@ -269,7 +298,7 @@ def write_index(reports_dir: Path, everything: bool = False) -> Path:
     lang = language()
     text = labels(lang)
     record = _rows_record(reports_dir, everything)
-    shown = [column for column in COLUMNS if column not in ("reason", "path")]
+    shown = [column for column in COLUMNS if column not in ("reason", "path", "epochs_planned")]
     columns = [
         {"key": column, "label": text[column], "text": column in TEXT_COLUMNS, "decimals": INDEX_FORMATS.get(column)}
         for column in shown
