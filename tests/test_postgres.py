@@ -4,7 +4,6 @@ loses the database taken over, a lost database one line, and the password never 
 
 import glob
 import json
-import math
 import os
 import shutil
 import signal
@@ -14,8 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 
+from harness.groups import storage as storage_module
 from tests.conftest import ROOT, harness_command
 
 PASSWORD = "s3cret-pw"  # trust authentication ignores it; it must still never be written
@@ -180,16 +181,17 @@ def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tm
     assert [trial.state.name for trial in trials].count("FAIL") == 1
 
 
-def test_a_lost_database_stops_a_machine_with_one_line_and_the_next_worker_takes_over_its_runs(postgres, tmp_path):
+def test_a_lost_database_stops_a_machine_with_one_line_and_its_runs_are_recorded_once_when_it_is_back(
+    postgres, tmp_path, monkeypatch
+):
     first, second = tmp_path / "machine-1", tmp_path / "machine-2"
     grid = "optimizer.learning_rate=0.01,0.002"
-    starter = long_sweep(grid, "--jobs", "2", reports=first, storage=postgres.url, heartbeat=2)
+    starter = long_sweep(grid, "--jobs", "2", reports=first, storage=postgres.url, heartbeat=1)
     group = group_id(first)
     deadline = time.monotonic() + 180
     while len(list(first.glob(f"adam/{group}/p0*/history.csv"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     postgres.stop()  # both runs are training: their trials stay `running` in the database, their machine gone
-    stopped = time.monotonic()
     try:
         _, stderr = starter.communicate(timeout=300)
     finally:
@@ -200,16 +202,46 @@ def test_a_lost_database_stops_a_machine_with_one_line_and_the_next_worker_takes
     assert PASSWORD not in stderr
     kept = [json.loads(path.read_text())["status"] for path in first.glob(f"adam/{group}/p0*/metrics.json")]
     assert kept == ["finished", "finished"]  # the runs it was training end here and stay in its folder
-    # Its trials' last beats are as old as the outage: a worker that counts a machine silent only after three
-    # beats longer than that sees them still running, and must wait for them rather than call the sweep done.
-    beat = math.ceil((time.monotonic() - stopped + 15) / 3)
-    joiner = harness("sweep-worker", "--sweep", group, reports=second, storage=postgres.url, heartbeat=beat)
-    stdout, stderr = joiner.communicate(timeout=600)
+    # Another machine (its heartbeat one second) looks at the study, finds the silent machine's trials stale and
+    # queues them again, as its workers do; then the first machine joins again.
+    monkeypatch.setattr(storage_module, "HEARTBEAT_SECONDS", 1)
+    storage = storage_module.open_storage(postgres.url)
+    (name,) = [study.study_name for study in optuna.get_all_study_summaries(storage) if group in study.study_name]
+    time.sleep(3)
+    optuna.storages.fail_stale_trials(optuna.load_study(study_name=name, storage=storage))
+    again = harness("sweep-worker", "--sweep", group, reports=first, storage=postgres.url, heartbeat=1)
+    stdout, stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, stderr
+    assert stdout.count("ended here while the database was away; recorded now, not run again") == 2
+    assert not list(first.glob(f"adam/{group}/*retry*"))  # nothing trained again
+    joiner = harness("sweep-worker", "--sweep", group, reports=second, storage=postgres.url)
+    _, stderr = joiner.communicate(timeout=300)
     assert joiner.returncode == 0, stderr
-    assert "waiting for p00, p01, still running on other machines" in stdout
     trials = study_trials(postgres.url, group)
-    finished = sorted(trial.user_attrs["run"] for trial in trials if trial.state.name == "COMPLETE")
-    assert finished == ["p00-retry1", "p01-retry1"]  # the silent machine's runs, run again here
-    assert [trial.state.name for trial in trials].count("RUNNING") == 0
-    summary = json.loads((second / "adam" / group / "summary.json").read_text())
-    assert (summary["finished"], summary["missing_points"]) == (2, [])
+    recorded = sorted(trial.user_attrs["run"] for trial in trials if trial.state.name == "COMPLETE")
+    assert recorded == ["p00", "p01"] and [trial.state.name for trial in trials].count("RUNNING") == 0
+    for machine in (first, second):  # each point's run counted once, on either machine's page
+        summary = json.loads((machine / "adam" / group / "summary.json").read_text())
+        assert (summary["finished"], summary["missing_points"], summary["repeats"]) == (2, [], [])
+
+
+def test_a_machine_that_went_silent_is_waited_for_and_its_runs_taken_over(postgres, tmp_path):
+    """Its trials are still running in the study: a worker with nothing left to take waits for them, and takes them
+    over once their machine has been silent for three beats."""
+    first, second = tmp_path / "machine-1", tmp_path / "machine-2"
+    starter = long_sweep("optimizer.learning_rate=0.01", reports=first, storage=postgres.url, heartbeat=3)
+    group = group_id(first)
+    deadline = time.monotonic() + 120
+    while not list(first.glob(f"adam/{group}/p00/history.csv")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(starter.pid, signal.SIGSTOP)  # silent, not dead: no beat, no exit
+    try:
+        joiner = harness("sweep-worker", "--sweep", group, reports=second, storage=postgres.url, heartbeat=3)
+        stdout, stderr = joiner.communicate(timeout=300)
+    finally:
+        os.killpg(starter.pid, signal.SIGKILL)
+        starter.communicate()
+    assert joiner.returncode == 0, stderr
+    assert "waiting for p00, still running on other machines" in stdout
+    trials = study_trials(postgres.url, group)
+    assert sorted(trial.user_attrs["run"] for trial in trials if trial.state.name == "COMPLETE") == ["p00-retry1"]

@@ -5,6 +5,7 @@ sweep page says what mattered, drawn from the study."""
 import json
 import shutil
 import threading
+from pathlib import Path
 
 import optuna
 import pytest
@@ -164,3 +165,49 @@ def test_a_storage_that_cannot_hold_the_study_is_one_line_before_anything_is_mad
     (line,) = result.stderr.strip().splitlines()
     assert expected in line and "hunter2" not in result.stderr + result.stdout
     assert not list(reports.glob("adam/sweep-*")) and (reports / "adam" / "latest").resolve() == latest
+
+
+def test_a_run_that_ended_while_its_study_could_not_hear_is_recorded_when_its_machine_joins_again(tmp_path):
+    """Its machine lost the database while the run trained; the run ended in the machine's folder, its trial still
+    `running`. The machine's next sweep-worker records it in that trial, and runs nothing again."""
+    from harness.groups.ledger import Ledger
+    from harness.groups.plan import GroupPlan, RunArguments
+    from harness.groups.study import create_study
+    from tests.conftest import history_frame, write_run
+
+    group_dir = tmp_path / "adam" / "sweep-20260101-000000-abcd"
+    group_dir.mkdir(parents=True)
+    plan = GroupPlan.of_sweep("adam", "optimizer.learning_rate=0.01", None, 0, None, RunArguments(dataset="digits"))
+    storage = str(GroupDir(group_dir).study_path)
+    study = create_study("adam/sweep", storage, {})
+    study.enqueue_trial({"optimizer.learning_rate": 0.01}, user_attrs={"run": "p00", "point": 0, "seed": None})
+    take_queued(study, {})  # the first machine took it: running
+    member = {"run": "p00", "point": 0, "seed": None, "parameters": plan.points[0]}
+    GroupDir(group_dir).write_record({"members": [member]})
+    config = resolve("adam", EXPERIMENTS, ["optimizer.learning_rate=0.01"], "digits", 3)
+    metrics = {"best_val_accuracy": 0.85, "test_accuracy": 0.8, "macro_f1": 0.8}
+    write_run(group_dir / "p00", config, history_frame([0.6, 0.8, 0.9], [0.55, 0.85, 0.8]), metrics)
+    ledger = Ledger(plan, group_dir, study, storage, EXPERIMENTS, {}, ["test"], joining=True)
+    (trial,) = study.trials
+    assert trial.state == TrialState.COMPLETE and trial.value == 0.85 and trial.user_attrs["run"] == "p00"
+    assert list(ledger.requests()) == []  # nothing left to run
+    assert ledger.members_here() == [member | {"exit_code": 0}]
+
+
+def test_a_point_that_ended_on_two_machines_counts_once():
+    from harness.reporting.group_report import summarize
+
+    record = {"experiment": "adam", "kind": "sweep", "seeds": [None], "points": [{"lr": 0.1}, {"lr": 0.2}]}
+    ended = {
+        "status": "finished",
+        "reason": None,
+        "metrics": {"test_accuracy": 0.9, "macro_f1": 0.9, "best_val_accuracy": 0.9, "epochs_run": 3},
+    }
+    members = [
+        {"run": "p00-retry1", "point": 0, "seed": None, "parameters": {"lr": 0.1}} | ended,  # another machine's
+        {"run": "p00", "point": 0, "seed": None, "parameters": {"lr": 0.1}} | ended,  # ended here, db away
+        {"run": "p01", "point": 1, "seed": None, "parameters": {"lr": 0.2}} | ended,
+    ]
+    summary = summarize(Path("adam/sweep-x"), record, members)
+    assert (summary["runs"], summary["finished"], summary["repeats"]) == (2, 2, ["p00-retry1"])
+    assert summary["points"][0]["finished"] == 1

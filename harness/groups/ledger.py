@@ -6,6 +6,8 @@ it (make sweep-worker) takes from the same queue, and SEARCH=tpe asks for a new 
 each machine beats for its running trials; a trial whose machine went silent for three beats is failed and
 enqueued again (Optuna's fail_stale_trials and its retry callback), and whoever takes it runs `<run>-retry<n>`.
 A machine with nothing left to take waits for the trials still running elsewhere before it calls the group done.
+A run that ended while its machine could not reach the database is recorded when that machine joins again: in its
+trial if that still runs, else in its retry's, which is then not run again. A point's run is recorded once.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class Ledger:
         self.members = {} if joining else {member["run"]: member | {"exit_code": None} for member in plan.members()}
         self.asked: dict[str, object] = {}  # run -> its Optuna trial, until told
         self.taken: set[str] = set()  # the runs this machine took
+        self.finished_here: dict[str, Path] = {}  # runs that ended here untold, whose trial failed meanwhile
         self.waiting_said = False
         if not joining:
             study.set_user_attr("plan", plan_record(plan))
@@ -72,6 +75,8 @@ class Ledger:
                 study.enqueue_trial(params, user_attrs={key: member[key] for key in ("run", "point", "seed")})
         self.total = self.trials if self.method else len(self._trials("WAITING"))
         self.heartbeat = Heartbeat(study, self.asked) if "://" in storage else None
+        if joining:
+            self._record_untold()
 
     def members_here(self) -> list[dict]:
         """The members this machine ran; with a database, the points it never took are other machines' to run."""
@@ -100,6 +105,9 @@ class Ledger:
             member = self._member(trial)
             if member is None:  # a trial queued by hand, not by the harness: no run stands for it
                 self.study.tell(trial, state=TrialState.FAIL)
+                continue
+            if member.get("retry_of") in self.finished_here:  # it ended here while the database was away
+                self._record_from(trial, member["retry_of"])
                 continue
             if self.heartbeat is not None:
                 self.heartbeat.beat(trial)  # at once: a machine that dies before its first beat is seen too
@@ -162,6 +170,43 @@ class Ledger:
             return None
         return self._point_member(trial) | {"run": f"t{trial.number:03d}"}
 
+    def _record_untold(self) -> None:
+        """The runs this machine ended while the study could not hear of it (its database was away), recorded now: in
+        their trial if it still runs; else (it failed meanwhile: its machine went silent) kept for its retry, which
+        is then recorded from the run instead of run again."""
+        import optuna
+
+        group = GroupDir(self.group_dir)
+        members = group.record().get("members", []) if group.is_group() else []
+        trials = self.study.get_trials(deepcopy=False)
+        for member in members:
+            run = group.member(member["run"])
+            state = run.status()["status"] if run.is_run() else None
+            mine = [trial for trial in trials if trial.user_attrs.get("run") == member["run"]]
+            if state not in ("finished", "pruned") or any(trial.state.name in TOLD for trial in mine):
+                continue
+            self.members[member["run"]] = member | {"exit_code": 0}
+            self.taken.add(member["run"])
+            running = [trial for trial in mine if trial.state.name == "RUNNING"]
+            if running:
+                tell(self.study, optuna.Trial(self.study, running[0]._trial_id), state, run.metrics(), run.path)  # noqa: SLF001
+                self._say(member["run"], f"{state} here while the database was away; recorded now")
+            else:
+                self.finished_here[member["run"]] = run.path
+
+    def _record_from(self, trial, original: str) -> None:
+        """A retry whose run already ended here: its trial records that run (under the run's own name)."""
+        run = GroupDir(self.group_dir).member(original)
+        for key in ("run", "point", "seed"):
+            trial.set_user_attr(key, self.members[original].get(key))
+        trial.set_user_attr("parameters", self.members[original]["parameters"])
+        tell(self.study, trial, run.status()["status"], run.metrics(), self.finished_here.pop(original))
+        self._say(original, "ended here while the database was away; recorded now, not run again")
+
+    def _say(self, run: str, what: str) -> None:
+        if on_command_line():
+            print(f"{run}: {what}", flush=True)
+
     def _point_member(self, trial) -> dict:
         """The trial's point and seed: an enqueued point of the plan, or (TPE) a new one made from its parameters."""
         point, seed = trial.user_attrs.get("point"), trial.user_attrs.get("seed")
@@ -197,6 +242,9 @@ class Ledger:
         self.members[retry["run"]] = retry
         self.total += 1
         return retry
+
+
+TOLD = ("COMPLETE", "PRUNED")  # a trial's states once its run's end was told
 
 
 def _is_retry(trial) -> bool:

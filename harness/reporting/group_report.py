@@ -8,6 +8,7 @@ point is chosen by mean best validation accuracy, never by test accuracy.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -43,10 +44,31 @@ def point_summary(members: list[dict]) -> dict:
     return {"runs": len(members), "finished": len(finished), "pruned": pruned, "metrics": metrics}
 
 
+def _counted_once(members: list[dict]) -> tuple[list[dict], list[str]]:
+    """The members with each run counted once: of a run and its retries (`<run>-retry<n>`) that all ended, the first
+    to end counts; the others are returned by name."""
+    ended, counted, repeats = set(), [], []
+    for member in sorted(members, key=lambda member: _retry_number(member["run"])):
+        original = re.sub(r"-retry\d+$", "", member["run"])
+        if member["status"] in ("finished", "pruned"):
+            if original in ended:
+                repeats.append(member["run"])
+                continue
+            ended.add(original)
+        counted.append(member)
+    return counted, repeats
+
+
+def _retry_number(run: str) -> int:
+    found = re.search(r"-retry(\d+)$", run)
+    return int(found.group(1)) if found else 0
+
+
 def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
     """The group's statistics from its record (group.json) and its members as read_group reads them; a run
-    that was run again (its worker died) counts through its retry."""
-    members = [member for member in members if not member.get("retried_by")]
+    that was run again (its worker died) counts through its retry, and a run that ended twice (its machine lost the
+    database while it trained, and another machine ran it again) counts once."""
+    members, repeats = _counted_once([member for member in members if not member.get("retried_by")])
     points = []
     for index, parameters in enumerate(record["points"]):
         at_point = [member for member in members if member["point"] == index]
@@ -67,6 +89,7 @@ def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
         "seeds": record["seeds"],
         "points": points,
         "missing_points": [point["point"] for point in points if not point["runs"]],  # no run recorded anywhere
+        "repeats": repeats,  # runs that ended a second time for the same point and seed: not counted
     }
     if record["kind"] == "seeds":
         summary["metrics"] = points[0]["metrics"]
@@ -247,6 +270,11 @@ def summary_text(summary: dict) -> str:
         lines.append(
             f"  {len(missing)} of {len(summary['points'])} points have no run ({names}): the machine that took them "
             "stopped without a word to the study, and no machine took them over"
+        )
+    if summary.get("repeats"):
+        lines.append(
+            f"  {', '.join(summary['repeats'])}: ran again where its first run had already ended (its machine lost the "
+            "database); counted once"
         )
     shown = []
     if summary["kind"] == "seeds":
