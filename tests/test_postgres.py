@@ -245,3 +245,28 @@ def test_a_machine_that_went_silent_is_waited_for_and_its_runs_taken_over(postgr
     assert "waiting for p00, still running on other machines" in stdout
     trials = study_trials(postgres.url, group)
     assert sorted(trial.user_attrs["run"] for trial in trials if trial.state.name == "COMPLETE") == ["p00-retry1"]
+
+
+def test_a_wrong_password_or_database_is_one_line_that_says_what_the_server_answered(postgres, tmp_path):
+    """A user with a password the server checks (scram, for that user alone): a wrong one is refused as a login,
+    not reported as a database that cannot be reached, and nothing is made."""
+    psql = [str(BIN / "psql"), "-h", str(postgres.folder), "-p", str(postgres.port), "-U", "postgres", "harness"]
+    subprocess.run([*psql, "-c", "CREATE ROLE checked LOGIN PASSWORD 'right-pw'"], check=True, capture_output=True)
+    hba = postgres.data / "pg_hba.conf"
+    subprocess.run(_as_postgres("sh", "-c", f"sed -i '1i local all checked scram-sha-256' {hba}"), check=True)
+    subprocess.run(_as_postgres(str(BIN / "pg_ctl"), "-D", str(postgres.data), "reload"), check=True)
+    socket_folder = f"host={postgres.folder}&port={postgres.port}"
+    cases = {
+        f"postgresql://checked:wrong-pw@/harness?{socket_folder}": "refused the login",
+        f"postgresql://postgres:{PASSWORD}@/nothing_here?{socket_folder}": "has no such database or user",
+    }
+    for url, said in cases.items():
+        reports = tmp_path / said.split()[0]
+        process = harness(
+            "sweep", "adam", "--dataset", "digits", "--grid", "model.l2=0.1", reports=reports, storage=url
+        )
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2, stdout + stderr
+        (line,) = stderr.strip().splitlines()
+        assert said in line and "cannot be reached" not in line and "sweep-worker" not in line, line
+        assert "wrong-pw" not in line and PASSWORD not in line and not reports.exists()

@@ -148,19 +148,40 @@ def _from_database(error: BaseException | None) -> BaseException | None:
     return None
 
 
+# What a database server's answer says went wrong, by a phrase of PostgreSQL's or MySQL's message.
+REFUSALS = (
+    ("authentication failed", "refused the login", "check the user and password in {storage}"),
+    ("access denied", "refused the login", "check the user and password in {storage}"),
+    ("does not exist", "has no such database or user", "check the names in {storage}"),
+    ("unknown database", "has no such database or user", "check the names in {storage}"),
+)
+
+
 @contextmanager
 def database_errors(storage: str | None, group_dir: Path | None):
-    """A lost or unreachable database stops this machine's part of the group with one line; the runs it
-    finished stay in its reports folder."""
+    """A database that answers no, or cannot be reached, is one line that says which; a database lost mid-sweep stops
+    this machine's part of the group, and the runs it finished stay in its reports folder."""
     try:
         yield
     except Exception as error:
         cause = _from_database(error) if storage else None
         if cause is None:
             raise
-        kept = f"; the runs finished here are kept in {group_dir}" if group_dir else ""
-        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        raise UserError(
-            f"the sweep's database at {masked(storage)} cannot be reached ({masked(first)}){kept}; "
-            "when it is back, make sweep-worker SWEEP=<id> STORAGE=... goes on"
-        ) from None
+        raise UserError(_database_problem(storage, str(cause), group_dir)) from None
+
+
+def _database_problem(storage: str, cause: str, group_dir: Path | None) -> str:
+    lines = [line.strip() for line in cause.strip().splitlines() if line.strip()] or ["no answer"]
+    said = next((line for line in lines if "FATAL" in line), lines[0])
+    where = f"the sweep's database at {masked(storage)}"
+    for phrase, what, fix in REFUSALS:
+        if phrase in cause.lower():
+            return f"{where} {what} ({masked(said)}): {fix.format(storage=option('storage'))}"
+    if group_dir is None:
+        return (
+            f"{where} cannot be reached ({masked(said)}); nothing was started: check {option('storage')} and the server"
+        )
+    return (
+        f"{where} cannot be reached ({masked(said)}); the runs finished here are kept in {group_dir}; "
+        "when it is back, make sweep-worker SWEEP=<id> STORAGE=... goes on"
+    )
