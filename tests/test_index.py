@@ -95,6 +95,20 @@ def test_one_new_run_is_the_only_one_a_refresh_reads(many_runs):
     assert reads == [new]  # the table read after it needed nothing again
 
 
+def test_a_run_that_starts_adds_its_row_without_listing_the_others(many_runs, monkeypatch):
+    template, reports, runs, reads = many_runs
+    new = reports / "adam" / "20270101-000000-eeee"
+    copy_run(template, new, 0.97)
+    RunDir(new).write_status("running")
+    listed = []
+    monkeypatch.setattr(index.records, "run_folders", lambda *args: listed.append(args) or ([], []))
+    index.add_index_row(reports, new)
+    assert reads == [new] and listed == []  # its own row read; no folder listed
+    monkeypatch.undo()
+    kept = index._kept_rows(reports)["runs"]
+    assert len(kept) == 301 and kept[str(new.relative_to(reports))][1][index.COLUMNS.index("status")] == "running"
+
+
 def test_a_changed_run_is_read_again_and_a_vanished_one_is_gone(many_runs):
     template, reports, runs, reads = many_runs
     changed, vanished = runs[10], runs[11]

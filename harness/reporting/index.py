@@ -252,12 +252,29 @@ def _rows_record(reports_dir: Path, everything: bool) -> dict:
         groups, groups_changed = _refreshed(kept.get("groups", {}), group_folders, GROUPS, reports_dir)
         record = {"columns": [COLUMNS, GROUP_COLUMNS], "lang": language(), "runs": runs, "groups": groups}
         if runs_changed or groups_changed or everything:
-            # A read-only reports folder: the table is still right, only the next refresh is slower. Compact JSON:
-            # the pretty-printing encoder is pure Python and far slower.
+            # A read-only reports folder: the table is still right, only the next refresh is slower.
             with contextlib.suppress(OSError):
-                text = json.dumps(record, separators=(",", ":"))
-                write_text(reports_dir / DATA_FILE, f"{_DATA_START}{text}{_DATA_END}")
+                _write_rows(reports_dir, record)
     return record
+
+
+def add_index_row(reports_dir: Path, run_dir: Path) -> None:
+    """A run that has just started, added to the index's data as it is (running) without looking at any other
+    folder: the page that follows the index shows it at once, and the run's end refreshes the whole index."""
+    kept = _kept_rows(reports_dir)
+    if not kept or not (reports_dir / "index.html").is_file():
+        write_index(reports_dir)
+        return
+    key = os.path.relpath(run_dir, reports_dir)
+    row = RUNS.read_row(run_dir, reports_dir)
+    kept["runs"][key] = [signature(str(run_dir), RUNS.files), [clean(row[column]) for column in COLUMNS]]
+    with contextlib.suppress(OSError):
+        _write_rows(reports_dir, kept)
+
+
+def _write_rows(reports_dir: Path, record: dict) -> None:
+    """index-data.js: compact JSON (the pretty-printing encoder is pure Python and far slower)."""
+    write_text(reports_dir / DATA_FILE, f"{_DATA_START}{json.dumps(record, separators=(',', ':'))}{_DATA_END}")
 
 
 def runs_table(reports_dir: Path) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from harness.errors import UserError
 from harness.records import RunDir, is_group, read_table, reports_root
 from harness.reporting.figures import counted_from_one, new_figure, save_figure
 from harness.reporting.i18n import labels, language
-from harness.reporting.index import run_started, write_index
+from harness.reporting.index import add_index_row, run_started, write_index
 from harness.reporting.pages import write_page
 
 MISCLASSIFIED_SHOWN = 20
@@ -303,15 +303,16 @@ def write_report_safely(run_dir: Path, index: bool = True) -> None:
 
 
 def write_running_page_safely(run_dir: Path, index: bool = True) -> None:
-    """The page of a run that has just started, and (with index) the index that lists it as running."""
-    _safely(write_run_page_again, run_dir, index, final=False)
+    """The page of a run that has just started, and (with index) its row in the index's data, as running: the
+    index's full refresh waits for the run's end."""
+    _safely(lambda path: write_run_page_again(path, index=False), run_dir, index, final=False, add_row=True)
 
 
-def _safely(write: Callable[[Path], None], run_dir: Path, index: bool, final: bool = True) -> None:
+def _safely(write: Callable[[Path], None], run_dir: Path, index: bool, final: bool = True, add_row=False) -> None:
     try:
         write(run_dir)
         if index:
-            write_index(reports_root(run_dir))
+            (add_index_row if add_row else write_index)(reports_root(run_dir), *([run_dir] if add_row else []))
     except Exception as error:  # the results are safe on disk
         again = "`make report` makes it again from the run's files" if final else "its report comes when it ends"
         print(
