@@ -291,13 +291,14 @@ def run(
         return _run_group(plan, jobs, reports, experiments_dir)
     config = resolve(name, Path(experiments_dir), settings, dataset, epochs, seed)
     run_dir = Path(run_dir) if run_dir else None
-    return _run_one(config, reports, run_dir, command or ["harness.run", name], isolated, note, tags)
+    where = {"run_dir": run_dir, "experiments_dir": Path(experiments_dir)}
+    return _run_one(config, reports, where, command or ["harness.run", name], isolated, note, tags)
 
 
 def _run_one(
     config: ExperimentConfig,
     reports: Path,
-    run_dir: Path | None,
+    where: dict,
     command: list[str],
     isolated: bool,
     note: str | None,
@@ -311,7 +312,7 @@ def _run_one(
 
     with _isolation(isolated):
         outcome = run_experiment(
-            config, reports, run_dir=run_dir, reporter=REPORTER, command=command, note=note, tags=tuple(tags)
+            config, reports, reporter=REPORTER, command=command, note=note, tags=tuple(tags), **where
         )
     return Run(outcome.run_dir)
 

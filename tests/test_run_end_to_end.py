@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 
 import keras
 import matplotlib.image
@@ -276,3 +277,30 @@ def test_tensorboard_shows_each_epochs_losses_as_the_history_has_them(made_run):
     assert curves["train", "epoch_loss"] == pytest.approx(history["loss"].tolist(), rel=1e-6)
     assert curves["validation", "epoch_accuracy"] == pytest.approx(history["val_accuracy"].tolist(), rel=1e-6)
     assert curves["train", "epoch_learning_rate"] == pytest.approx(history["learning_rate"].tolist(), rel=1e-6)
+
+
+def test_env_json_records_the_harnesss_commit_and_the_experiments_folders_apart_from_the_current_directory(tmp_path):
+    """Run from a folder that is a git repository of its own, with experiments from another: env.json names the
+    harness's checkout's commit (not the current directory's) and, apart, the experiments folder's."""
+    if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode != 0:
+        pytest.skip("the harness is not a git checkout here")
+    elsewhere, mine = tmp_path / "elsewhere", tmp_path / "mine"
+    for folder in (elsewhere, mine):
+        folder.mkdir()
+        subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    (mine / "tiny.yaml").write_text("description: tiny\nextends: adam\ntraining: {epochs: 1}\n")
+    for folder in (elsewhere, mine):
+        subprocess.run(["git", "-C", str(folder), "add", "-A"], check=True)
+        git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty"]
+        subprocess.run([*git, "-m", "x"], check=True)
+    command = [sys.executable, "-m", "harness", "run", "tiny", "--dataset", "digits", "--experiments-dir", str(mine)]
+    result = subprocess.run([*command, "--reports-dir", str(tmp_path / "reports")], cwd=elsewhere, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = run_dirs(tmp_path / "reports")
+    env = json.loads((run_dir / "env.json").read_text())
+
+    def head(folder):
+        return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+
+    assert env["git_commit"] == head(ROOT).strip() and env["experiments_commit"] == head(mine).strip()
+    assert env["experiments_dirty"] is False and env["harness_version"] and env["experiments_dir"] == str(mine)

@@ -120,7 +120,9 @@ class Ledger:
             # Checked already (check_plan) unless TPE chose the point or it is a retry's.
             config = self.configs.get(member["run"]) or member_config(self.plan, member, self.experiments_dir)
             reference = trial_reference(self.study, trial, self.storage, self.prune)
-            yield member_request(member, config, self.group_dir, self.command, reference, self.plan)
+            yield member_request(
+                member, config, self.group_dir, self.command, reference, self.plan, self.experiments_dir
+            )
 
     def _next_trial(self):
         """A queued trial (a grid point, or a retry), else (SEARCH=tpe) a new point while the study has fewer than

@@ -198,7 +198,13 @@ def check_plan(plan: GroupPlan, experiments_dir: Path) -> dict[str, ExperimentCo
 
 
 def member_request(
-    member: dict, config: ExperimentConfig, group_dir: Path, command: list[str], trial: dict | None, plan: GroupPlan
+    member: dict,
+    config: ExperimentConfig,
+    group_dir: Path,
+    command: list[str],
+    trial: dict | None,
+    plan: GroupPlan,
+    experiments_dir: Path | None = None,
 ) -> RunRequest:
     """The member's run, for a worker: in the group's folder, its console output in logs/<run>.log."""
     group = GroupDir(group_dir)
@@ -212,6 +218,7 @@ def member_request(
         trial=trial,
         note=plan.arguments.note,
         tags=tuple(plan.arguments.tags),
+        experiments_dir=experiments_dir,
     )
 
 

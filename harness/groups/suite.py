@@ -38,7 +38,8 @@ def run_all(
             continue
         # One worker: its runs print to the terminal. Several: each run's output goes to a log of its own.
         log = reports_dir / "logs" / f"{config.name}.log" if jobs > 1 else None
-        requests.append(RunRequest(config.name, config.to_dict(), reports_dir, log=log, command=command))
+        folders = {"log": log, "experiments_dir": experiments_dir}
+        requests.append(RunRequest(config.name, config.to_dict(), reports_dir, command=command, **folders))
     results = WorkerPool(max(1, jobs)).run(requests, _progress(len(requests))) if requests else []
     from harness.reporting.index import write_index
 

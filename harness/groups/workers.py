@@ -56,6 +56,7 @@ class RunRequest:
     trial: dict | None = None  # its sweep's trial (harness.groups.study.trial_reference), to report epochs to
     note: str | None = None  # the user's note and tags for the run
     tags: tuple[str, ...] = ()
+    experiments_dir: Path | None = None  # where its experiment file is (env.json records its commit)
 
 
 @dataclass
@@ -181,6 +182,7 @@ def _run(request: RunRequest, runner, on_start: Callable[[Path], None], reusable
                 note=request.note,
                 tags=request.tags,
                 reusables=reusables,
+                experiments_dir=request.experiments_dir,
             )
             return RunResult(request, outcome.status, outcome.run_dir, outcome.reason)
         except Exception as error:  # noqa: BLE001 - reported as the run's failure, with its traceback in the log

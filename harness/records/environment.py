@@ -1,4 +1,5 @@
-"""What produced a run, for its env.json: versions, hardware, the code's git commit and the command line."""
+"""What produced a run, for its env.json: versions, hardware, the harness's version and commit, the experiments
+folder's commit, and the command line."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from pathlib import Path
 
 from harness.masking import masked
 
+# The checkout the harness runs from (this file is harness/records/environment.py), whatever the current directory.
+CHECKOUT = Path(__file__).resolve().parents[2]
+CODE_PATHS = ("harness", "models", "pyproject.toml", "requirements.txt", "requirements-cpu.txt", "requirements-gpu.txt")
 
-def _git(*args: str) -> str | None:
+
+def _git(folder: Path, *args: str) -> str | None:
     try:
-        result = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
+        result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
@@ -31,15 +36,36 @@ def _backend_versions_and_devices(backend: str) -> tuple[dict, list[str]]:
     return {}, []
 
 
-def environment(seed: int, command: list[str] | None = None) -> dict:
-    """What produced the run: versions, hardware, code version and command line (this process's by default)."""
+def _commit(folder: Path, paths: tuple[str, ...] = (".",)) -> tuple[str | None, bool | None]:
+    """The commit of the git repository that holds `folder`, and whether `paths` in it differ from that commit;
+    (None, None) outside a repository."""
+    commit = _git(folder, "rev-parse", "HEAD")
+    if commit is None:
+        return None, None
+    status = _git(folder, "status", "--porcelain", "--", *paths)
+    return commit, None if status is None else bool(status)
+
+
+def _harness_version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("keras-experiment-harness")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def environment(seed: int, command: list[str] | None = None, experiments_dir: Path | None = None) -> dict:
+    """What produced the run: versions, hardware, the harness's version and commit (its checkout's, and whether its
+    code differs from it), the experiments folder's commit, and the command line (this process's by default)."""
     import keras
     import numpy
 
     backend = keras.backend.backend()
     versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": numpy.__version__}
     backend_versions, devices = _backend_versions_and_devices(backend)
-    status = _git("status", "--porcelain")
+    commit, dirty = _commit(CHECKOUT, CODE_PATHS)
+    experiments = _commit(experiments_dir) if experiments_dir is not None and experiments_dir.is_dir() else (None, None)
     gpus = [device for device in devices if "GPU" in device.upper() or "CUDA" in device.upper()]
     return {
         "versions": versions | backend_versions,
@@ -53,8 +79,12 @@ def environment(seed: int, command: list[str] | None = None) -> dict:
         "cpu_count": os.cpu_count(),
         "cpu_cores": _physical_cores(),
         "memory_gb": _memory_gb(),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": None if status is None else bool(status),
+        "harness_version": _harness_version(),
+        "git_commit": commit,  # the harness's checkout
+        "git_dirty": dirty,  # its code (harness/, models/, the requirements) differs from that commit
+        "experiments_dir": str(experiments_dir.resolve()) if experiments_dir is not None else None,
+        "experiments_commit": experiments[0],
+        "experiments_dirty": experiments[1],
         "seed": seed,
         "threads": int(os.environ["TF_NUM_INTRAOP_THREADS"]) if "TF_NUM_INTRAOP_THREADS" in os.environ else None,
         "command": command or process_command(),

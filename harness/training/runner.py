@@ -111,6 +111,7 @@ def run_experiment(
     note: str | None = None,
     tags: tuple[str, ...] = (),
     reusables: Reusables | None = None,
+    experiments_dir: Path | None = None,
 ) -> RunOutcome:
     """Train and evaluate `config` in a new run directory: `run_dir` when given (a group's member), else
     a fresh one under reports/<name>/ that becomes its `latest`. With a `reporter` (the command line's and
@@ -119,7 +120,8 @@ def run_experiment(
     once the run's directory says `running`; `command` is the command line recorded in env.json (default:
     this process's). epoch_judge(epoch, logs), asked after each epoch (a sweep's pruner), stops the run as
     `pruned` when it answers with a reason. `note` and `tags` are the user's words about the run (notes.json).
-    `reusables`: what this process's runs may reuse from each other (a worker's); by default, nothing."""
+    `reusables`: what this process's runs may reuse from each other (a worker's); by default, nothing.
+    `experiments_dir`: the folder of the experiment's file, whose commit env.json records."""
     reusables = reusables or Reusables()
     dataset = load_dataset(config.dataset, reusables)
     numpy = config.model.framework == "numpy"
@@ -128,7 +130,7 @@ def run_experiment(
 
         check_numerical_budget(config, build_net(config, dataset), dataset)  # before any directory exists
     model = None if numpy else compiled_model(config, dataset, reusables)  # a builder that fails leaves no directory
-    run = _start(config, dataset, reports_dir, run_dir, command, model)
+    run = _start(config, dataset, reports_dir, run_dir, command, model, experiments_dir)
     if note is not None or tags:
         run.write_notes(note, tags)
     if on_start is not None:
@@ -168,6 +170,7 @@ def _start(
     run_dir: Path | None,
     command: list[str] | None,
     model: keras.Model | None,
+    experiments_dir: Path | None = None,
 ) -> RunDir:
     """The run's directory, saying `running`, with its config, data, environment and fingerprint."""
     if run_dir is not None:
@@ -176,7 +179,7 @@ def _start(
     run.write_config(config)
     run.write_data(dataset.description())
     xla = bool(model.jit_compile) if model is not None else None
-    run.write_environment(environment(config.training.seed, command) | {"xla": xla})
+    run.write_environment(environment(config.training.seed, command, experiments_dir) | {"xla": xla})
     run.write_fingerprint(fingerprint(config))
     run.write_status("running", started=round(time.time(), 3))
     if run_dir is None:  # a group's `latest` is the group itself
