@@ -77,8 +77,8 @@ SHORTCUTS = (
         "index rows",
         "harness.reporting.index",
         "each run's row of reports/index.html from the last refresh",
-        "the size and modification time of the run's status.json, metrics.json and notes.json (every write the "
-        "harness makes to a run changes one); a running run is read every time",
+        "the size and modification time of the run's status, metrics and notes files (every write the harness "
+        "makes to a run changes one); a running run is read every time",
         "test_an_index_row_is_read_again_when_its_run_changes",
     ),
     Shortcut(

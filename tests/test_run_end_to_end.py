@@ -31,6 +31,7 @@ METRICS_KEYS = {
     "parameters",
     "train_seconds",
     "examples",
+    "outputs",  # probabilities, or logits (a builder without a softmax)
 }
 
 
