@@ -39,7 +39,7 @@ BENCH_EPOCHS ?= 8
 PORT ?= 8000
 DASHBOARD_PORT ?= 8080
 
-.PHONY: help setup experiment sweep all gradcheck report compare serve list tag dashboard bench bench-suite bench-index bench-tuning sweep-worker test lint clean
+.PHONY: help setup experiment sweep all gradcheck report compare serve list tag dashboard bench bench-suite bench-index bench-tuning bench-data sweep-worker test test-fast lint clean
 
 help:
 	@sed -n '2,11p' Makefile
@@ -103,21 +103,27 @@ tag:
 	@test -n "$(RUN)" || { echo 'error: name the run, e.g. make tag RUN=adam TAGS="keep" (its latest run, or a run id)' >&2; exit 2; }
 	$(PYTHON) -m harness tag $(RUN) $(NOTE_OPTIONS)
 
+# The benchmarks (benchmarks/, beside the package): each measures the harness side by side with what a user would
+# otherwise run, and writes reports/bench/<kind>-<time>/.
 bench:
-	$(PYTHON) -m harness bench --model $(BENCH_MODEL) --epochs $(BENCH_EPOCHS)
+	$(PYTHON) -m benchmarks training --model $(BENCH_MODEL) --epochs $(BENCH_EPOCHS)
 
-# The seed notebook's code for the ten seed experiments in one process against `make all` on them.
+# The reference notebook's code for its ten experiments in one process against `make all` on them.
 bench-suite:
-	$(PYTHON) -m harness bench-suite $(if $(JOBS),--jobs $(JOBS))
+	$(PYTHON) -m benchmarks suite $(if $(JOBS),--jobs $(JOBS))
 
 bench-index:
-	$(PYTHON) -m harness bench-index $(if $(RUNS),--runs $(RUNS))
+	$(PYTHON) -m benchmarks index $(if $(RUNS),--runs $(RUNS))
+
+# Image folders of 10,000 and 100,000 PNGs and tables of 1 and 10 million rows, against Keras's and pandas' way.
+bench-data:
+	$(PYTHON) -m benchmarks data
 
 # KerasTuner's introduction against the harness's sweep over the same space; KerasTuner is a benchmark
 # dependency only (requirements-bench.txt), installed here.
 bench-tuning: setup
 	$(PYTHON) -m pip install --quiet -r requirements-bench.txt
-	$(PYTHON) -m harness bench-tuning $(if $(JOBS),--jobs $(JOBS)) $(if $(TRIALS),--trials $(TRIALS))
+	$(PYTHON) -m benchmarks tuning $(if $(JOBS),--jobs $(JOBS)) $(if $(TRIALS),--trials $(TRIALS))
 
 # The suite in TEST_JOBS processes (pytest-xdist), one test file to a process at a time, so that a file's shared
 # fixtures (a PostgreSQL cluster, a browser, trained runs) are made once; TEST_JOBS=0 runs it in this process.

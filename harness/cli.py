@@ -120,29 +120,6 @@ def _list_arguments(listing: argparse.ArgumentParser) -> None:
     listing.add_argument("--choices", action="store_true", help="every dataset, model, optimizer and schedule")
 
 
-def _bench_arguments(bench: argparse.ArgumentParser) -> None:
-    bench.add_argument(
-        "--model",
-        default=os.environ.get("BENCH_MODEL", "basic_dnn"),
-        help="a model factory (basic_dnn, simple, ...) or an experiment name",
-    )
-    bench.add_argument("--epochs", type=int, default=8, help="timed epochs (rounds), after one warm-up epoch")
-    bench.add_argument("--samples", type=int, default=60_000, help="training images per epoch")
-
-
-def _suite_arguments(suite: argparse.ArgumentParser) -> None:
-    suite.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default) or mnist")
-    suite.add_argument("--jobs", type=int, help="workers for make all (default: make all's default)")
-    suite.add_argument("--rounds", type=int, default=1, help="pairs of timed commands, seed code first")
-
-
-def _tuning_arguments(tuning: argparse.ArgumentParser) -> None:
-    tuning.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist (default; digits for a quick try)")
-    tuning.add_argument("--trials", type=int, default=12, help="the harness's TPE trials (default 12)")
-    tuning.add_argument("--jobs", type=int, default=2, help="the harness's workers (default 2)")
-    tuning.add_argument("--max-epochs", type=int, default=10, help="at most this many epochs a run (default 10)")
-
-
 def _worker_arguments(joining: argparse.ArgumentParser) -> None:
     joining.add_argument("--sweep", required=True, help="the group's id (sweep-<time>-<suffix>)")
     joining.add_argument("--storage", default=os.environ.get("STORAGE") or None, help="postgresql://...")
@@ -153,11 +130,6 @@ def _dashboard_arguments(dashboard: argparse.ArgumentParser) -> None:
     dashboard.add_argument("--sweep", help="the sweep's id (default: the newest sweep)")
     dashboard.add_argument("--storage", default=os.environ.get("STORAGE") or None, help="postgresql://... of a sweep")
     dashboard.add_argument("--port", type=int, default=8080, help="the port to serve on (default 8080)")
-
-
-def _index_bench_arguments(index_bench: argparse.ArgumentParser) -> None:
-    index_bench.add_argument("--runs", type=int, default=10_000, help="run directories to make (default 10,000)")
-    index_bench.add_argument("--repeats", type=int, default=5, help="timings of each kind of refresh (median)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -399,48 +371,6 @@ def command_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_bench(args: argparse.Namespace) -> int:
-    if args.epochs < 1 or args.samples < 1:
-        raise UserError("--epochs and --samples must be at least 1")
-    from harness.tools.bench import run_bench
-
-    out = run_bench(args.model, args.epochs, args.samples, args.experiments_dir, args.reports_dir)
-    print((out / "bench.md").read_text() + f"\nwritten to {out}/bench.json and bench.md")
-    return 0
-
-
-def command_bench_index(args: argparse.Namespace) -> int:
-    if args.runs < 10 or args.repeats < 1:
-        raise UserError("--runs must be at least 10 and --repeats at least 1")
-    from harness.tools.bench_index import run_bench_index
-
-    out = run_bench_index(args.experiments_dir, args.reports_dir, args.runs, args.repeats)
-    print((out / "bench_index.md").read_text() + f"\nwritten to {out}/bench_index.json and bench_index.md")
-    return 0
-
-
-def command_bench_suite(args: argparse.Namespace) -> int:
-    if args.rounds < 1:
-        raise UserError("--rounds must be at least 1")
-    from harness.tools.bench_suite import run_bench_suite
-
-    out = run_bench_suite(args.experiments_dir, args.reports_dir, args.dataset, args.jobs, args.rounds)
-    print((out / "suite.md").read_text() + f"\nwritten to {out}/suite.json and suite.md")
-    return 0
-
-
-def command_bench_tuning(args: argparse.Namespace) -> int:
-    if min(args.trials, args.jobs, args.max_epochs) < 1:
-        raise UserError("--trials, --jobs and --max-epochs must be at least 1")
-    from harness.tools.bench_tuning import run_bench_tuning
-
-    out = run_bench_tuning(
-        args.experiments_dir, args.reports_dir, args.dataset, args.trials, args.jobs, args.max_epochs
-    )
-    print((out / "tuning.md").read_text() + f"\nwritten to {out}/tuning.json and tuning.md")
-    return 0
-
-
 def command_gradcheck(args: argparse.Namespace) -> int:
     config = resolve(args.name, args.experiments_dir, args.overrides, args.dataset)
     from harness.tools.gradcheck import format_results, gradcheck_experiment
@@ -491,20 +421,6 @@ COMMANDS = {  # name: (shared options, its own arguments, what runs it, help)
     ),
     "compare": (("folders",), _compare_arguments, command_compare, "compare runs side by side"),
     "list": (("folders",), _list_arguments, command_list, "list the experiments (--runs: every run)"),
-    "bench": (("folders",), _bench_arguments, command_bench, "time the harness's training against the seed's way"),
-    "bench-suite": (
-        ("folders",),
-        _suite_arguments,
-        command_bench_suite,
-        "the seed notebook's code for the ten seed experiments against make all",
-    ),
-    "bench-index": (("folders",), _index_bench_arguments, command_bench_index, "time the index's refresh at many runs"),
-    "bench-tuning": (
-        ("folders",),
-        _tuning_arguments,
-        command_bench_tuning,
-        "KerasTuner's introduction against the harness's sweep over the same space",
-    ),
 }
 
 

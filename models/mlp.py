@@ -1,7 +1,7 @@
-"""The multilayer perceptron of the seed notebook: one builder, whose named variants (basic_dnn, l2, simple, ...) are
-entries of models.registry.
+"""The multilayer perceptron of the reference notebook: one builder, whose named variants (basic_dnn, l2, simple,
+...) are entries of models.registry.
 
-    model: {factory: l2}                       model: {builder: mlp, hidden_units: [1024, 512], dropout: 0.3}
+    model: {builder: l2}                       model: {builder: mlp, hidden_units: [1024, 512], dropout: 0.3}
 
 Like every builder it knows nothing about data or files: give it the input's shape and the number of classes, get an
 uncompiled keras.Model. Images are flattened inside the model, so the same data serves every builder. Its keyword
@@ -32,7 +32,8 @@ def mlp(
     batch_norm: bool = False,
 ):
     """Dense hidden layers (with optional batch norm and dropout) and a softmax output. Regularisers apply to the
-    hidden layers' kernels only, as in the seed notebook. `dropout`: one rate for every hidden layer, or one each."""
+    hidden layers' kernels only, as in the reference notebook. `dropout`: one rate for every hidden layer, or one
+    each."""
     import keras
 
     rates = dropout_rates(hidden_units, dropout)

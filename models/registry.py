@@ -1,6 +1,6 @@
-"""Every model an experiment may name: a builder function, found by name, and the named variants of the seed.
+"""Every model an experiment may name: a builder function, found by name, and the reference notebook's variants.
 
-    model: {factory: l2}                              the seed's L2 variant of its basic DNN (an entry below)
+    model: {builder: l2}                              the reference notebook's L2 variant of its basic DNN (below)
     model: {builder: cnn, filters: [32, 64, 128]}    a builder function: cnn in models/cnn.py
     model: {builder: mypackage.nets.small_resnet}     a builder in any importable module
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SEED_HIDDEN = (512, 256, 128, 64)
+REFERENCE_HIDDEN = (512, 256, 128, 64)
 MLP = "models.mlp:mlp"
 
 
@@ -31,27 +31,29 @@ class ModelEntry:
 
 
 MODELS: dict[str, ModelEntry] = {
-    # 784-512-256-128-64-10, ReLU, no regularisation: the seed's create_basic_dnn.
-    "basic_dnn": ModelEntry(MLP, "the seed's basic DNN: hidden 512-256-128-64, ReLU", {"hidden_units": SEED_HIDDEN}),
+    # 784-512-256-128-64-10, ReLU, no regularisation: the reference notebook's create_basic_dnn.
+    "basic_dnn": ModelEntry(
+        MLP, "the reference notebook's basic DNN: hidden 512-256-128-64, ReLU", {"hidden_units": REFERENCE_HIDDEN}
+    ),
     "l1": ModelEntry(
-        MLP, "the basic DNN with L1 0.001 on its hidden layers", {"hidden_units": SEED_HIDDEN, "l1": 0.001}
+        MLP, "the basic DNN with L1 0.001 on its hidden layers", {"hidden_units": REFERENCE_HIDDEN, "l1": 0.001}
     ),
     "l2": ModelEntry(
-        MLP, "the basic DNN with L2 0.001 on its hidden layers", {"hidden_units": SEED_HIDDEN, "l2": 0.001}
+        MLP, "the basic DNN with L2 0.001 on its hidden layers", {"hidden_units": REFERENCE_HIDDEN, "l2": 0.001}
     ),
     "dropout": ModelEntry(
         MLP,
         "the basic DNN with dropout 0.3 after each hidden layer",
-        {"hidden_units": SEED_HIDDEN, "dropout": (0.3, 0.3, 0.3, 0.3)},
+        {"hidden_units": REFERENCE_HIDDEN, "dropout": (0.3, 0.3, 0.3, 0.3)},
     ),
     "combined": ModelEntry(
         MLP,
         "the basic DNN with L2 0.001 and dropout 0.3, 0.3, 0.2, 0.2",
-        {"hidden_units": SEED_HIDDEN, "l2": 0.001, "dropout": (0.3, 0.3, 0.2, 0.2)},
+        {"hidden_units": REFERENCE_HIDDEN, "l2": 0.001, "dropout": (0.3, 0.3, 0.2, 0.2)},
     ),
-    # 784-256-128-10: the seed's create_simple_model, used to compare optimizers.
+    # 784-256-128-10: the reference notebook's create_simple_model, used to compare optimizers.
     "simple": ModelEntry(
-        MLP, "the seed's small net for optimizers: hidden 256-128, ReLU", {"hidden_units": (256, 128)}
+        MLP, "the reference notebook's small net for optimizers: hidden 256-128, ReLU", {"hidden_units": (256, 128)}
     ),
     # 784-50-10 with a sigmoid hidden layer: the textbook's TwoLayerNet (models/two_layer_net.py in NumPy).
     "two_layer_net": ModelEntry(

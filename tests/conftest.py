@@ -50,18 +50,28 @@ def run_harness(
             env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | (env or {}),
             timeout=600,
         )
-    return _in_process(argv, env or {})
+    from harness.cli import main
+
+    return _in_process(main, argv, env or {})
 
 
-def _in_process(argv: list[str], env: dict) -> subprocess.CompletedProcess:
-    """harness.cli.main(argv) as its own process would run it: its environment and command line set for the call,
-    the run isolated from this process's other runs (harness.training.isolation), stdout and stderr captured."""
+def run_benchmark(*args: str, reports: Path, experiments: Path = EXPERIMENTS) -> subprocess.CompletedProcess:
+    """`python -m benchmarks ARGS` with this test's folders, in this process (as run_harness runs the harness)."""
+    from benchmarks.__main__ import main
+
+    command, *rest = args
+    return _in_process(main, [command, "--experiments-dir", str(experiments), "--reports-dir", str(reports), *rest], {})
+
+
+def _in_process(main, argv: list[str], env: dict) -> subprocess.CompletedProcess:
+    """main(argv) (harness.cli's or benchmarks') as its own process would run it: its environment and command line
+    set for the call, the run isolated from this process's other runs (harness.training.isolation), stdout and
+    stderr captured."""
     import contextlib
     import io
     import traceback
     from unittest import mock
 
-    from harness.cli import main
     from harness.training.isolation import isolated_run
 
     stdout, stderr = io.StringIO(), io.StringIO()

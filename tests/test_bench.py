@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
+from benchmarks.training import reference_style_model, training_gflop_per_epoch
 from harness.config.experiments import resolve
-from harness.tools.bench import seed_style_model, training_gflop_per_epoch
 from harness.training.train import build_compiled_model, build_model, fit
-from tests.conftest import EXPERIMENTS, run_harness
+from tests.conftest import EXPERIMENTS, run_benchmark
 
 WAY_FIELDS = {
     "epoch_seconds",
@@ -22,19 +22,19 @@ WAY_FIELDS = {
 
 
 def test_bench_runs_end_to_end_and_writes_every_field(reports):
-    result = run_harness("bench", "--model", "simple", "--epochs", "1", "--samples", "1024", reports=reports)
+    result = run_benchmark("training", "--model", "simple", "--epochs", "1", "--samples", "1024", reports=reports)
     assert result.returncode == 0, result.stderr
     (bench_json,) = reports.glob("bench/*/bench.json")
     results = json.loads(bench_json.read_text())
     assert results["model"] == "simple" and results["samples"] == 1024 and results["timed_epochs"] == 1
     other = {"tensorflow": "jax", "jax": "tensorflow"}[keras.backend.backend()]
     ways = [
-        "seed_way",
+        "reference_way",
         "harness_way",
         "harness_bfloat16",
         "keras_loop_with_xla",
         "harness_without_xla",
-        f"seed_way_{other}",
+        f"reference_way_{other}",
         f"harness_on_{other}",
     ]
     assert sorted(results["ways"]) == sorted(ways)
@@ -48,10 +48,10 @@ def test_bench_runs_end_to_end_and_writes_every_field(reports):
         return results[way]["median_epoch_seconds"] / results[baseline]["median_epoch_seconds"]
 
     # The seconds are rounded to 0.1 ms, and a 1,024-image epoch takes only tens of milliseconds.
-    assert results["ratio_harness_over_seed"] == pytest.approx(ratio("harness_way", "seed_way"), rel=0.01)
-    faster = min(("seed_way", f"seed_way_{other}"), key=lambda way: results[way]["median_epoch_seconds"])
-    assert results["faster_seed_way"] == faster
-    assert results["ratio_harness_over_faster_seed_way"] == pytest.approx(ratio("harness_way", faster), rel=0.01)
+    assert results["ratio_harness_over_seed"] == pytest.approx(ratio("harness_way", "reference_way"), rel=0.01)
+    faster = min(("reference_way", f"reference_way_{other}"), key=lambda way: results[way]["median_epoch_seconds"])
+    assert results["faster_reference_way"] == faster
+    assert results["ratio_harness_over_faster_reference_way"] == pytest.approx(ratio("harness_way", faster), rel=0.01)
     measures = {"xla", "whole_epoch_calls", "harness_without_xla_over_seed", "bfloat16"}
     assert set(results["ratios_by_measure"]) == measures
     (peak,) = results["matmul_peak_gflops_per_round"]  # measured just before the harness's one timed epoch
@@ -63,12 +63,12 @@ def test_bench_runs_end_to_end_and_writes_every_field(reports):
     )
     assert results["environment"]["backend"] == keras.backend.backend()
     markdown = (bench_json.parent / "bench.md").read_text()
-    assert "ratio harness / the faster seed way" in markdown and "mixed_bfloat16" in markdown
-    assert "ratio harness / the faster seed way" in result.stdout
+    assert "ratio harness / the faster reference way" in markdown and "mixed_bfloat16" in markdown
+    assert "ratio harness / the faster reference way" in result.stdout
 
 
 def test_bench_refuses_an_unknown_model(reports):
-    result = run_harness("bench", "--model", "resnet", reports=reports)
+    result = run_benchmark("training", "--model", "resnet", reports=reports)
     assert result.returncode == 2
     assert "unknown benchmark model 'resnet'" in result.stderr and "Traceback" not in result.stderr
 
@@ -84,7 +84,7 @@ def test_fast_path_and_plain_keras_give_the_same_first_batch_loss():
     x, y = rng.random((128, 784), dtype=np.float32), rng.integers(0, 10, 128)
 
     fast = build_compiled_model(config, (784,), 10)
-    plain = seed_style_model(config.model.parameters, 784, 10)
+    plain = reference_style_model(config.model.parameters, 784, 10)
     plain.set_weights(fast.get_weights())
     plain.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
 
@@ -95,7 +95,7 @@ def test_fast_path_and_plain_keras_give_the_same_first_batch_loss():
 
 
 def test_bench_index_makes_the_runs_and_times_every_kind_of_refresh(reports):
-    result = run_harness("bench-index", "--runs", "40", "--repeats", "1", reports=reports)
+    result = run_benchmark("index", "--runs", "40", "--repeats", "1", reports=reports)
     assert result.returncode == 0, result.stderr
     (bench_json,) = reports.glob("bench/index-*/bench_index.json")
     results = json.loads(bench_json.read_text())
@@ -108,24 +108,24 @@ def test_bench_index_makes_the_runs_and_times_every_kind_of_refresh(reports):
 
 def test_the_suites_page_states_every_ratio_the_compile_time_saved_and_the_gaps_between_seeds():
     """bench-suite's report from its results (the suite itself takes minutes on the full Fashion-MNIST)."""
-    from harness.tools.bench_suite import HARNESS_WAYS, SEED_EXPERIMENTS, first_epoch_overhead, suite_markdown
+    from benchmarks.suite import HARNESS_WAYS, REFERENCE_EXPERIMENTS, first_epoch_overhead, suite_markdown
 
     assert first_epoch_overhead([2.5, 0.5, 0.6, 0.4]) == pytest.approx(2.0)  # beyond the median of the others
 
     def side(seconds: float) -> dict:
-        accuracies = dict.fromkeys(SEED_EXPERIMENTS, 0.85)
+        accuracies = dict.fromkeys(REFERENCE_EXPERIMENTS, 0.85)
         return {"seconds": seconds, "peak_memory_mb": 900.0, "test_accuracy": accuracies, "epoch_seconds_sum": 37.2}
 
-    round_ = {"seed_tensorflow": side(104.2), "seed_jax": side(54.1), "faster_seed": "seed_jax"}
+    round_ = {"reference_tensorflow": side(104.2), "reference_jax": side(54.1), "faster_seed": "reference_jax"}
     for tag, seconds, overhead in zip(HARNESS_WAYS, (44.2, 38.1, 26.3), (0.86, 2.67, 0.58), strict=True):
         round_[tag] = side(seconds) | {"first_epoch_overhead_mean": overhead, "compile_cache_mb": 1.4}
     round_["ratios"] = {tag: round(round_[tag]["seconds"] / 54.1, 3) for tag in HARNESS_WAYS}
     seeds = [{"backend": "jax", "gaps_seconds": [0.09, 0.1], "first_epoch_overheads": [1.11, 0.11, 0.05]}]
-    single = {"seed_backend": "jax", "seed_seconds": [8.85], "seed_median_seconds": 8.85}
+    single = {"reference_backend": "jax", "reference_seconds": [8.85], "reference_median_seconds": 8.85}
     single["harness"] = {"jax": {"first_seconds": 7.06, "seconds": [5.14], "median_seconds": 5.14, "ratio": 0.581}}
     results = {"dataset": "fashion_mnist", "cpu_count": 2, "date": "2026-11-30", "jobs": None, "rounds": [round_]}
-    results |= {"experiments": list(SEED_EXPERIMENTS), "seeds_in_one_worker": seeds, "single_run": single}
-    results["ratios_to_faster_seed_way"] = round_["ratios"]
+    results |= {"experiments": list(REFERENCE_EXPERIMENTS), "seeds_in_one_worker": seeds, "single_run": single}
+    results["ratios_to_faster_reference_way"] = round_["ratios"]
     page = suite_markdown(results)
     assert "26.3 s (0.486)" in page and "make_all_jax_warm **0.486**" in page
     assert "**2.09 s saved per run**" in page and "**1.4 MB**" in page

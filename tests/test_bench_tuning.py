@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from harness.tools.bench_tuning import space
-from tests.conftest import run_harness
+from benchmarks.tuning import space
+from tests.conftest import run_benchmark
 
 
 def test_the_space_is_kerastuners_one_layer_widths_and_three_rates():
@@ -18,7 +18,7 @@ def test_the_space_is_kerastuners_one_layer_widths_and_three_rates():
 def test_both_searches_run_and_their_choices_are_retrained_alike(reports):
     pytest.importorskip("keras_tuner", reason="make bench-tuning installs requirements-bench.txt; CI does too")
     options = ("--dataset", "digits", "--trials", "2", "--max-epochs", "2", "--jobs", "2")
-    result = run_harness("bench-tuning", *options, reports=reports)
+    result = run_benchmark("tuning", *options, reports=reports)
     assert result.returncode == 0, result.stderr
     (out,) = reports.glob("bench/tuning-*")
     results = json.loads((out / "tuning.json").read_text())

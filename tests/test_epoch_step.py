@@ -46,12 +46,12 @@ def _assert_same_training(whole_epoch: keras.Model, batch_by_batch: keras.Model,
 # combined: L2 losses and dropout masks too
 # prepared: as the harness's fit starts it (on JAX, the loop starts from logs of zeros: one trace fewer)
 @pytest.mark.parametrize(
-    ("factory", "jit_compile", "prepared"),
+    ("builder", "jit_compile", "prepared"),
     [("basic_dnn", False, False), ("combined", True, False), ("combined", True, True)],
     ids=["graph", "xla", "xla-prepared"],
 )
-def test_a_whole_epoch_per_call_trains_like_kerass_batch_by_batch_loop(factory, jit_compile, prepared):
-    config = resolve("adam", EXPERIMENTS, [f"model={{factory: {factory}}}"], dataset="digits", epochs=EPOCHS)
+def test_a_whole_epoch_per_call_trains_like_kerass_batch_by_batch_loop(builder, jit_compile, prepared):
+    config = resolve("adam", EXPERIMENTS, [f"model={{builder: {builder}}}"], dataset="digits", epochs=EPOCHS)
     digits = load_dataset(config.dataset)
     assert len(digits.y_train) % 128  # a last, smaller batch too
     seed_everything(0, deterministic=False)

@@ -1,4 +1,4 @@
-"""Experiment files: every seed experiment loads with the seed's values; bad files say what is wrong."""
+"""Experiment files: each reference experiment has the reference notebook's values; bad files say what is wrong."""
 
 from pathlib import Path
 
@@ -8,12 +8,23 @@ from harness.config.experiments import available, resolve
 from harness.errors import UserError
 from tests.conftest import EXPERIMENTS, run_harness
 
-SEED_EXPERIMENTS = ["basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr"]
+REFERENCE_EXPERIMENTS = [
+    "basic_dnn",
+    "l1",
+    "l2",
+    "dropout",
+    "combined",
+    "sgd",
+    "momentum",
+    "rmsprop",
+    "adam",
+    "adam_lr",
+]
 
 
-def test_the_ten_seed_experiments_the_textbook_network_and_the_showcases_exist():
+def test_the_ten_reference_experiments_the_textbook_network_and_the_showcases_exist():
     showcases = ["scratch_two_layer", "fashion_mlp_best", "fashion_cnn"]
-    assert sorted(available(EXPERIMENTS)) == sorted(SEED_EXPERIMENTS + showcases)
+    assert sorted(available(EXPERIMENTS)) == sorted(REFERENCE_EXPERIMENTS + showcases)
 
 
 def test_the_showcase_is_the_point_its_sweep_found_on_the_full_fashion_mnist():
@@ -27,8 +38,8 @@ def test_the_showcase_is_the_point_its_sweep_found_on_the_full_fashion_mnist():
     )
 
 
-@pytest.mark.parametrize("name", SEED_EXPERIMENTS)
-def test_every_experiment_uses_the_seed_training_setup(name):
+@pytest.mark.parametrize("name", REFERENCE_EXPERIMENTS)
+def test_every_experiment_uses_the_reference_training_setup(name):
     config = resolve(name, EXPERIMENTS)
     assert config.name == name
     assert config.description
@@ -38,7 +49,7 @@ def test_every_experiment_uses_the_seed_training_setup(name):
 
 
 @pytest.mark.parametrize(
-    ("name", "factory", "l1", "l2", "dropout"),
+    ("name", "builder", "l1", "l2", "dropout"),
     [
         ("basic_dnn", "basic_dnn", 0.0, 0.0, []),
         ("l1", "l1", 0.001, 0.0, []),
@@ -47,9 +58,9 @@ def test_every_experiment_uses_the_seed_training_setup(name):
         ("combined", "combined", 0.0, 0.001, [0.3, 0.3, 0.2, 0.2]),
     ],
 )
-def test_model_variants_follow_the_seed(name, factory, l1, l2, dropout):
+def test_model_variants_follow_the_reference_notebook(name, builder, l1, l2, dropout):
     config = resolve(name, EXPERIMENTS)
-    assert config.model.builder == factory
+    assert config.model.builder == builder
     assert config.model.parameters["hidden_units"] == [512, 256, 128, 64]
     assert (config.model.parameters["l1"], config.model.parameters["l2"], config.model.parameters["dropout"]) == (
         l1,
@@ -70,7 +81,7 @@ def test_model_variants_follow_the_seed(name, factory, l1, l2, dropout):
         ("adam_lr", "adam", 0.001, None),
     ],
 )
-def test_optimizer_variants_follow_the_seed(name, optimizer, learning_rate, momentum):
+def test_optimizer_variants_follow_the_reference_notebook(name, optimizer, learning_rate, momentum):
     config = resolve(name, EXPERIMENTS)
     assert config.model.builder == "simple"
     assert config.model.parameters["hidden_units"] == [256, 128]
@@ -125,7 +136,7 @@ def test_overrides_and_shortcuts_change_the_resolved_config():
     assert config.training.batch_size == 64
     assert config.model.parameters["dropout"] == 0.5  # one rate, for every hidden layer
     assert (config.training.epochs, config.training.seed) == (3, 1)
-    # --dataset replaces the dataset section: the seed's 10,000 + 2,000 do not fit digits.
+    # --dataset replaces the dataset section: the reference notebook's 10,000 + 2,000 do not fit digits.
     assert (config.dataset.name, config.dataset.train_size, config.dataset.val_size) == ("digits", None, None)
 
 
@@ -158,7 +169,7 @@ def test_unknown_experiment_lists_the_available_ones():
     message = _error("adamm")
     assert "unknown experiment 'adamm'" in message
     assert "did you mean 'adam'" in message
-    for name in SEED_EXPERIMENTS:
+    for name in REFERENCE_EXPERIMENTS:
         assert name in message
 
 

@@ -1,4 +1,4 @@
-"""`make gradcheck` passes for every seed experiment's model and fails for a wrong gradient."""
+"""`make gradcheck` passes for every reference experiment's model and fails for a wrong gradient."""
 
 import functools
 
@@ -17,10 +17,10 @@ from harness.tools.gradcheck import (
     gradcheck_experiment,
 )
 from tests.conftest import EXPERIMENTS, run_harness
-from tests.test_experiments import SEED_EXPERIMENTS
+from tests.test_experiments import REFERENCE_EXPERIMENTS
 
 
-@pytest.mark.parametrize("name", SEED_EXPERIMENTS)
+@pytest.mark.parametrize("name", REFERENCE_EXPERIMENTS)
 def test_every_seed_model_passes_the_gradient_check(name):
     results = gradcheck_experiment(resolve(name, EXPERIMENTS, dataset="digits"))
     assert results and all(result.passed for result in results), results

@@ -7,10 +7,10 @@ import shutil
 import pandas as pd
 import pytest
 
+from benchmarks.index import copy_run, make_runs
 from harness.records import RunDir
 from harness.reporting import index
 from harness.reporting.index import DATA_FILE, runs_table, terminal_table, write_index
-from harness.tools.bench_index import copy_run, make_runs
 from tests.conftest import run_dirs, run_harness
 from tests.test_compare import make_run
 

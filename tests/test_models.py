@@ -1,5 +1,5 @@
-"""Models are builder functions found by name; the seed's variants keep their architectures, and the conv-net family
-builds, augments only while training, and flattens nothing it need not."""
+"""Models are builder functions found by name; the reference notebook's variants keep their architectures, and the
+conv-net family builds, augments only while training, and flattens nothing it need not."""
 
 import keras
 import numpy as np

@@ -1,6 +1,6 @@
-"""Your own model and your own data get everything the seed's models get: runs and their pages, groups of seeds,
-sweeps, comparisons, resume; bad data is one line and no run. The model is a builder written in a folder outside
-the harness; the data are a CSV and a folder of PNG images written here from scikit-learn's bundled sets."""
+"""Your own model and your own data get everything the reference notebook's models get: runs and their pages, groups
+of seeds, sweeps, comparisons, resume; bad data is one line and no run. The model is a builder written in a folder
+outside the harness; the data are a CSV and a folder of PNG images written here from scikit-learn's bundled sets."""
 
 import pickle
 import sys

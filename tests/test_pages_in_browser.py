@@ -188,7 +188,7 @@ def test_the_comparison_of_two_groups_leads_with_its_verdict(browser, tmp_path):
 def test_thousands_of_runs_show_a_page_at_a_time_and_filter_and_sort_over_all_of_them(browser, tmp_path):
     import random
 
-    from harness.tools.bench_index import make_runs
+    from benchmarks.index import make_runs
     from tests.test_compare import make_run
 
     template = make_run(tmp_path / "template", "adam", "20260101-000000-aaaa", metrics={"test_accuracy": 0.9})

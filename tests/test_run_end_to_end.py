@@ -169,7 +169,7 @@ def test_list_shows_every_experiment(reports):
     lines = result.stdout.split("\n\n")[0].splitlines()  # the experiments; then the choices they may name
     assert lines[0].split() == ["experiment", "model", "optimizer", "dataset", "epochs"]
     assert any(line.split()[:2] == ["adam_lr", "simple"] and "step schedule" in line for line in lines)
-    assert len(lines) == 1 + 13  # a heading, the ten seed experiments, the textbook network and two showcases
+    assert len(lines) == 1 + 13  # a heading, the ten reference experiments, the textbook network and two showcases
     assert any(
         line.split()[:2] == ["scratch_two_layer", "two_layer_net"] and "10000 iterations" in line for line in lines
     )

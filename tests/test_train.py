@@ -96,7 +96,7 @@ def test_xla_is_used_where_its_compile_time_pays_off():
         return use_xla(config, examples, build_model(config, (28, 28, 1), 10))
 
     assert xla("basic_dnn", ["training.epochs=10"], 55_000, dataset="fashion_mnist")  # 550,000 images in all
-    assert not xla("basic_dnn")  # the seed's 10,000 images x 15 epochs
+    assert not xla("basic_dnn")  # the reference notebook's 10,000 images x 15 epochs
     assert xla("basic_dnn", ["training.jit_compile=true"])
     assert not xla("basic_dnn", ["training.jit_compile=false"], 10**6)
     assert not xla("basic_dnn", ["training.jit_compile=true", "training.deterministic=true"], 10**6)  # Keras's rule

@@ -23,7 +23,7 @@ def batch():
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    """The seed's (003) gradient-check measure: ||a - b|| / (||a|| + ||b||)."""
+    """The reference notebook's (003) gradient-check measure: ||a - b|| / (||a|| + ||b||)."""
     return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))
 
 

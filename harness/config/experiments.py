@@ -80,7 +80,7 @@ def load_raw(name: str, experiments_dir: Path, chain: tuple[str, ...] = ()) -> d
     if name in chain:
         raise UserError(f"experiment {chain[0]!r} extends itself through {' -> '.join(chain + (name,))}")
     path = experiment_path(name, experiments_dir)
-    data = _seed_words(read_yaml(path))
+    data = _factory_as_builder(read_yaml(path))
     if "name" in data:
         raise UserError(f"{path}: remove the key 'name'; an experiment's name is its file name ({name!r})")
     parent = data.get("extends")
@@ -103,8 +103,8 @@ def _folder_of(parent: str, experiments_dir: Path) -> Path:
     return BUILT_IN
 
 
-def _seed_words(data: dict) -> dict:
-    """The seed's `model: {factory: ...}` as `builder`, so that a variant naming either replaces its parent's model."""
+def _factory_as_builder(data: dict) -> dict:
+    """`model: {factory: ...}` (a synonym) as `builder`, so that a variant naming either replaces its parent's model."""
     model = data.get("model")
     if isinstance(model, dict) and "factory" in model and "builder" not in model:
         data = data | {"model": {("builder" if key == "factory" else key): value for key, value in model.items()}}
@@ -195,7 +195,7 @@ def _known_keys(location: tuple) -> list[str]:
 
 
 def _kind_change(raw: dict, keys: list[str], value: Any) -> tuple[list[str], Any]:
-    """An override of the model (model.builder, or the seed's model.factory) to another replaces the section, as a
+    """An override of the model (model.builder, or its synonym model.factory) to another replaces the section, as a
     variant's file would: a cnn override of an MLP experiment drops its hidden_units."""
     model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
     if len(keys) == 2 and keys[0] == "model" and keys[1] in ("builder", "factory") and model.get("builder") != value:

@@ -1,7 +1,8 @@
 """The `model:` section of an experiment file: which builder, and its parameters, checked against the builder's own
 signature (models.registry).
 
-    model: {builder: cnn, filters: [32, 64, 128], dropout: 0.4}     model: {factory: l2}     (the seed's word)
+    model: {builder: cnn, filters: [32, 64, 128], dropout: 0.4}     model: {builder: l2}
+    (`factory:`, the reference notebook's word, is accepted for `builder:`)
 
 The builder's keyword parameters are the section's keys: an unknown key gets the closest parameter name, a value of
 the wrong type or out of its annotated range one line, and every default is written into the resolved config, so a
@@ -109,14 +110,14 @@ class ModelConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_the_file(cls, data):
-        """The file's flat section (builder, or the seed's factory, beside the builder's parameters) split into
+        """The file's flat section (builder, or its synonym factory, beside the builder's parameters) split into
         builder and parameters, the parameters checked; absent (or null) ones take the entry's or builder's value."""
         if not isinstance(data, dict) or "parameters" in data:
             return data
         data = dict(data)
         if "factory" in data:
             if "builder" in data:
-                raise ValueError("give model.builder or model.factory (the seed's word for it), not both")
+                raise ValueError("give model.builder or model.factory (a synonym of it), not both")
             data["builder"] = data.pop("factory")
         if not isinstance(data.get("builder"), str):
             raise ValueError("model.builder: required: a model's name (make list shows them) or module.function")

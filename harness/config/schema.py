@@ -136,7 +136,7 @@ class ExperimentConfig(Section):
         parameters = model.parameters
         regularised = parameters.get("l1") or parameters.get("l2") or parameters.get("dropout")
         problems = [
-            (model.builder != "two_layer_net", "model.factory must be two_layer_net"),
+            (model.builder != "two_layer_net", "model.builder must be two_layer_net"),
             (len(parameters["hidden_units"]) != 1 or parameters["activation"] != "sigmoid", "one sigmoid hidden layer"),
             (bool(regularised or parameters.get("batch_norm")), "no l1, l2, dropout or batch_norm"),
             (self.optimizer.name != "sgd", "optimizer.name: sgd (plain gradient descent)"),

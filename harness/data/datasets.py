@@ -92,7 +92,7 @@ def as_images(images: np.ndarray, brightest: float) -> np.ndarray:
 
 
 def flatten(images: np.ndarray, scale: float) -> np.ndarray:
-    """Pixels in [0, 1], one row of inputs per image (the seed notebook's way)."""
+    """Pixels in [0, 1], one row of inputs per image (the reference notebook's way)."""
     return (images.reshape(len(images), -1) / scale).astype(np.float32)
 
 
@@ -193,7 +193,7 @@ def load_dataset(config: DatasetSettings, reusables: Reusables | None = None) ->
 
 
 def _prepared(config: DatasetSettings, examples: Examples) -> Dataset:
-    # Split row numbers, then prepare only the rows used (10,000 of 60,000 in the seed experiments).
+    # Split row numbers, then prepare only the rows used (10,000 of 60,000 in the reference experiments).
     train_rows, y_train, val_rows, y_val = split_train_val(
         np.arange(len(examples.y_train)), examples.y_train.astype(np.int32), config
     )

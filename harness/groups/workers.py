@@ -4,7 +4,7 @@
     make experiment NAME=adam SEEDS=5 JOBS=2   five seeds, in two workers
 
 Starting Python, importing TensorFlow, Keras and the plotting libraries and loading a dataset cost about
-four seconds, more than training one seed experiment. A worker pays that once and then runs the runs it
+four seconds, more than training one reference experiment. A worker pays that once and then runs the runs it
 is given one at a time, each isolated as a run made alone would be: a fresh Keras session, its own seeds
 (harness.training.train.seed_everything), its own dtype policy and op-determinism setting. In deterministic mode
 a run's history and predictions equal those of the same run made alone, bit for bit (tests check it).

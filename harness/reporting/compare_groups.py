@@ -38,7 +38,7 @@ from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, explanations, gro
 class Group:
     label: str  # "<experiment> <group id>"
     path: Path
-    config: dict  # of its first run, without the seed: what every run of the group shares
+    config: dict  # of its first run, without the training seed: what every run of the group shares
     values: dict[str, list[float]]  # metric -> the finished runs' values
     finished: int
     runs: int

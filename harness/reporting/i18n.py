@@ -1,4 +1,4 @@
-"""Labels for plots and pages in English (default) or Japanese, as the seed notebook labels its plots.
+"""Labels for plots and pages in English (default) or Japanese, as the reference notebook labels its plots.
 
 The language is the config's `report.language`, else Japanese when the LANG environment variable starts
 with "ja" (`make experiment NAME=adam LANG=ja`), else English.

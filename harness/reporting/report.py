@@ -104,7 +104,7 @@ def plot_confusion_matrix(confusion: np.ndarray, class_names: tuple[str, ...], t
 
 
 def plot_image_grid(images: np.ndarray, captions: list[str], title: str, path: Path, columns: int = 5) -> None:
-    """Test images with a caption each, as the seed notebook shows its predictions: grey images dark on white,
+    """Test images with a caption each, as the reference notebook shows its predictions: grey images dark on white,
     colour ones as they are.
 
     Drawn as one montage image with the captions over it: a subplot per image took four times as long.

@@ -1,1 +1,1 @@
-"""Benchmarks and the gradient check."""
+"""What a user runs beside experiments: the gradient check (make gradcheck) and Optuna's dashboard (make dashboard)."""

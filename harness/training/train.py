@@ -364,7 +364,7 @@ def fit(
     initial_epoch: int = 0,
     epochs: int | None = None,
 ) -> TrainingResult:
-    """The harness's training path: used by every run and measured by `python -m harness bench`.
+    """The harness's training path: used by every run and measured by `make bench` (benchmarks/training.py).
 
     Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default).
     """

@@ -1,10 +1,10 @@
 """Tuning as a user feels it: KerasTuner's introduction against the harness's sweep over the same space.
 
-    make bench-tuning [JOBS=2]    (python -m harness bench-tuning [--trials 12] [--dataset fashion_mnist])
+    make bench-tuning [JOBS=2]    (python -m benchmarks tuning [--trials 12] [--dataset fashion_mnist])
 
 Both search one dense layer's width (32 to 512 by 32) and Adam's learning rate (1e-2, 1e-3, 1e-4) on Fashion-MNIST's
 60,000 training images split 48,000 / 12,000 (KerasTuner's validation_split=0.2), batch 32, at most 10 epochs a run:
-KerasTuner with Hyperband, as its tutorial runs it (harness.tools.kerastuner_intro), and the harness with
+KerasTuner with Hyperband, as its tutorial runs it (benchmarks.kerastuner_intro), and the harness with
 `make sweep SEARCH=tpe PRUNE=hyperband` on the same space. Each side's wall time is that of its whole command
 (start-up, data and, for the harness, every run's report and the sweep's page), one after the other on this machine.
 Then each side's chosen point is trained again the same way, with the same 3 seeds, and tested on the 10,000 test
@@ -20,13 +20,13 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks.suite import timed
 from harness.atomic import write_json, write_text
 from harness.config.grid import point_label
 from harness.errors import UserError
 from harness.records import GroupDir
-from harness.tools.bench_suite import timed
 
-BASE = "adam"  # the seed's Adam experiment, its network made one dense layer by the swept width
+BASE = "adam"  # the reference notebook's Adam experiment, its network made one dense layer by the swept width
 RETRAIN_SEEDS = 3
 WIDTHS = (32, 512, 32)  # min, max, step: the tutorial's hp.Int("units", ...)
 LEARNING_RATES = (1e-2, 1e-3, 1e-4)  # its hp.Choice("learning_rate", ...)
@@ -52,7 +52,7 @@ def harness_command(words: list[str], reports: Path, experiments_dir: Path) -> l
 
 def kerastuner_side(out: Path, dataset: str, max_epochs: int) -> dict:
     folder = out / "kerastuner"
-    command = [sys.executable, "-m", "harness.tools.kerastuner_intro", str(folder), "--dataset", dataset]
+    command = [sys.executable, "-m", "benchmarks.kerastuner_intro", str(folder), "--dataset", dataset]
     result = timed([*command, "--max-epochs", str(max_epochs)], out / "kerastuner.log")
     chosen = json.loads((folder / "kerastuner.json").read_text())
     point = {"model.hidden_units": [chosen["units"]], "optimizer.learning_rate": chosen["learning_rate"]}

@@ -1,10 +1,10 @@
 """How the index scales: refreshing reports/index.html after one run, with thousands of runs in reports/.
 
-    make bench-index [RUNS=10000]      (python -m harness bench-index [--runs N] [--repeats 5])
+    make bench-index [RUNS=10000]      (python -m benchmarks index [--runs N] [--repeats 5])
 
 Makes one real run on digits, copies its record files (config, status, metrics, history, environment) into
-RUNS run directories in a temporary reports folder (half of them members of sweep groups, across the seed's
-experiment names, each with its own test accuracy), and times write_index, the call that follows every run:
+RUNS run directories in a temporary reports folder (half of them members of sweep groups, across the reference
+experiments' names, each with its own test accuracy), and times write_index, the call that follows every run:
 the first build, a refresh with nothing changed, with one new run, one changed run and one vanished run (median
 of the repeats each). Then the whole `python -m harness report --index-only` command, and, where Chromium is
 installed, how long index.html takes to open and to filter. Writes ``reports/bench/index-<time>/bench_index.json``
@@ -23,11 +23,11 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from benchmarks.suite import REFERENCE_EXPERIMENTS
 from harness.atomic import write_json, write_text
 from harness.config.experiments import resolve
 from harness.records import GroupDir, RunDir, new_run_dir
 from harness.reporting.index import DATA_FILE, write_index
-from harness.tools.bench_suite import SEED_EXPERIMENTS
 
 RECORD_FILES = (RunDir.CONFIG, RunDir.STATUS, RunDir.METRICS, RunDir.HISTORY, RunDir.ENVIRONMENT)
 GROUP_SIZE = 250
@@ -54,7 +54,7 @@ def make_runs(template: Path, reports: Path, count: int, rng: random.Random) -> 
     start = datetime(2026, 1, 1)
     runs = []
     for number in range(count):
-        experiment = SEED_EXPERIMENTS[number % len(SEED_EXPERIMENTS)]
+        experiment = REFERENCE_EXPERIMENTS[number % len(REFERENCE_EXPERIMENTS)]
         stamp = start + timedelta(minutes=number)
         if number % 2:
             run_dir = reports / experiment / f"{stamp:%Y%m%d-%H%M%S}-{number % 65536:04x}"

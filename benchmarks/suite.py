@@ -1,17 +1,18 @@
-"""End to end, as a user feels it: the seed notebook's code for the ten seed experiments against `make all`.
+"""End to end, as a user feels it: the reference notebook's code for the ten reference experiments against `make all`.
 
-    make bench-suite [JOBS=2]      (python -m harness bench-suite [--rounds 1] [--dataset fashion_mnist])
+    make bench-suite [JOBS=2]      (python -m benchmarks suite [--rounds 1] [--dataset fashion_mnist])
 
 In one session, each side as a user starts it, reports included: the notebook's way in one Python process
-(harness.tools.seed_notebook: its plots, confusion matrices and classification reports saved) on TensorFlow and on
+(benchmarks.reference_notebook: its plots, confusion matrices and classification reports saved) on TensorFlow and on
 JAX (KERAS_BACKEND=jax, the one setting a user would change); then `make all` on the same ten experiments, data and
 epochs into a fresh reports folder, on TensorFlow (the default) and on JAX, first with an empty compilation cache
 (harness.caches; the bench's own, in its folder) and again with what that run cached. Each harness way is measured
-against the faster seed way. Then three seeds of adam_lr in one worker on each backend (the time from a run's end to
-the next one's start of training, and what each first epoch took beyond the others), and one `make experiment
-NAME=adam_lr` on each backend three times (after a first one, timed apart), the single run a user makes most, taking
-turns with the seed's code for that one experiment on the faster seed way. Wall times are measured around the whole
-commands; peak memory is the largest resident set of any process of a command (wait4's rusage). Writes
+against the faster reference way. Then three seeds of adam_lr in one worker on each backend (the time from a
+run's end to the next one's start of training, and what each first epoch took beyond the others), and one `make
+experiment NAME=adam_lr` on each backend three times (after a first one, timed apart), the single run a user makes
+most, taking turns with the reference code for that one experiment on the faster reference way. Wall times are
+measured around the whole commands; peak memory is the largest resident set of any process of a command (wait4's
+rusage). Writes
 ``reports/bench/<time>/suite.json`` and ``suite.md``.
 """
 
@@ -30,14 +31,25 @@ from harness.atomic import write_json, write_text
 from harness.errors import UserError
 from harness.records import RunDir, run_directories
 
-# The seed notebook's ten models and optimizers (not the textbook's NumPy network).
-SEED_EXPERIMENTS = ("basic_dnn", "l1", "l2", "dropout", "combined", "sgd", "momentum", "rmsprop", "adam", "adam_lr")
+# The reference notebook's ten models and optimizers (not the textbook's NumPy network).
+REFERENCE_EXPERIMENTS = (
+    "basic_dnn",
+    "l1",
+    "l2",
+    "dropout",
+    "combined",
+    "sgd",
+    "momentum",
+    "rmsprop",
+    "adam",
+    "adam_lr",
+)
 SUITE_DATASETS = ("fashion_mnist", "mnist")  # large enough for every experiment's 10,000 + 2,000 split
 SINGLE_RUN = "adam_lr"
 SINGLE_RUN_REPEATS = 3
 
 
-BACKENDS = ("tensorflow", "jax")  # the seed's code and the harness, each on both
+BACKENDS = ("tensorflow", "jax")  # the reference code and the harness, each on both
 # make all's runs: the default backend, then JAX with a new compilation cache, then again with what it cached
 HARNESS_WAYS = {"make_all_tensorflow": "tensorflow", "make_all_jax_cold": "jax", "make_all_jax_warm": "jax"}
 SEED_GAP_RUNS = 3
@@ -53,6 +65,7 @@ def timed(command: list[str], log: Path, environment: dict | None = None) -> dic
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=os.environ | (environment or {}),
+            cwd=CHECKOUT,  # where `make` and `python -m benchmarks...` are found
         )
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
@@ -62,18 +75,23 @@ def timed(command: list[str], log: Path, environment: dict | None = None) -> dic
     return {"seconds": round(seconds, 2), "peak_memory_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
 def make_command(target: str, reports: Path, **variables: str) -> list[str]:
     settings = [f"{key}={value}" for key, value in variables.items() if value]
     return ["make", "--no-print-directory", target, f"PYTHON={sys.executable}", f"REPORTS={reports}", *settings]
 
 
-def seed_side(out: Path, dataset: str, experiments_dir: Path, backend: str, names=SEED_EXPERIMENTS, tag="") -> dict:
-    """The seed notebook's code for `names` in one process on `backend`."""
-    folder = out / f"seed_notebook_{backend}{tag}"
+def reference_side(
+    out: Path, dataset: str, experiments_dir: Path, backend: str, names=REFERENCE_EXPERIMENTS, tag=""
+) -> dict:
+    """The reference notebook's code for `names` in one process on `backend`."""
+    folder = out / f"reference_notebook_{backend}{tag}"
     command = [
         sys.executable,
         "-m",
-        "harness.tools.seed_notebook",
+        "benchmarks.reference_notebook",
         str(folder),
         *names,
         "--dataset",
@@ -81,7 +99,7 @@ def seed_side(out: Path, dataset: str, experiments_dir: Path, backend: str, name
         "--experiments-dir",
         str(experiments_dir),
     ]
-    log = out / f"seed_notebook_{backend}{tag}.log"
+    log = out / f"reference_notebook_{backend}{tag}.log"
     result = timed(command, log, {"KERAS_BACKEND": backend})
     accuracies = {}
     for line in log.read_text().splitlines():
@@ -117,7 +135,7 @@ def harness_side(out: Path, dataset: str, jobs: int | None, backend: str, cache:
     """`make all` on the ten experiments on `backend`, its compilation cache in `cache`."""
     reports = out / f"harness_reports_{tag}"
     shutil.rmtree(reports, ignore_errors=True)
-    names = " ".join(SEED_EXPERIMENTS)
+    names = " ".join(REFERENCE_EXPERIMENTS)
     command = make_command(
         "all", reports, NAMES=names, SET=f"dataset.name={dataset}", FORCE="1", JOBS=str(jobs) if jobs else ""
     )
@@ -154,10 +172,10 @@ def seeds_in_one_worker(out: Path, dataset: str, backend: str, cache: Path) -> d
     }
 
 
-def single_run(out: Path, dataset: str, experiments_dir: Path, seed_backend: str, cache: Path) -> dict:
-    """One `make experiment NAME=adam_lr` on each backend, and the seed's code for adam_lr alone on the faster seed
-    way, taking turns. A first command on each backend, timed apart, compiles what the commands before it did not
-    (a single run's steps are not a worker's), so the timed ones find the compilation cache warm."""
+def single_run(out: Path, dataset: str, experiments_dir: Path, reference_backend: str, cache: Path) -> dict:
+    """One `make experiment NAME=adam_lr` on each backend, and the reference code for adam_lr alone on the faster
+    reference way, taking turns. A first command on each backend, timed apart, compiles what the commands before it
+    did not (a single run's steps are not a worker's), so the timed ones find the compilation cache warm."""
     reports = out / "single_run_reports"
     command = make_command("experiment", reports, NAME=SINGLE_RUN, SET=f"dataset.name={dataset}")
 
@@ -166,23 +184,23 @@ def single_run(out: Path, dataset: str, experiments_dir: Path, seed_backend: str
 
     first = {backend: harness_run(backend, "first") for backend in BACKENDS}
     harness = {backend: [] for backend in BACKENDS}
-    seed = []
+    reference = []
     for index in range(SINGLE_RUN_REPEATS):
         for backend in BACKENDS:
             harness[backend].append(harness_run(backend, index))
-        alone = seed_side(out, dataset, experiments_dir, seed_backend, (SINGLE_RUN,), tag=f"_single_{index}")
-        seed.append(alone["seconds"])
-    seed_median = statistics.median(seed)
+        alone = reference_side(out, dataset, experiments_dir, reference_backend, (SINGLE_RUN,), tag=f"_single_{index}")
+        reference.append(alone["seconds"])
+    reference_median = statistics.median(reference)
     return {
-        "seed_backend": seed_backend,
-        "seed_seconds": seed,
-        "seed_median_seconds": seed_median,
+        "reference_backend": reference_backend,
+        "reference_seconds": reference,
+        "reference_median_seconds": reference_median,
         "harness": {
             backend: {
                 "first_seconds": first[backend],
                 "seconds": times,
                 "median_seconds": statistics.median(times),
-                "ratio": round(statistics.median(times) / seed_median, 3),
+                "ratio": round(statistics.median(times) / reference_median, 3),
             }
             for backend, times in harness.items()
         },
@@ -207,9 +225,9 @@ def check_dataset(dataset: str) -> None:
 
 
 def one_round(out: Path, dataset: str, experiments_dir: Path, jobs: int | None, cache: Path) -> dict:
-    """The seed's code on each backend, then make all on TensorFlow, and on JAX with a cold then a warm compilation
-    cache: wall times, memory, accuracies, epoch times; the faster seed way and each harness way's ratio to it."""
-    sides = {f"seed_{backend}": seed_side(out, dataset, experiments_dir, backend) for backend in BACKENDS}
+    """The reference code on each backend, then make all on TensorFlow, and on JAX with a cold then a warm compilation
+    cache: wall times, memory, accuracies, epoch times; the faster reference way and each harness way's ratio to it."""
+    sides = {f"reference_{backend}": reference_side(out, dataset, experiments_dir, backend) for backend in BACKENDS}
     faster = min(sides, key=lambda side: sides[side]["seconds"])
     shutil.rmtree(cache, ignore_errors=True)
     for tag, backend in HARNESS_WAYS.items():
@@ -225,24 +243,26 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
     cache = out / "compile_cache"
     pairs = []
     for round_number in range(1, rounds + 1):
-        print(f"round {round_number}/{rounds}: the seed notebook's code on TensorFlow and on JAX, then make all")
+        print(f"round {round_number}/{rounds}: the reference notebook's code on TensorFlow and on JAX, then make all")
         pairs.append(one_round(out, dataset, experiments_dir, jobs, cache))
-    seed_backend = pairs[-1]["faster_seed"].removeprefix("seed_")
+    reference_backend = pairs[-1]["faster_seed"].removeprefix("seed_")
     print(f"{SEED_GAP_RUNS} seeds of {SINGLE_RUN} in one worker, on each backend")
     seeds = [seeds_in_one_worker(out, dataset, backend, cache) for backend in BACKENDS]
-    print(f"one make experiment NAME={SINGLE_RUN} on each backend, and the seed's code for it on {seed_backend}")
+    print(
+        f"one make experiment NAME={SINGLE_RUN} on each backend, and the reference code for it on {reference_backend}"
+    )
     results = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "dataset": dataset,
-        "experiments": list(SEED_EXPERIMENTS),
+        "experiments": list(REFERENCE_EXPERIMENTS),
         "jobs": jobs,
         "cpu_count": os.cpu_count(),
         "rounds": pairs,
-        "ratios_to_faster_seed_way": {
+        "ratios_to_faster_reference_way": {
             tag: round(statistics.median(pair["ratios"][tag] for pair in pairs), 3) for tag in HARNESS_WAYS
         },
         "seeds_in_one_worker": seeds,
-        "single_run": single_run(out, dataset, experiments_dir, seed_backend, cache),
+        "single_run": single_run(out, dataset, experiments_dir, reference_backend, cache),
     }
     write_json(out / "suite.json", results)
     write_text(out / "suite.md", suite_markdown(results))
@@ -259,12 +279,12 @@ def table(header: tuple[str, ...], rows: list[str]) -> str:
 
 
 def _rounds_table(results: dict) -> str:
-    header = ("round", "seed's code, TensorFlow", "on JAX", "`make all` (TensorFlow)", "on JAX, cold cache", "warm")
+    header = ("round", "reference code, TensorFlow", "on JAX", "`make all` (TensorFlow)", "on JAX, cold cache", "warm")
     rows = [
         row(
             index,
-            f"{pair['seed_tensorflow']['seconds']} s",
-            f"{pair['seed_jax']['seconds']} s",
+            f"{pair['reference_tensorflow']['seconds']} s",
+            f"{pair['reference_jax']['seconds']} s",
             *(f"{pair[tag]['seconds']} s ({pair['ratios'][tag]:.3f})" for tag in HARNESS_WAYS),
         )
         for index, pair in enumerate(results["rounds"], start=1)
@@ -276,7 +296,7 @@ def _compile_lines(results: dict) -> str:
     last = results["rounds"][-1]
     tensorflow, cold, warm = (last[tag] for tag in HARNESS_WAYS)
     saved = cold["first_epoch_overhead_mean"] - warm["first_epoch_overhead_mean"]
-    seed_memory, jax_memory = last[last["faster_seed"]]["peak_memory_mb"], warm["peak_memory_mb"]
+    reference_memory, jax_memory = last[last["faster_seed"]]["peak_memory_mb"], warm["peak_memory_mb"]
     return (
         "First epoch beyond a run's typical epoch (tracing, compiling or loading its steps), mean of the ten runs: "
         f"TensorFlow {tensorflow['first_epoch_overhead_mean']} s; JAX {cold['first_epoch_overhead_mean']} s with a "
@@ -284,7 +304,8 @@ def _compile_lines(results: dict) -> str:
         f"Sum of the runs' epoch times: TensorFlow {tensorflow['epoch_seconds_sum']} s, JAX cold "
         f"{cold['epoch_seconds_sum']} s, warm {warm['epoch_seconds_sum']} s. The compilation cache after `make all`: "
         f"**{cold['compile_cache_mb']} MB** ({warm['compile_cache_mb']} MB after the warm run). Peak memory of the "
-        f"largest process: the faster seed way {seed_memory:,.0f} MB, the harness on JAX {jax_memory:,.0f} MB, "
+        f"largest process: the faster reference way {reference_memory:,.0f} MB, the harness on JAX "
+        f"{jax_memory:,.0f} MB, "
         f"on TensorFlow {tensorflow['peak_memory_mb']:,.0f} MB."
     )
 
@@ -309,7 +330,7 @@ def _single_table(results: dict) -> str:
         "first command",
         "then",
         "median",
-        f"seed's code on {single['seed_backend']}, median",
+        f"reference code on {single['reference_backend']}, median",
         "ratio",
     )
     rows = [
@@ -318,7 +339,7 @@ def _single_table(results: dict) -> str:
             f"{way['first_seconds']} s",
             way["seconds"],
             f"**{way['median_seconds']} s**",
-            f"{single['seed_median_seconds']} s",
+            f"{single['reference_median_seconds']} s",
             f"**{way['ratio']}**",
         )
         for backend, way in single["harness"].items()
@@ -328,8 +349,8 @@ def _single_table(results: dict) -> str:
 
 def _accuracy_table(results: dict) -> str:
     last = results["rounds"][-1]
-    sides = ("seed_tensorflow", "seed_jax", *HARNESS_WAYS)
-    header = ("experiment", "seed's code on TensorFlow", "on JAX", "`make all`", "on JAX, cold", "warm")
+    sides = ("reference_tensorflow", "reference_jax", *HARNESS_WAYS)
+    header = ("experiment", "reference code on TensorFlow", "on JAX", "`make all`", "on JAX, cold", "warm")
     rows = [
         row(name, *(f"{last[side]['test_accuracy'].get(name, float('nan')):.4f}" for side in sides))
         for name in results["experiments"]
@@ -338,15 +359,15 @@ def _accuracy_table(results: dict) -> str:
 
 
 def suite_markdown(results: dict) -> str:
-    ratios = ", ".join(f"{tag} **{ratio}**" for tag, ratio in results["ratios_to_faster_seed_way"].items())
+    ratios = ", ".join(f"{tag} **{ratio}**" for tag, ratio in results["ratios_to_faster_reference_way"].items())
     seeds = f"`make experiment NAME={SINGLE_RUN} SEEDS={SEED_GAP_RUNS} JOBS=1`"
-    return f"""# End to end: the ten seed experiments on {results["dataset"]}, reports included
+    return f"""# End to end: the ten reference experiments on {results["dataset"]}, reports included
 
 {results["cpu_count"]} CPUs, {results["date"]}; `make all` with {results["jobs"] or "the default number of"} workers.
 
 {_rounds_table(results)}
 
-Ratio to the faster seed way (median over rounds): {ratios}.
+Ratio to the faster reference way (median over rounds): {ratios}.
 
 {_compile_lines(results)}
 
@@ -355,8 +376,8 @@ Ratio to the faster seed way (median over rounds): {ratios}.
 {_seeds_table(results)}
 
 One `make experiment NAME={SINGLE_RUN}` (wall time of the whole command; after a first one, timed apart, that
-compiles what the worker's runs had not) against the seed's code for {SINGLE_RUN}
-alone ({results["single_run"]["seed_seconds"]} s):
+compiles what the worker's runs had not) against the reference code for {SINGLE_RUN}
+alone ({results["single_run"]["reference_seconds"]} s):
 
 {_single_table(results)}
 

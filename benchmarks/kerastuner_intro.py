@@ -1,9 +1,9 @@
 """KerasTuner's own introduction, as its users run it: Hyperband over one dense layer's width (32 to 512, step 32)
 and Adam's learning rate (1e-2, 1e-3, 1e-4) on Fashion-MNIST, validation split 0.2, batch 32, at most 10 epochs a
-trial, early stopping on validation loss. The benchmark peer of `make bench-tuning` (harness.tools.bench_tuning),
+trial, early stopping on validation loss. The benchmark peer of `make bench-tuning` (benchmarks.tuning),
 run as a process of its own:
 
-    python -m harness.tools.kerastuner_intro OUT [--dataset fashion_mnist] [--max-epochs 10]
+    python -m benchmarks.kerastuner_intro OUT [--dataset fashion_mnist] [--max-epochs 10]
 
 The images come from the harness's dataset sources (Keras's download is not reachable everywhere); everything
 else is the tutorial's code. Writes OUT/kerastuner.json: the chosen width and rate, their validation accuracy,
@@ -23,8 +23,8 @@ import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.tuning import LEARNING_RATES, WIDTHS  # noqa: E402
 from harness.data.sources import DATASETS  # noqa: E402
-from harness.tools.bench_tuning import LEARNING_RATES, WIDTHS  # noqa: E402
 
 
 def images(dataset: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
-"""The seed notebook's own way of running the ten seed experiments, in one process: the baseline of `make bench-suite`.
+"""The reference notebook's own way of running its ten experiments, in one process: the baseline of `make bench-suite`.
 
-    python -m harness.tools.seed_notebook OUT_DIR [NAME ...] [--dataset fashion_mnist]
+    python -m benchmarks.reference_notebook OUT_DIR [NAME ...] [--dataset fashion_mnist]
 
 What the notebook does for each model, with its plots saved instead of shown: a `Sequential` built as the
 notebook builds it, one-hot labels and categorical cross-entropy, `fit` on NumPy arrays with batch 128
@@ -30,12 +30,12 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
 
+from benchmarks.suite import REFERENCE_EXPERIMENTS  # noqa: E402
+from benchmarks.training import reference_style_model  # noqa: E402
 from harness.config.experiments import resolve  # noqa: E402
 from harness.config.schema import ExperimentConfig  # noqa: E402
 from harness.data.datasets import flatten, split_train_val  # noqa: E402
 from harness.data.sources import DATASETS  # noqa: E402
-from harness.tools.bench import seed_style_model  # noqa: E402
-from harness.tools.bench_suite import SEED_EXPERIMENTS  # noqa: E402
 from harness.training.optimizers import build_optimizer, learning_rates  # noqa: E402
 
 
@@ -55,7 +55,7 @@ def notebook_data(config: ExperimentConfig):
 
 def run_experiment(config: ExperimentConfig, data, out: Path) -> float:
     (x_train, y_train), validation, (x_test, y_test) = data
-    model = seed_style_model(config.model.parameters, x_train.shape[1], y_train.shape[1])
+    model = reference_style_model(config.model.parameters, x_train.shape[1], y_train.shape[1])
     model.compile(optimizer=build_optimizer(config.optimizer), loss="categorical_crossentropy", metrics=["accuracy"])
     rates = learning_rates(config)
     callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch: rates[epoch])] if config.schedule else []
@@ -111,7 +111,7 @@ def save_plots(name: str, history: dict, x_test, y_true, y_pred, out: Path) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("names", nargs="*", default=list(SEED_EXPERIMENTS))
+    parser.add_argument("names", nargs="*", default=list(REFERENCE_EXPERIMENTS))
     parser.add_argument("--dataset", default="fashion_mnist")
     parser.add_argument("--experiments-dir", type=Path, default=Path("experiments"))
     args = parser.parse_args()
@@ -124,7 +124,7 @@ def main() -> None:
         keras.utils.set_random_seed(config.training.seed)
         accuracy = run_experiment(config, loaded[key], args.out)
         print(f"{name}: test accuracy {accuracy:.4f}", flush=True)
-    print(f"seed notebook: {len(args.names)} experiments in {time.perf_counter() - STARTED:.1f} s")
+    print(f"reference notebook: {len(args.names)} experiments in {time.perf_counter() - STARTED:.1f} s")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Measure the harness's training path against the seed notebook's way, side by side in one process.
+"""Measure the harness's training path against the reference notebook's way, side by side in one process.
 
-    python -m harness bench [--model basic_dnn] [--epochs 3]      (or: make bench BENCH_MODEL=simple)
+    python -m benchmarks training [--model basic_dnn] [--epochs 3]      (or: make bench BENCH_MODEL=simple)
 
 Both ways train the same model with the same optimizer, batch size and samples for one warm-up epoch
 plus ``--epochs`` timed epochs, and are evaluated on the same test set, so a speed-up cannot come
@@ -58,7 +58,7 @@ class BenchData:
     y_test: np.ndarray
 
     def flat(self, x: np.ndarray) -> np.ndarray:
-        """One row of 784 inputs per image: what the seed notebook feeds its Sequential."""
+        """One row of 784 inputs per image: what the reference notebook feeds its Sequential."""
         return x.reshape(len(x), -1)
 
 
@@ -101,11 +101,12 @@ def load_bench_data(samples: int) -> BenchData:
 
 
 def is_mlp(config: ExperimentConfig) -> bool:
-    """Whether the model is the seed's multilayer perceptron (models/mlp.py), which the notebook builds its own way."""
+    """Whether the model is the reference notebook's multilayer perceptron (models/mlp.py), which the notebook
+    builds its own way."""
     return find_builder(config.model.builder)[0].__module__ == "models.mlp"
 
 
-def _seed_style_layers(parameters: dict, input_dim: int, num_classes: int) -> keras.Sequential:
+def _reference_style_layers(parameters: dict, input_dim: int, num_classes: int) -> keras.Sequential:
     """The notebook's pattern: Sequential, Dense layers with input_shape on the first one."""
     from models.mlp import dropout_rates
 
@@ -122,10 +123,10 @@ def _seed_style_layers(parameters: dict, input_dim: int, num_classes: int) -> ke
     return keras.Sequential([*layers, keras.layers.Dense(num_classes, activation="softmax")])
 
 
-def seed_style_model(parameters: dict, input_dim: int, num_classes: int) -> keras.Sequential:
+def reference_style_model(parameters: dict, input_dim: int, num_classes: int) -> keras.Sequential:
     with warnings.catch_warnings():  # Keras 3 warns about input_shape; the notebook's pattern is the point here
         warnings.simplefilter("ignore", UserWarning)
-        return _seed_style_layers(parameters, input_dim, num_classes)
+        return _reference_style_layers(parameters, input_dim, num_classes)
 
 
 def _forward_flops(model: keras.Model) -> list[int]:
@@ -213,12 +214,14 @@ class Way:
         return peak_memory_mb()
 
 
-def seed_way(config: ExperimentConfig, data: BenchData) -> Way:
-    """Keras defaults, as in the notebook: one-hot labels, categorical cross-entropy, NumPy into fit(). The seed's
-    MLP is its own Sequential of flat inputs; any other model is the same builder's, fed images."""
+def reference_way(config: ExperimentConfig, data: BenchData) -> Way:
+    """Keras defaults, as in the notebook: one-hot labels, categorical cross-entropy, NumPy into fit(). The
+    reference notebook's MLP is its own Sequential of flat inputs; any other model is the same builder's, fed images."""
     seed_everything(config.training.seed, deterministic=False)
     mlp = is_mlp(config)
-    model = seed_style_model(config.model.parameters, INPUT_DIM, 10) if mlp else build_model(config, IMAGE_SHAPE, 10)
+    model = (
+        reference_style_model(config.model.parameters, INPUT_DIM, 10) if mlp else build_model(config, IMAGE_SHAPE, 10)
+    )
     model.compile(optimizer=build_optimizer(config.optimizer), loss="categorical_crossentropy", metrics=["accuracy"])
     y_onehot, y_test_onehot = keras.utils.to_categorical(data.y_train, 10), keras.utils.to_categorical(data.y_test, 10)
     x_train, x_test = (data.flat(data.x_train), data.flat(data.x_test)) if mlp else (data.x_train, data.x_test)
@@ -293,7 +296,7 @@ def keras_loop_way(config: ExperimentConfig, data: BenchData) -> Way:
 
 OTHER_BACKEND = {"tensorflow": "jax", "jax": "tensorflow"}
 BACKEND_MODULE = {"tensorflow": "tensorflow", "jax": "jax"}
-REMOTE_WAYS = {"seed_way": seed_way, "harness_way": harness_way}  # built in the other backend's process
+REMOTE_WAYS = {"reference_way": reference_way, "harness_way": harness_way}  # built in the other backend's process
 
 
 class RemoteWay(Way):
@@ -343,7 +346,7 @@ def _environment(**values: str):
 
 @contextlib.contextmanager
 def other_backend_ways(name: str, epochs: int, samples: int, experiments_dir: Path):
-    """{"seed_way_<backend>": ..., "harness_on_<backend>": ...} for the backend this process does not run,
+    """{"reference_way_<backend>": ..., "harness_on_<backend>": ...} for the backend this process does not run,
     or {} when it is not installed."""
     backend = OTHER_BACKEND[keras.backend.backend()]
     if importlib.util.find_spec(BACKEND_MODULE[backend]) is None:
@@ -358,7 +361,7 @@ def other_backend_ways(name: str, epochs: int, samples: int, experiments_dir: Pa
         if parent.recv() != backend:
             raise RuntimeError(f"the benchmark's second process did not start on {backend}")
         yield {
-            f"seed_way_{backend}": RemoteWay(parent, "seed_way"),
+            f"reference_way_{backend}": RemoteWay(parent, "reference_way"),
             f"harness_on_{backend}": RemoteWay(parent, "harness_way"),
         }
         parent.send("stop")
@@ -410,14 +413,14 @@ def paired_ratio(faster: Way, baseline: Way) -> float:
 
 def _ratios(ways: dict[str, Way], fastest_seed: str) -> dict:
     return {
-        "ratio_harness_over_seed": paired_ratio(ways["harness_way"], ways["seed_way"]),
-        "faster_seed_way": fastest_seed,
-        "ratio_harness_over_faster_seed_way": paired_ratio(ways["harness_way"], ways[fastest_seed]),
+        "ratio_harness_over_seed": paired_ratio(ways["harness_way"], ways["reference_way"]),
+        "faster_reference_way": fastest_seed,
+        "ratio_harness_over_faster_reference_way": paired_ratio(ways["harness_way"], ways[fastest_seed]),
         "ratios_by_measure": {
             "xla": paired_ratio(ways["harness_way"], ways["harness_without_xla"]),
             "whole_epoch_calls": paired_ratio(ways["harness_way"], ways["keras_loop_with_xla"]),
             # Sparse labels and whole-epoch calls: how the harness trains runs too short for XLA to pay.
-            "harness_without_xla_over_seed": paired_ratio(ways["harness_without_xla"], ways["seed_way"]),
+            "harness_without_xla_over_seed": paired_ratio(ways["harness_without_xla"], ways["reference_way"]),
             "bfloat16": paired_ratio(ways["harness_bfloat16"], ways["harness_way"]),
         },
     }
@@ -455,7 +458,7 @@ def _race_every_way(
 ) -> tuple[dict[str, Way], dict[str, dict], list[float]]:
     """Every way built and raced; their summaries, and the matrix-multiply peak of each round."""
     ways = {
-        "seed_way": seed_way(config, data),
+        "reference_way": reference_way(config, data),
         "harness_way": harness_way(config, data),
         "harness_bfloat16": bfloat16_way(config, data),
         # What each measure buys: the same path without it.
@@ -477,8 +480,8 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
     ways, summaries, peaks = _race_every_way(config, data, gflop, name, epochs, experiments_dir)
     # The ceiling for this model's layers: its costliest layer's product at the run's batch size.
     batch_rate = matmul_gflops(*widest_product(model, config.training.batch_size))
-    seed_ways = [way for way in summaries if way.startswith("seed_way")]
-    fastest_seed = min(seed_ways, key=lambda way: summaries[way]["median_epoch_seconds"])
+    reference_ways = [way for way in summaries if way.startswith("reference_way")]
+    fastest_seed = min(reference_ways, key=lambda way: summaries[way]["median_epoch_seconds"])
     results = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "model": config.model.builder,
@@ -510,9 +513,9 @@ def run_bench(name: str, epochs: int, samples: int, experiments_dir: Path, repor
 
 
 WAY_LABELS = {
-    "seed_way": "seed notebook's way",
-    "seed_way_jax": "seed's way on JAX",
-    "seed_way_tensorflow": "seed's way on TensorFlow",
+    "reference_way": "reference notebook's way",
+    "reference_way_jax": "reference way on JAX",
+    "reference_way_tensorflow": "reference way on TensorFlow",
     "harness_without_xla": "harness without XLA",
     "keras_loop_with_xla": f"Keras's loop, {KERAS_STEPS_PER_EXECUTION} steps per call, XLA",
     "harness_bfloat16": "harness, mixed_bfloat16",
@@ -546,11 +549,11 @@ Data: {results["data"]}. {results["timed_epochs"]} timed epochs after one warm-u
 |{"---|" * (len(columns) + 1)}
 {table}
 
-- ratio harness / the faster seed way ({WAY_LABELS[results["faster_seed_way"]]}):
-  **{results["ratio_harness_over_faster_seed_way"]}**; harness / seed way on {backend}:
+- ratio harness / the faster reference way ({WAY_LABELS[results["faster_reference_way"]]}):
+  **{results["ratio_harness_over_faster_reference_way"]}**; harness / reference way on {backend}:
   **{results["ratio_harness_over_seed"]}** (medians of per-round ratios; the ways take turns each epoch)
 - by measure: XLA x{by_measure["xla"]}, a whole epoch per call instead of Keras's loop
-  x{by_measure["whole_epoch_calls"]}; without XLA (sparse labels, whole-epoch calls) / seed way:
+  x{by_measure["whole_epoch_calls"]}; without XLA (sparse labels, whole-epoch calls) / reference way:
   x{by_measure["harness_without_xla_over_seed"]}; mixed_bfloat16 / float32 x{by_measure["bfloat16"]}
 - training work: {results["training_gflop_per_epoch"]} GFLOP per epoch; float32 matrix-multiply peak measured
   just before the harness's epoch in each round: {results["matmul_peak_gflops_per_round"]} GFLOP/s; the
