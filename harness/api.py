@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from functools import cached_property
 from pathlib import Path
 
@@ -416,11 +417,13 @@ def _run_group(plan, jobs: int, reports: Path, experiments_dir: Path | str, stor
 
 
 def _quiet_native_logs() -> None:
-    """Before this process first loads TensorFlow: its C++ start-up notices kept out of a notebook's cells, as out of
-    the command line's output (harness.native_logs)."""
-    from harness.native_logs import filter_native_logs
+    """In a notebook's kernel, before it first loads TensorFlow: its C++ start-up notices kept out of the cells, as out
+    of the command line's output (harness.native_logs). Another program that calls the API keeps its own standard
+    error as it is."""
+    if "ipykernel" in sys.modules:
+        from harness.native_logs import filter_native_logs
 
-    filter_native_logs()
+        filter_native_logs()
 
 
 def _isolation(isolated: bool):

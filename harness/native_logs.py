@@ -45,13 +45,23 @@ for line in sys.stdin.buffer:
 """
 
 
-FILTERED = "HARNESS_NATIVE_LOGS_FILTERED"  # set once a process's standard error goes through FILTER
+FILTERED = "HARNESS_NATIVE_LOGS_FILTERED"  # the pipe into FILTER (device:inode), once a process's fd 2 is it
+
+
+def _descriptor_2() -> str:
+    try:
+        stat = os.fstat(2)
+    except OSError:
+        return ""
+    return f"{stat.st_dev}:{stat.st_ino}"
 
 
 def filter_native_logs() -> None:
-    """From now on, route file descriptor 2 of this process (and its children) through FILTER; once only, as a
-    child inherits its parent's filtered descriptor."""
-    if os.environ.get("HARNESS_NATIVE_LOGS") == "all" or os.environ.get(FILTERED):  # all: debugging TensorFlow
+    """From now on, route file descriptor 2 of this process (and its children) through FILTER; once only: a child
+    that inherited its parent's filtered descriptor keeps it (one given another standard error filters its own)."""
+    if os.environ.get("HARNESS_NATIVE_LOGS") == "all":  # all: debugging TensorFlow
+        return
+    if os.environ.get(FILTERED) and os.environ[FILTERED] == _descriptor_2():
         return
     sys.stderr.flush()
     original = os.dup(2)
@@ -69,7 +79,7 @@ def filter_native_logs() -> None:
         return
     os.dup2(process.stdin.fileno(), 2)
     process.stdin.close()
-    os.environ[FILTERED] = "1"
+    os.environ[FILTERED] = _descriptor_2()
     atexit.register(_restore, original, process)
 
 

@@ -1,4 +1,5 @@
-"""Datasets load as flat pixels in [0, 1], split into stratified train / validation / test sets."""
+"""Datasets load as uint8 pixels with the value that means white, split into stratified train / validation / test
+sets that are rows of the decoded arrays."""
 
 import gzip
 import hashlib
@@ -18,8 +19,9 @@ def test_digits_is_bundled_and_split_three_ways():
     data = load_dataset(DatasetConfig(name="digits"))
     assert data.input_dim == 64 and data.input_shape == (8, 8, 1)
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (1294, 143, 360)
-    assert data.x_train.dtype == np.float32
-    assert data.x_train.min() == 0.0 and data.x_train.max() == 1.0
+    assert data.x_train.dtype == np.uint8 and data.scale == 16.0  # scikit-learn's 0..16, a byte each
+    pixels = data.floats(data.x_train)
+    assert pixels.dtype == np.float32 and pixels.min() == 0.0 and pixels.max() == 1.0
     assert data.class_names == tuple("0123456789")
 
 
@@ -66,7 +68,7 @@ def test_mnist_is_read_from_the_keras_cache_once_verified(tmp_path, monkeypatch)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     data = load_dataset(DatasetConfig(name="mnist", val_size=100))
     assert data.input_dim == 784 and (len(data.y_train), len(data.y_val), len(data.y_test)) == (600, 100, 100)
-    assert data.x_test[0].reshape(-1) == pytest.approx(images[0].reshape(-1) / 255.0)
+    assert np.array_equal(data.x_test[0].reshape(-1), images[0].reshape(-1)) and data.scale == 255.0
 
 
 def test_a_truncated_mnist_file_is_refused(tmp_path, monkeypatch):

@@ -277,7 +277,8 @@ def test_mixed_sizes_are_resized_when_image_size_is_given_and_npz_brings_its_cla
     )
     arrays = load_dataset(DatasetConfig(name="npz", path=str(project / "mine.npz"), val_size=10))
     assert arrays.class_names == ("cat", "dog") and arrays.input_shape == (6, 6, 3)
-    assert arrays.x_train.min() >= 0.0 and arrays.x_train.max() <= 1.0
+    pixels = arrays.floats(arrays.x_train)
+    assert arrays.x_train.dtype == np.uint8 and pixels.min() >= 0.0 and pixels.max() <= 1.0
 
 
 def _fake_cifar10(cache):

@@ -90,4 +90,4 @@ def test_adding_a_dataset_is_one_entry(monkeypatch):
     data = load_dataset(config.dataset)
     assert data.class_names == ("horizontal", "vertical") and data.input_shape == (8, 8, 1)
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (216, 24, 60)
-    assert float(data.x_train.max()) == 1.0
+    assert data.x_train.dtype == np.uint8 and float(data.floats(data.x_train).max()) == 1.0

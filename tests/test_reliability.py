@@ -55,9 +55,14 @@ def _results(run_dir):
     return pd.read_csv(run_dir / "history.csv").drop(columns="seconds"), (run_dir / "predictions.csv").read_text()
 
 
-def test_a_run_killed_mid_run_and_resumed_equals_an_uninterrupted_one(tmp_path):
+STREAMED = ["--set", "training.input=stream", "--set", "training.memory_budget_gb=0.0001"]  # a batch a part
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["memory", "stream"])
+def test_a_run_killed_mid_run_and_resumed_equals_an_uninterrupted_one(tmp_path, streamed):
     killed_reports, clean_reports = tmp_path / "killed", tmp_path / "clean"
-    process = _start(DETERMINISTIC_DROPOUT, killed_reports)
+    arguments = DETERMINISTIC_DROPOUT + (STREAMED if streamed else [])
+    process = _start(arguments, killed_reports)
     run_dir = _wait_for_epochs(killed_reports, "dropout", 5, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -66,7 +71,7 @@ def test_a_run_killed_mid_run_and_resumed_equals_an_uninterrupted_one(tmp_path):
     resumed = run_harness("run", "dropout", "--resume", "latest", reports=killed_reports)
     assert resumed.returncode == 0, resumed.stderr
     assert run_dirs(killed_reports) == [run_dir]  # the same directory was finished
-    assert run_harness(*DETERMINISTIC_DROPOUT, reports=clean_reports).returncode == 0
+    assert run_harness(*arguments, reports=clean_reports).returncode == 0
 
     (clean_dir,) = run_dirs(clean_reports)
     history, predictions = _results(run_dir)

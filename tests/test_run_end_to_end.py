@@ -140,7 +140,7 @@ def test_model_keras_reloads_and_reproduces_the_predictions(made_run):
 
     model = keras.saving.load_model(run_dir / "model.keras")
     data = load_dataset(DatasetConfig(name="digits"))
-    predicted = model.predict(data.x_test, verbose=0).argmax(axis=1)
+    predicted = model.predict(data.floats(data.x_test), verbose=0).argmax(axis=1)  # pixels in [0, 1]
     saved = pd.read_csv(run_dir / "predictions.csv")["predicted_label"].to_numpy()
     assert np.array_equal(predicted, saved)
     assert "dense_1" in (run_dir / "model_summary.txt").read_text()

@@ -57,7 +57,7 @@ def test_regularised_and_dropout_models_train_end_to_end(reports, name, penalty,
     assert output.kernel_regularizer is None
     assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == pytest.approx(rates)
     data = load_dataset(config.dataset)
-    probabilities = model.predict(data.x_test, verbose=0)
+    probabilities = model.predict(data.floats(data.x_test), verbose=0)
     cross_entropy = float(np.mean(keras.losses.sparse_categorical_crossentropy(data.y_test, probabilities)))
     penalties = sum(float(loss) for loss in model.losses)
     assert metrics["test_loss"] == pytest.approx(cross_entropy + penalties, rel=1e-4)  # the penalty is in the loss

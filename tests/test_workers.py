@@ -14,6 +14,7 @@ import pandas as pd
 
 from harness.config.experiments import resolve
 from harness.config.schema import DatasetConfig
+from harness.data import cache as dataset_cache
 from harness.data.datasets import load_dataset
 from harness.groups.workers import RunRequest, WorkerPool
 from harness.native_logs import FILTER
@@ -77,18 +78,35 @@ def test_a_worker_killed_mid_run_costs_only_that_run_which_runs_again(reports):
 def test_a_damaged_dataset_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HARNESS_CACHE", str(tmp_path))
     first = load_dataset(DatasetConfig(name="digits"))
-    (cached,) = (tmp_path / "datasets").glob("digits-*.npz")
+    pixels = first.x_train[:]  # a copy: the mapping would see the damage too
+    (cached,) = (tmp_path / "datasets").glob("digits-*/x_train.npy")
     content = bytearray(cached.read_bytes())
     content[len(content) // 2] ^= 0xFF  # one flipped byte inside the pixels
     cached.write_bytes(bytes(content))
     again = load_dataset(DatasetConfig(name="digits"))  # nothing kept in memory: as in a new process
-    assert f"the dataset cache {cached} is damaged; decoding the dataset again" in capsys.readouterr().err
-    assert np.array_equal(first.x_train, again.x_train) and np.array_equal(first.y_test, again.y_test)
+    assert f"the dataset cache {cached.parent} is damaged; decoding the dataset again" in capsys.readouterr().err
+    assert np.array_equal(pixels, again.x_train[:]) and np.array_equal(first.y_test, again.y_test)
     rebuilt = cached.read_bytes()
     assert rebuilt != bytes(content)  # written anew, with a digest that matches it
-    assert (
-        hashlib.sha256(rebuilt).hexdigest() == (tmp_path / "datasets" / f"{cached.name}.sha256").read_text().split()[0]
-    )
+    meta = json.loads((cached.parent / "meta.json").read_text())
+    assert hashlib.sha256(rebuilt).hexdigest() == meta["digests"]["x_train.npy"]
+
+
+def test_a_large_damaged_cache_is_found_alongside_the_run_which_then_fails_saying_so(tmp_path, monkeypatch, reports):
+    """A large entry is checked while the run trains: a damaged one fails the run before any result is written."""
+    monkeypatch.setenv("KERAS_HARNESS_CACHE", str(tmp_path))
+    load_dataset(DatasetConfig(name="digits"))
+    (cached,) = (tmp_path / "datasets").glob("digits-*/x_train.npy")
+    content = bytearray(cached.read_bytes())
+    content[-1] ^= 0xFF
+    cached.write_bytes(bytes(content))
+    monkeypatch.setattr(dataset_cache, "VERIFY_AT_ONCE_BYTES", 0)  # as if the entry were large
+    result = run_harness("run", "adam", "--dataset", "digits", "--epochs", "1", reports=reports)
+    assert result.returncode == 1 and "the dataset cache was damaged" in result.stderr + result.stdout
+    (run_dir,) = run_dirs(reports)
+    assert RunDir(run_dir).status()["status"] == "failed" and not RunDir(run_dir).has(RunDir.PREDICTIONS)
+    assert not cached.parent.exists()  # deleted: the next run decodes anew
+    assert run_harness("run", "adam", "--dataset", "digits", "--epochs", "1", reports=reports).returncode == 0
 
 
 def test_the_console_of_a_run_has_one_line_per_epoch_and_no_tensorflow_start_up_lines(reports):

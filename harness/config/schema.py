@@ -106,6 +106,13 @@ class TrainingConfig(Section):
     # stays float32); it pays where the hardware multiplies bfloat16 natively (AVX512_BF16, AMX, GPUs).
     precision: Literal["float32", "mixed_bfloat16"] = "float32"
     early_stopping: EarlyStoppingConfig | None = None
+    # How the examples reach the model (harness.training.inputs): memory (an epoch at a time), stream (a part of an
+    # epoch at a time, from the cache on disk), or auto: memory when the training examples fit memory_budget_gb.
+    # Both draw the same batches: the choice changes the memory a run takes, never its numbers.
+    input: Literal["auto", "memory", "stream"] = "auto"
+    # Training data up to this size (GB, as stored: uint8 pixels, float32 features) trains in memory with auto;
+    # absent: an eighth of this machine's memory.
+    memory_budget_gb: float | None = Field(default=None, gt=0)
 
 
 class ReportConfig(Section):

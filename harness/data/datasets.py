@@ -1,26 +1,39 @@
-"""Datasets split into train / validation / test, as a model is given them: images as float32 pixels in [0, 1] of shape
-(height, width, channels), tables as standardised and one-hot encoded numbers; integer labels.
+"""Datasets split into train / validation / test, as a model is given them: images as uint8 pixels of shape (height,
+width, channels) with the value that means white (`scale`: the model's steps divide by it, a batch at a time), tables
+as standardised and one-hot encoded numbers; integer labels.
 
     python -m harness run adam --dataset digits
 
 Validation is a stratified split of the training set; the test set is only used for the final evaluation. Where each
-dataset comes from is its entry in harness.data.sources.DATASETS. Decoding and verifying a source can cost seconds
-(Fashion-MNIST's gzip and SHA-256, a folder of images), so the decoded examples are kept in a cache
-(``harness.data.cache``), itself checked by hash, and once per process.
+dataset comes from is its entry in harness.data.sources.DATASETS. A source is decoded once into the harness's cache
+(harness.data.cache) and mapped from there: a split is the rows of the decoded arrays it holds (harness.data.arrays
+.Rows), gathered a batch or an epoch at a time by the training's input (harness.training.inputs), so no copy of the
+data, and no float32 one, is ever made whole.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
-from harness.data.cache import cached_arrays
+from harness.data.arrays import Rows
+from harness.data.cache import cached_arrays, entry_folder, read_entry, write_entry
 from harness.data.examples import Examples
-from harness.data.files import fit_table_encoder
 from harness.data.sources import DATASETS
+from harness.data.tables import (
+    Columns,
+    check_target,
+    columns_with_missing,
+    encoded_rows,
+    encoders_features,
+    fit_encoders,
+    labelled_rows,
+    raw_rows,
+    write_encoded,
+)
 from harness.errors import UserError
 from harness.shortcuts import Reusables
 
@@ -42,16 +55,18 @@ class DatasetSettings(Protocol):
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    x_train: np.ndarray
+    x_train: object  # Rows of the decoded arrays, or an array: len, shape, dtype, and indexing that gathers
     y_train: np.ndarray
-    x_val: np.ndarray
+    x_val: object
     y_val: np.ndarray
-    x_test: np.ndarray
+    x_test: object
     y_test: np.ndarray
     class_names: tuple[str, ...]
     kind: str = "images"  # images (height, width, channels), or table (features)
     features: tuple[str, ...] = ()  # a table's encoded columns
     left_out: dict = field(default_factory=dict)  # what the source left out and why, with counts
+    scale: float | None = None  # images: the pixel value that means white (255, 16); tables: None
+    checks: tuple = ()  # the cache checks a run confirms before its results count (harness.data.cache.Check)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -65,6 +80,27 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def train_bytes(self) -> int:
+        """The training examples' size as the source holds them (uint8 pixels, float32 features)."""
+        return int(np.prod(self.x_train.shape, dtype=np.int64)) * np.dtype(self.x_train.dtype).itemsize
+
+    def floats(self, x) -> np.ndarray:
+        """Examples as a model computes with them, in memory: pixels scaled to [0, 1] in float32, features as they
+        are. For small data (the NumPy network, the gradient check): training scales a batch at a time instead."""
+        x = np.asarray(x)
+        return x.astype(np.float32) / np.float32(self.scale) if self.scale else x.astype(np.float32, copy=False)
+
+    def in_floats(self) -> Dataset:
+        """The dataset with every split in memory as floats (for the NumPy network)."""
+        splits = {name: self.floats(getattr(self, name)) for name in ("x_train", "x_val", "x_test")}
+        return replace(self, **splits, scale=None)
+
+    def confirm(self) -> None:
+        """Raise (harness.data.cache.Damaged) if a cache the data came from proved damaged while the run trained."""
+        for check in self.checks:
+            check.confirm()
 
     def description(self) -> dict:
         """What a run records of its data: the class names (in label order), its kind, shape and sizes."""
@@ -97,48 +133,58 @@ def flatten(images: np.ndarray, scale: float) -> np.ndarray:
 
 
 def source_examples(config: DatasetSettings, download: bool = True, memory: dict | None = None) -> Examples:
-    """The dataset's examples as its source holds them, decoded once into the cache (a table is read each time);
-    `memory` keeps what was read for the process's next run (harness.shortcuts.Reusables.decoded)."""
-    source = DATASETS[config.name]
-    if not source.cached:
-        return source.read(config, download)
+    """The dataset's examples as its source holds them, decoded once into the cache and mapped from there (images as
+    uint8 pixels with a channel axis); `memory` keeps what was read for the process's next run
+    (harness.shortcuts.Reusables.decoded)."""
+    source, memory = DATASETS[config.name], {} if memory is None else memory
+    if source.reads_cache:  # a folder of images: it keeps its own entry up to date, file by file
+        return source.read(config, download, memory)
     files = [path for path in source.files(config) if path.is_file()]
     if source.offline is not None and not files:  # nothing to cache yet: the reader says what is missing, or downloads
         source.read(config, download)
         files = [path for path in source.files(config) if path.is_file()]
     stamps = [f"{path.resolve()} {path.stat().st_size} {path.stat().st_mtime_ns}" for path in files]
     settings = [f"{key}={getattr(config, key, None)}" for key in source.takes]
-    arrays = cached_arrays(
+    entry = cached_arrays(
         _cache_name(config),
         [CACHE_FORMAT, source.identity(config), *settings, *stamps],
         lambda: _as_arrays(source.read(config, download)),
-        {} if memory is None else memory,
+        memory,
     )
-    brightest = float(arrays["brightest"])
+    arrays, meta = entry.arrays, entry.meta
     return Examples(
         arrays["x_train"],
         arrays["y_train"],
         arrays["x_test"],
         arrays["y_test"],
-        tuple(arrays["class_names"].tolist()),
-        None if np.isnan(brightest) else brightest,
+        tuple(meta["class_names"]),
+        meta["brightest"],
+        checks=(entry.check,) if entry.check else (),
     )
 
 
 def _cache_name(config: DatasetSettings) -> str:
-    """The cache file's name: the dataset's, and for files of your own, which files (another path, another entry)."""
+    """The cache entry's name: the dataset's, and for files of your own, which files (another path, another entry)."""
     path = getattr(config, "path", None)
     return config.name if not path else f"{config.name}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
 
 
-def _as_arrays(examples: Examples) -> dict[str, np.ndarray]:
+def _as_arrays(examples: Examples) -> dict:
+    """A source's examples as the cache keeps them: images with a channel axis, labels, and the meta."""
+    images = examples.brightest is not None
+
+    def shaped(x):
+        x = np.asarray(x)
+        if images and x.dtype.kind == "f" and x.size and x.min() >= 0 and x.max() <= 255 and np.all(x == np.round(x)):
+            x = x.astype(np.uint8)  # whole pixel values (scikit-learn's digits are float64 0..16): a byte each
+        return x[..., np.newaxis] if images and x.ndim == 3 else x
+
     return {
-        "x_train": np.asarray(examples.x_train),
-        "y_train": examples.y_train,
-        "x_test": np.asarray(examples.x_test),
-        "y_test": examples.y_test,
-        "class_names": np.array(examples.class_names, dtype=str),
-        "brightest": np.array(np.nan if examples.brightest is None else examples.brightest),  # nan: a table
+        "x_train": shaped(examples.x_train),
+        "y_train": np.asarray(examples.y_train).astype(np.int32),
+        "x_test": shaped(examples.x_test),
+        "y_test": np.asarray(examples.y_test).astype(np.int32),
+        "meta": {"class_names": list(examples.class_names), "brightest": examples.brightest},
     }
 
 
@@ -175,83 +221,175 @@ def split_train_val(x, y, config: DatasetSettings):
 
 def load_dataset(config: DatasetSettings, reusables: Reusables | None = None) -> Dataset:
     """The dataset split and prepared. With the `reusables` of a process that runs run after run (a worker), the
-    images it prepared last are taken as they are, read-only, by its next run on the same data (the next seed, the
-    next point of a sweep) instead of being split and scaled again (about 0.1 s a run on Fashion-MNIST): keyed on
-    every dataset setting and the decoded arrays they came from (a changed source file is new arrays)."""
+    dataset it prepared last is taken as it is by its next run on the same data (the next seed, the next point of a
+    sweep) instead of being split again: keyed on every dataset setting and the decoded arrays they came from (a
+    changed source file is new arrays)."""
     reusables = reusables or Reusables()
+    if DATASETS[config.name].kind == "table":
+        return _table_dataset(config, reusables.decoded)
     examples = source_examples(config, memory=reusables.decoded)
     key = (config.model_dump_json(), id(examples.x_train))
     kept = reusables.prepared.get(key)
     if kept is not None and kept[0] is examples.x_train:  # the id of an array that still lives
         return kept[1]
     dataset = _prepared(config, examples)
-    if dataset.kind == "images":
-        for array in (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val, dataset.x_test, dataset.y_test):
-            array.flags.writeable = False
-        reusables.prepared.put(key, (examples.x_train, dataset))
+    reusables.prepared.put(key, (examples.x_train, dataset))
     return dataset
 
 
 def _prepared(config: DatasetSettings, examples: Examples) -> Dataset:
-    # Split row numbers, then prepare only the rows used (10,000 of 60,000 in the reference experiments).
-    train_rows, y_train, val_rows, y_val = split_train_val(
-        np.arange(len(examples.y_train)), examples.y_train.astype(np.int32), config
-    )
+    """The training examples split for validation (rows of the source's, nothing copied); a source of rows of numbers
+    (an .npz) is a table, encoded as one."""
     if examples.brightest is None:
-        return _table(config.name, examples, train_rows, y_train, val_rows, y_val)
+        return _npz_table(config, examples)
+    train_rows, y_train, val_rows, y_val = split_train_val(
+        np.arange(len(examples.y_train)), np.asarray(examples.y_train).astype(np.int32), config
+    )
     return Dataset(
         name=config.name,
-        x_train=as_images(examples.x_train[train_rows], examples.brightest),
+        x_train=Rows(examples.x_train, train_rows),
         y_train=y_train,
-        x_val=as_images(examples.x_train[val_rows], examples.brightest),
+        x_val=Rows(examples.x_train, val_rows),
         y_val=y_val,
-        x_test=as_images(examples.x_test, examples.brightest),
-        y_test=examples.y_test.astype(np.int32),
+        x_test=examples.x_test,
+        y_test=np.asarray(examples.y_test).astype(np.int32),
         class_names=examples.class_names,
-    )
-
-
-def _frame(x):
-    """A table's rows as a DataFrame (an .npz's rows of numbers get the column names x0, x1, ...)."""
-    import pandas as pd
-
-    if isinstance(x, pd.DataFrame):
-        return x
-    columns = [f"x{index}" for index in range(x.shape[1])]
-    return pd.DataFrame(x, columns=columns, index=pd.RangeIndex(len(x), name="row"))
-
-
-def _table(name: str, examples: Examples, train_rows, y_train, val_rows, y_val) -> Dataset:
-    """A table's columns encoded as numbers, by an encoder fitted on the training rows only."""
-    rows, test = _frame(examples.x_train), _frame(examples.x_test)
-    train = rows.iloc[train_rows]
-    encoder = fit_table_encoder(train)
-
-    def encoded(frame) -> np.ndarray:
-        return np.asarray(encoder.transform(frame), dtype=np.float32)
-
-    return Dataset(
-        name=name,
-        x_train=encoded(train),
-        y_train=y_train,
-        x_val=encoded(rows.iloc[val_rows]),
-        y_val=y_val,
-        x_test=encoded(test),
-        y_test=examples.y_test.astype(np.int32),
-        class_names=examples.class_names,
-        kind="table",
-        features=tuple(str(feature) for feature in encoder.get_feature_names_out()),
         left_out=examples.left_out,
+        scale=float(examples.brightest),
+        checks=examples.checks,
     )
 
 
-def test_examples(config: DatasetSettings) -> tuple[object, np.ndarray]:
-    """The test set as the report shows it, in the order of a run's predictions (no download): images in [0, 1]
-    (height, width, channels), or a table's rows as they are in the file."""
+def _table_dataset(config, memory: dict) -> Dataset:
+    """A table file (and its test file): its columns, decoded once, encoded once per set of settings."""
+    from harness.data.files import existing
+    from harness.data.tables import read_columns
+
+    train = read_columns(existing(config.path, "table (CSV or Parquet)"), memory)
+    test = read_columns(existing(config.test_path, "test table"), memory) if config.test_path else None
+    for columns in (train, test):
+        if columns is not None:
+            check_target(columns, config.target)
+    if test is not None:
+        missing = sorted(set(train.names) - set(test.names))
+        if missing:
+            raise UserError(f"{test.path} lacks the columns {', '.join(map(str, missing))} that {train.path} has")
+    return _encoded(config, train, test, config.target, memory)
+
+
+def _npz_table(config, examples: Examples) -> Dataset:
+    """An .npz's rows of numbers, encoded as a table's columns (x0, x1, ...) are, in memory (such files are small)."""
+    from pathlib import Path
+
+    def columns(x, y) -> Columns:
+        x = np.asarray(x, dtype=np.float64)
+        values = {f"x{index}": x[:, index] for index in range(x.shape[1])} | {"y": np.asarray(y, dtype=np.float64)}
+        return Columns(Path("arrays.npz"), list(values), values, {}, None)
+
+    train, test = columns(examples.x_train, examples.y_train), columns(examples.x_test, examples.y_test)
+    split = _table_split(config, train, test, "y", examples.class_names)
+    features = train.names[:-1]
+    encoders = fit_encoders(train, features, split["train"], columns_with_missing([train, test], features))
+    x = {
+        name: encoded_rows(test if name == "test" else train, encoders, split[name])
+        for name in ("train", "val", "test")
+    }
+    return _table(config, split, {f"x_{name}": array for name, array in x.items()}, encoders_features(encoders), ())
+
+
+def _encoded(config, train: Columns, test: Columns | None, target: str, memory: dict) -> Dataset:
+    """The table's splits encoded (fitted on the training rows only), from the cache or encoded now into it."""
+    split = _table_split(config, train, test, target)
+    parts = [train.entry.folder.name, test.entry.folder.name if test else "", config.model_dump_json()]
+    folder = entry_folder("table", parts)
+    entry = memory.get(folder) or read_entry(folder)
+    if entry is None:
+        entry = write_entry(folder, {}, {}, lambda into: _write_encoded(into, train, test, split, target))
+        if entry is None:
+            raise UserError(f"cannot write the encoded table into {folder}: free disk space there")
+    memory[folder] = entry
+    return _table(config, split, entry.arrays, entry.meta["features"], (entry.check,) if entry.check else ())
+
+
+def _table(config, split: dict, arrays: dict, features: list[str], checks: tuple) -> Dataset:
+    return Dataset(
+        name=config.name,
+        x_train=arrays["x_train"],
+        y_train=split["y_train"],
+        x_val=arrays["x_val"],
+        y_val=split["y_val"],
+        x_test=arrays["x_test"],
+        y_test=split["y_test"],
+        class_names=split["names"],
+        kind="table",
+        features=tuple(features),
+        left_out={"rows_without_target": split["unlabelled"]} if split["unlabelled"] else {},
+        checks=checks,
+    )
+
+
+def _table_split(config, train: Columns, test: Columns | None, target: str, names=None) -> dict:
+    """Which rows of the file(s) each split holds, in order, with their labels (nothing encoded yet)."""
+    from harness.data.files import DEFAULT_TEST_FRACTION, class_labels, stratified_test_split
+
+    rows, values, unlabelled = labelled_rows(train, target)
+    if test is not None:
+        test_rows, test_values, more = labelled_rows(test, target)
+        unlabelled += more
+    else:
+        fraction = getattr(config, "test_fraction", None) or DEFAULT_TEST_FRACTION
+        kept, chosen = stratified_test_split(values, fraction, config.split_seed, f"table {train.path.name}")
+        rows, values, test_rows, test_values = rows[kept], values[kept], rows[chosen], values[chosen]
+    if names is not None:  # an .npz's labels are class indices already
+        y_all, y_test, names = class_labels(values.astype(np.int64), test_values.astype(np.int64), names)
+    else:
+        y_all, y_test, names = class_labels(values, test_values)
+    train_positions, y_train, val_positions, y_val = split_train_val(np.arange(len(y_all)), y_all, config)
+    return {
+        "train": rows[train_positions],
+        "val": rows[val_positions],
+        "test": test_rows,
+        "y_train": y_train,
+        "y_val": y_val,
+        "y_test": y_test,
+        "names": names,
+        "unlabelled": unlabelled,
+    }
+
+
+def _write_encoded(into, train: Columns, test: Columns | None, split: dict, target: str) -> dict:
+    features = [name for name in train.names if name != target]
+    missing = columns_with_missing([train] + ([test] if test is not None else []), features)
+    encoders = fit_encoders(train, features, split["train"], missing)
+    write_encoded(into / "x_train.npy", train, encoders, split["train"])
+    write_encoded(into / "x_val.npy", train, encoders, split["val"])
+    write_encoded(into / "x_test.npy", test if test is not None else train, encoders, split["test"])
+    return {"features": encoders_features(encoders)}
+
+
+def test_examples(config: DatasetSettings, indices) -> object:
+    """Some test examples as the report shows them, in the order of a run's predictions (no download): images in
+    [0, 1] (height, width, channels), or a table's rows as the file has them, indexed by their line in it."""
+    source = DATASETS[config.name]
+    if source.kind == "table":
+        from harness.data.files import existing
+        from harness.data.tables import read_columns
+
+        memory: dict = {}
+        train = read_columns(existing(config.path, "table (CSV or Parquet)"), memory)
+        test = read_columns(existing(config.test_path, "test table"), memory) if config.test_path else None
+        split = _table_split(config, train, test, config.target)
+        features = [name for name in train.names if name != config.target]
+        return raw_rows(test if test is not None else train, features, split["test"][np.asarray(indices)])
     examples = source_examples(config, download=False)
     if examples.brightest is None:
-        return _frame(examples.x_test), examples.y_test
-    return as_images(examples.x_test, examples.brightest), examples.y_test
+        import pandas as pd
+
+        rows = np.asarray(indices)
+        x = np.asarray(examples.x_test)[rows]
+        columns = [f"x{index}" for index in range(x.shape[1])]
+        return pd.DataFrame(x, columns=columns, index=pd.Index(rows, name="row"))
+    return as_images(np.asarray(Rows(examples.x_test)[np.asarray(indices)]), examples.brightest)
 
 
 def data_identity(config: DatasetSettings) -> str:

@@ -21,11 +21,13 @@ class Examples:
     class_names: tuple[str, ...]
     brightest: float | None = None  # images: the pixel value that means white (255, 16); tables: None
     left_out: dict = field(default_factory=dict)  # what the source left out and why, with counts (data.json)
+    checks: tuple = ()  # the cache checks a run confirms (harness.data.cache.Check)
 
 
 @dataclass(frozen=True)
 class DatasetSource:
-    read: Callable[[object, bool], Examples]  # read(settings, download): its examples
+    read: Callable[[object, bool], Examples] | None  # read(settings, download): its examples (None: a table's are
+    # read by harness.data.tables)
     identity: Callable[[object], str]  # what its content is (part of a run's fingerprint)
     description: str
     kind: str = "images"  # images, or table
@@ -33,5 +35,5 @@ class DatasetSource:
     takes: tuple[str, ...] = ()  # dataset settings besides the split's (name, train_size, val_size, split_seed)
     needs: tuple[str, ...] = ()  # of those, the ones it cannot do without
     files: Callable[[object], list[Path]] = field(default=lambda settings: [])  # what it is read from here
-    cached: bool = True  # its decoded examples are kept in the verified cache (harness.data.cache)
+    reads_cache: bool = False  # it keeps its own cache entries (a folder of images): read(settings, download, memory)
     class_names: tuple[str, ...] = ()  # known without reading it (the built-in sets); else they come from the data

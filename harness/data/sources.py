@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.data.examples import DatasetSource, Examples
-from harness.data.files import images_folder, images_folder_files, npz_file, table_file, user_files_identity
+from harness.data.files import npz_file
+from harness.data.identity import user_files_identity
+from harness.data.images import images_examples
 from harness.errors import UserError
 from harness.registry import Registry
 
@@ -333,7 +335,7 @@ DATASETS.add(
     "cifar100", _cifar_source("cifar100", CIFAR100, "cifar-100-python batches, fine labels (Keras's cifar100)", 100)
 )
 
-# Your own data (harness.data.files): each names its file or folder with `path`.
+# Your own data (harness.data.files, .tables, .images): each names its file or folder with `path`.
 DATASETS.add(
     "npz",
     DatasetSource(
@@ -348,24 +350,23 @@ DATASETS.add(
 DATASETS.add(
     "table",
     DatasetSource(
-        table_file,
+        None,  # read and encoded by harness.data.tables, a block at a time
         user_files_identity,
         "your table, CSV or Parquet: numbers standardised, text one-hot encoded (fitted on the training split)",
         kind="table",
         takes=("path", "target", "test_path", "test_fraction"),
         needs=("path", "target"),
         files=lambda settings: [Path(settings.path).expanduser()],
-        cached=False,
     ),
 )
 DATASETS.add(
     "images",
     DatasetSource(
-        images_folder,
+        images_examples,
         user_files_identity,
-        "your images: a folder with one subfolder per class, resized to image_size when their sizes differ",
-        takes=("path", "image_size", "test_fraction"),
+        "your images: a folder with one subfolder per class (and a test folder like it, or a share of it)",
+        takes=("path", "image_size", "test_path", "test_fraction"),
         needs=("path",),
-        files=images_folder_files,
+        reads_cache=True,
     ),
 )

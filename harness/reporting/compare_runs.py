@@ -223,24 +223,22 @@ def two_run_sections(first: Run, second: Run, class_names, out: Path, text: dict
         text["right_wrong"].format(a=first.label, b=second.label): len(split["first_only"]),
         text["right_wrong"].format(a=second.label, b=first.label): len(split["second_only"]),
     }
-    grids = []
-    try:
-        images, _ = test_examples(ExperimentConfig.model_validate(first.config).dataset)
-    except (UserError, ValueError):
-        images = None
-    if isinstance(images, pd.DataFrame):  # a table's rows are not drawn
-        images = None
+    grids, dataset = [], ExperimentConfig.model_validate(first.config).dataset
     for (caption, count), (key, indices) in zip(counts.items(), split.items(), strict=True):
-        if images is None or count == 0:
-            continue
         shown = indices[:DISAGREEMENT_IMAGES]
+        try:
+            images = test_examples(dataset, shown) if count else None
+        except (UserError, ValueError, OSError):
+            images = None
+        if images is None or isinstance(images, pd.DataFrame):  # a table's rows are not drawn
+            continue
         truth = first.predictions.set_index("index").loc[shown]
         other = second.predictions.set_index("index").loc[shown]
         predicted = zip(truth.true_label, truth.predicted_label, other.predicted_label, strict=True)
         captions = [
             f"{text['true_short']}: {class_names[t]}\n{class_names[a]} / {class_names[b]}" for t, a, b in predicted
         ]
-        plot_image_grid(images[shown], captions, caption, out / f"{key}.png")
+        plot_image_grid(images, captions, caption, out / f"{key}.png")
         grids.append((f"{key}.png", caption))
     return {"counts": counts, "grids": grids}
 

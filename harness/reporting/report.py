@@ -144,13 +144,13 @@ def most_confident_mistakes(predictions: pd.DataFrame) -> pd.DataFrame:
 def write_misclassified(run: RunDir, predictions: pd.DataFrame, config: dict, names, title: str, text: dict) -> None:
     """The most confident mistakes: drawn as images, or for a table, its rows as the file has them (the run's
     misclassified.csv, shown on its page). Nothing when the test examples are not on this machine."""
-    try:
-        examples, _ = test_examples(ExperimentConfig.model_validate(config).dataset)
-    except (UserError, ValueError):
-        return
     wrong = most_confident_mistakes(predictions)
+    try:
+        examples = test_examples(ExperimentConfig.model_validate(config).dataset, wrong["index"].to_numpy())
+    except (UserError, ValueError, OSError):
+        return
     if isinstance(examples, pd.DataFrame):
-        rows = examples.iloc[wrong["index"].to_numpy()].reset_index()  # the row's line (or row) in the user's file
+        rows = examples.reset_index()  # the row's line (or row) in the user's file
         labels = pd.DataFrame(
             {
                 "true": [names[label] for label in wrong.true_label],
@@ -167,7 +167,7 @@ def write_misclassified(run: RunDir, predictions: pd.DataFrame, config: dict, na
         for row in wrong.itertuples()
     ]
     plot_image_grid(
-        examples[wrong["index"].to_numpy()],
+        examples,
         captions,
         f"{title}: {text['misclassified']}",
         run.file(RunDir.MISCLASSIFIED),

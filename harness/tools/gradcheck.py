@@ -211,7 +211,7 @@ def gradcheck_experiment(config: ExperimentConfig) -> list[LayerResult]:
         raise UserError(f"gradcheck runs on the TensorFlow backend, not {keras.backend.backend()}: unset KERAS_BACKEND")
     dataset = load_dataset(config.dataset)
     model = build_float64_model(config, dataset.input_shape, dataset.num_classes)
-    x = dataset.x_train[:BATCH].astype(np.float64)
+    x = dataset.floats(dataset.x_train[:BATCH]).astype(np.float64)  # as the model computes with them
     y = dataset.y_train[:BATCH]
     return check_gradients(model, x, y)
 

@@ -70,6 +70,7 @@ def model_identity(model: keras.Model, data: dict, deterministic: bool) -> str |
         "optimizer": [type(model.optimizer).__qualname__, optimizer],
         "loss": keras.saving.serialize_keras_object(model.loss),
         "compile": [model.jit_compile, model.steps_per_execution, epoch_step and epoch_step.batch_size],
+        "pixel_scale": getattr(model, "_pixel_scale", None),  # baked into the steps (harness.training.inputs)
         "data": data,
         "deterministic": deterministic,
         "backend": keras.backend.backend(),

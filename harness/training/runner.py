@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.config.schema import ExperimentConfig
+from harness.data.cache import Damaged
 from harness.data.datasets import Dataset, load_dataset
 from harness.errors import UserError
 from harness.records import (
@@ -44,11 +45,13 @@ from harness.training.checkpoint import EpochCheckpoint, completed_epochs, resto
 from harness.training.evaluate import evaluate
 from harness.training.fingerprint import fingerprint
 from harness.training.hparams import write_hparams
+from harness.training.inputs import input_mode
 from harness.training.reuse import data_spec, model_identity, reuse_compiled
 from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
 from harness.training.system import SystemMetrics
 from harness.training.tensorboard_logs import EpochScalars
 from harness.training.train import (
+    PROBE_ROWS,
     DivergenceGuard,
     EpochLine,
     build_model,
@@ -125,19 +128,21 @@ def run_experiment(
     reusables = reusables or Reusables()
     dataset = load_dataset(config.dataset, reusables)
     numpy = config.model.framework == "numpy"
+    dataset = dataset.in_floats() if numpy else dataset  # the NumPy network computes on floats in memory
     if config.model.gradient == "numerical":
         from harness.training.scratch import build_net, check_numerical_budget
 
         check_numerical_budget(config, build_net(config, dataset), dataset)  # before any directory exists
     model = None if numpy else compiled_model(config, dataset, reusables)  # a builder that fails leaves no directory
-    run = _start(config, dataset, reports_dir, run_dir, command, model, experiments_dir)
+    mode = input_mode(config.training.input, dataset.train_bytes, config.training.memory_budget_gb)
+    run = _start(config, dataset, reports_dir, run_dir, command, model, experiments_dir, mode)
     if note is not None or tags:
         run.write_notes(note, tags)
     if on_start is not None:
         on_start(run.path)
     if numpy:
         return train_numpy_in(run, config, dataset, reporter)
-    return train_in(run, config, dataset, reporter=reporter, epoch_judge=epoch_judge, model=model)
+    return train_in(run, config, dataset, reporter=reporter, epoch_judge=epoch_judge, model=model, mode=mode)
 
 
 def compiled_model(config: ExperimentConfig, dataset: Dataset, reusables: Reusables | None = None) -> keras.Model:
@@ -146,15 +151,17 @@ def compiled_model(config: ExperimentConfig, dataset: Dataset, reusables: Reusab
     the two are the same computation (the next seed: harness.training.reuse)."""
     seed_everything(config.training.seed, config.training.deterministic)
     model = build_model(config, dataset.input_shape, dataset.num_classes)
-    logits = not gives_probabilities(model, dataset.x_train)
+    first = dataset.floats(dataset.x_train[:PROBE_ROWS])  # a few examples as the model computes with them
+    logits = not gives_probabilities(model, first)
     if logits:
         print(LOGITS_NOTE.format(builder=config.model.builder), file=sys.stderr, flush=True)
-    model = compile_for_training(model, config, use_xla(config, len(dataset.y_train), model), from_logits=logits)
+    xla = use_xla(config, len(dataset.y_train), model)
+    model = compile_for_training(model, config, xla, from_logits=logits, scale=dataset.scale)
     rows = (len(dataset.y_train), len(dataset.y_val), len(dataset.y_test))
     spec = data_spec(dataset.x_train, rows, config.training.batch_size)
     identity = model_identity(model, spec, config.training.deterministic)
     kept = (reusables or Reusables()).model
-    return reuse_compiled(model, identity, dataset.x_train, dataset.y_train, kept)
+    return reuse_compiled(model, identity, first, dataset.y_train[:PROBE_ROWS], kept)
 
 
 LOGITS_NOTE = (
@@ -171,6 +178,7 @@ def _start(
     command: list[str] | None,
     model: keras.Model | None,
     experiments_dir: Path | None = None,
+    mode: str = "memory",
 ) -> RunDir:
     """The run's directory, saying `running`, with its config, data, environment and fingerprint."""
     if run_dir is not None:
@@ -179,7 +187,8 @@ def _start(
     run.write_config(config)
     run.write_data(dataset.description())
     xla = bool(model.jit_compile) if model is not None else None
-    run.write_environment(environment(config.training.seed, command, experiments_dir) | {"xla": xla})
+    chosen = {"xla": xla, "input": mode if model is not None else "memory"}  # how the examples reached the model
+    run.write_environment(environment(config.training.seed, command, experiments_dir) | chosen)
     run.write_fingerprint(fingerprint(config))
     run.write_status("running", started=round(time.time(), 3))
     if run_dir is None:  # a group's `latest` is the group itself
@@ -333,10 +342,13 @@ def train_in(
     epoch_judge: EpochJudge | None = None,
     model: keras.Model | None = None,
     reusables: Reusables | None = None,
+    mode: str | None = None,
 ) -> RunOutcome:
     """Train `model` (built here when not given; from `weights` when given: a resumed run), evaluate, and write the
-    run's results."""
+    run's results. `mode`: how the examples reach the model (harness.training.inputs; by default as the config
+    says)."""
     model = compiled_model(config, dataset, reusables) if model is None else model
+    mode = mode or input_mode(config.training.input, dataset.train_bytes, config.training.memory_budget_gb)
     run.write_text(RunDir.MODEL_SUMMARY, model_summary(model))
     if weights is not None:
         restore(model, weights)
@@ -346,7 +358,9 @@ def train_in(
     validation, callbacks_list = (dataset.x_val, dataset.y_val), callbacks.all()
 
     def train():
-        return fit(config, model, dataset.x_train, dataset.y_train, validation, callbacks_list, 0, initial_epoch)
+        return fit(
+            config, model, dataset.x_train, dataset.y_train, validation, callbacks_list, 0, initial_epoch, mode=mode
+        )
 
     _, ended = _guarded(run, reporter, lambda signal: _signal_reason(run, signal), train, callbacks.watch)
     if ended is not None:
@@ -354,7 +368,11 @@ def train_in(
     if callbacks.guard.diverged_in_epoch is not None:
         shutil.rmtree(run.checkpoint_dir, ignore_errors=True)  # its weights are NaN: nothing to resume
         return finish(run, "diverged", reason("diverged", epoch=callbacks.guard.diverged_in_epoch), reporter=reporter)
-    metrics = _evaluate(run, config, dataset, model)
+    try:
+        dataset.confirm()  # a cache the data came from, checked while the run trained
+    except Damaged as damaged:
+        return finish(run, "failed", reason("error", error=str(damaged)), reporter=reporter)
+    metrics = _evaluate(run, config, dataset, model, mode)
     shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
     why_pruned = callbacks.pruning.reason if callbacks.pruning is not None else None
     return finish(run, "pruned" if why_pruned else "finished", why_pruned, metrics, reporter)
@@ -367,9 +385,9 @@ def _signal_reason(run: RunDir, signal_name: str) -> dict:
     return reason("signal", signal=signal_name, epoch=int(history["epoch"].iloc[-1]))
 
 
-def _evaluate(run: RunDir, config: ExperimentConfig, dataset: Dataset, model: keras.Model) -> dict:
+def _evaluate(run: RunDir, config: ExperimentConfig, dataset: Dataset, model: keras.Model, mode: str) -> dict:
     """The test set's scores; the trained model and its predictions saved."""
-    evaluation = evaluate(model, dataset)
+    evaluation = evaluate(model, dataset, mode, config.training.memory_budget_gb)
     run.write_with(RunDir.MODEL, lambda path: model.save(path))
     run.write_predictions(evaluation.predictions)
     history = run.history()

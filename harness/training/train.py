@@ -18,6 +18,7 @@ import pandas as pd
 from harness.config.schema import ExperimentConfig
 from harness.errors import UserError
 from harness.training.epoch_step import WholeEpochStep
+from harness.training.inputs import EpochOrder, InOrder, PixelScale, in_memory, part_bytes, rows_per_part
 from harness.training.optimizers import build_optimizer, schedule_callback
 from harness.training.threefry import threefry_dropout
 
@@ -83,28 +84,6 @@ class DivergenceGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class ShuffledEpoch(keras.utils.PyDataset):
-    """The training set in an order that depends only on (seed, epoch), so a resumed run sees the same data order.
-
-    One item, the whole set, for a model whose step trains a whole epoch (harness.training.epoch_step cuts it into
-    batches); else one item per batch. EpochSeeding sets the epoch. Keras's own shuffle draws from a generator that
-    restarts with the process, so this serves deterministic runs.
-    """
-
-    def __init__(self, x, y, seed: int, batch_size: int | None = None):
-        super().__init__()
-        self.x, self.y, self.seed, self.batch_size = x, y, seed, batch_size or len(y)
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return -(-len(self.y) // self.batch_size)
-
-    def __getitem__(self, index: int):
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
-        rows = order[index * self.batch_size : (index + 1) * self.batch_size]
-        return self.x[rows], self.y[rows]
-
-
 class EpochSeeding(keras.callbacks.Callback):
     """Data order and dropout masks that depend only on (seed, epoch, step), so a resumed run sees the same.
 
@@ -116,7 +95,7 @@ class EpochSeeding(keras.callbacks.Callback):
 
     STEPS_PER_EPOCH_BOUND = 1_000_000
 
-    def __init__(self, data: ShuffledEpoch):
+    def __init__(self, data: EpochOrder):
         super().__init__()
         self.data = data
 
@@ -299,10 +278,12 @@ def compile_for_training(
     jit_compile: bool = False,
     keras_loop_steps: int | None = None,
     from_logits: bool = False,
+    scale: float | None = None,
 ) -> keras.Model:
     """The model compiled to train a whole epoch per call (WholeEpochStep: Keras's fit gets every row as one batch,
     the step trains them training.batch_size at a time); with keras_loop_steps=N, compiled for Keras's own loop
-    instead, N steps per call (`make bench` compares). `from_logits`: its outputs are logits, not probabilities."""
+    instead, N steps per call (`make bench` compares). `from_logits`: its outputs are logits, not probabilities;
+    `scale`: its inputs are integer pixels, which its steps divide by it (PixelScale)."""
     # Integer labels with the sparse loss: the same loss as one-hot categorical cross-entropy.
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if from_logits else SPARSE_LOSS
     model.compile(
@@ -312,6 +293,8 @@ def compile_for_training(
         steps_per_execution=keras_loop_steps or 1,
         jit_compile=jit_compile,
     )
+    if scale is not None:
+        PixelScale(scale).apply_to(model)
     if keras_loop_steps is not None or not whole_epoch_pays(model):
         return model
     return WholeEpochStep(config.training.batch_size).apply_to(model)
@@ -326,9 +309,11 @@ def build_compiled_model(
     num_classes: int,
     jit_compile: bool = False,
     keras_loop_steps: int | None = None,
+    scale: float | None = None,
 ) -> keras.Model:
     """build_model, then compile_for_training."""
-    return compile_for_training(build_model(config, input_shape, num_classes), config, jit_compile, keras_loop_steps)
+    model = build_model(config, input_shape, num_classes)
+    return compile_for_training(model, config, jit_compile, keras_loop_steps, scale=scale)
 
 
 def training_callbacks(config: ExperimentConfig) -> list[keras.callbacks.Callback]:
@@ -340,17 +325,33 @@ def training_callbacks(config: ExperimentConfig) -> list[keras.callbacks.Callbac
     return callbacks + [EpochStats()]
 
 
-def _training_data(config: ExperimentConfig, model: keras.Model, x, y) -> tuple[dict, list]:
-    """What fit is given as the training data, and the callback that seeds a deterministic run's epochs. The whole
-    training set is one "batch" of Keras's, which the model's WholeEpochStep trains in batches of
-    training.batch_size (else Keras's own loop takes them a batch at a time)."""
+def _training_data(config: ExperimentConfig, model: keras.Model, x, y, mode: str, epoch: int) -> tuple[dict, list]:
+    """What fit is given as the training data, and the callback that sets each epoch's order (and dropout's masks):
+    the epoch's examples in the order of (seed, epoch), in one piece in memory or in parts when streamed, which the
+    model's WholeEpochStep trains in batches of training.batch_size (else Keras's own loop takes them a batch at a
+    time) (harness.training.inputs)."""
     training, whole_epoch = config.training, WholeEpochStep.applied(model)
-    if training.deterministic:
-        shuffled = ShuffledEpoch(x, y, training.seed, None if whole_epoch else training.batch_size)
-        return {"x": shuffled, "shuffle": False}, [EpochSeeding(shuffled)]
-    if whole_epoch:
-        return WholeEpochStep.fit_arguments(x, y), []
-    return {"x": x, "y": y, "batch_size": training.batch_size}, []
+    row_bytes = int(np.prod(x.shape[1:], dtype=np.int64)) * np.dtype(x.dtype).itemsize
+    part = part_bytes(training.memory_budget_gb)
+    rows = rows_per_part(mode, len(y), row_bytes, training.batch_size, whole_epoch, part)
+    order = EpochOrder(x, y, training.seed, rows, epoch)
+    return {"x": order, "shuffle": False}, [EpochSeeding(order)]
+
+
+def _validation(model: keras.Model, validation: tuple | None, mode: str, budget_gb: float | None) -> dict:
+    """fit's validation data: in memory in one pass (a conv net's in slices), or in parts when streamed."""
+    if validation is None:
+        return {}
+    x, y = validation
+    if mode == "stream":
+        return {"validation_data": InOrder(x, y, evaluation_part_rows(model, x, budget_gb))}
+    return {"validation_data": (in_memory(x), y), "validation_batch_size": evaluation_batch_size(model, len(y))}
+
+
+def evaluation_part_rows(model: keras.Model, x, budget_gb: float | None) -> int:
+    """Examples per part of a streamed evaluation: a conv net's slice, else a streamed part's worth of them."""
+    row_bytes = int(np.prod(x.shape[1:], dtype=np.int64)) * np.dtype(x.dtype).itemsize
+    return evaluation_batch_size(model, max(1, part_bytes(budget_gb) // max(1, row_bytes)))
 
 
 def fit(
@@ -363,20 +364,21 @@ def fit(
     verbose: int | str = "auto",
     initial_epoch: int = 0,
     epochs: int | None = None,
+    mode: str = "memory",
 ) -> TrainingResult:
     """The harness's training path: used by every run and measured by `make bench` (benchmarks/training.py).
 
-    Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default).
+    Trains epochs initial_epoch .. epochs - 1 (all of the config's epochs by default); `mode`: memory or stream
+    (harness.training.inputs).
     """
     training = config.training
     WholeEpochStep.prepare(model)
-    data, seeding = _training_data(config, model, x, y)
+    data, seeding = _training_data(config, model, x, y, mode, initial_epoch)
     extra_callbacks = [*seeding, *extra_callbacks]
     with threefry_dropout(keras.backend.backend() == "tensorflow" and bool(model.jit_compile)):
         history = model.fit(
             **data,
-            validation_data=validation,
-            validation_batch_size=evaluation_batch_size(model, len(validation[1])) if validation else None,
+            **_validation(model, validation, mode, training.memory_budget_gb),
             initial_epoch=initial_epoch,
             epochs=epochs or training.epochs,
             callbacks=training_callbacks(config) + list(extra_callbacks),
