@@ -131,6 +131,10 @@ TEST_JOBS ?= 2
 test:
 	$(PYTHON) -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
+# The README's promises (a run and its page, a group, a comparison, a sweep, bad input), under a minute.
+test-fast:
+	$(PYTHON) -m pytest -m fast $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist load)
+
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .

@@ -38,7 +38,7 @@ def test_auto_streams_what_is_beyond_the_memory_budget():
     assert input_mode("auto", 2 * 2**30, budget_gb=1) == "stream"
     assert input_mode("memory", 2 * 2**30, budget_gb=1) == "memory"
     assert rows_per_part("stream", 10_000, 1000, 128, True, part=1_000_000) == 7 * 128  # whole batches
-    assert rows_per_part("memory", 10_000, 1000, 128, True, part=1_000_000) == 10_000
+    assert rows_per_part("memory", 10_000, 1000, 128, True, part=1_000_000) == 10_000  # the epoch in one piece
     assert rows_per_part("stream", 10_000, 1000, 128, False, part=1_000_000) == 128  # Keras's own loop
 
 

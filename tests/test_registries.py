@@ -16,8 +16,8 @@ from models.registry import MODELS
 from tests.conftest import EXPERIMENTS, ROOT, run_harness
 
 
-def test_the_readme_shows_exactly_the_registries_tables():
-    assert markdown_tables() in (ROOT / "README.md").read_text()
+def test_the_docs_show_exactly_the_registries_tables():
+    assert markdown_tables() in (ROOT / "docs" / "experiments.md").read_text()
 
 
 def test_make_list_and_the_help_name_every_entry(tmp_path):

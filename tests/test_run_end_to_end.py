@@ -237,6 +237,7 @@ BAD_INPUT = [
 ]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("args", "expected"), BAD_INPUT, ids=[" ".join(args) for args, _ in BAD_INPUT])
 def test_bad_input_gives_one_line_exit_2_and_no_run_directory(experiments, reports, tmp_path, args, expected):
     (experiments / "broken.yaml").write_text("description: [unclosed\n")

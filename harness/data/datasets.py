@@ -261,12 +261,58 @@ def _prepared(config: DatasetSettings, examples: Examples) -> Dataset:
 
 
 def _table_dataset(config, memory: dict) -> Dataset:
-    """A table file (and its test file): its columns, decoded once, encoded once per set of settings."""
+    """A table file (and its test file), encoded once per (file, settings): read from the cache while the files keep
+    their size and modification time, else decoded (only what changed) and encoded now."""
+    entry = _table_entry(config, memory)
+    arrays, meta = entry.arrays, entry.meta
+    return Dataset(
+        name=config.name,
+        x_train=arrays["x_train"],
+        y_train=arrays["y_train"],
+        x_val=arrays["x_val"],
+        y_val=arrays["y_val"],
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+        class_names=tuple(meta["names"]),
+        kind="table",
+        features=tuple(meta["features"]),
+        left_out={"rows_without_target": meta["unlabelled"]} if meta["unlabelled"] else {},
+        checks=(entry.check,) if entry.check else (),
+    )
+
+
+def _table_files(config) -> list:
     from harness.data.files import existing
+
+    paths = [existing(config.path, "table (CSV or Parquet)")]
+    return paths + ([existing(config.test_path, "test table")] if config.test_path else [])
+
+
+def _table_entry(config, memory: dict):
+    """The cache entry of the table's encoded splits, keyed on its files (path, size, modification time) and every
+    dataset setting; encoded now when there is none."""
+    paths = _table_files(config)
+    stamps = [[str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns] for path in paths]
+    folder = entry_folder("table", [str(stamps), config.model_dump_json()])
+    entry = memory.get(folder) or read_entry(folder)
+    if entry is None:
+        train, test = _table_columns(config, paths, memory)
+        split = _table_split(config, train, test, config.target)
+        labels = {name: split[name] for name in ("y_train", "y_val", "y_test")} | {"test_rows": split["test"]}
+        meta = {"names": list(split["names"]), "unlabelled": split["unlabelled"]}
+        entry = write_entry(folder, labels, meta, lambda into: _write_encoded(into, train, test, split, config.target))
+        if entry is None:
+            raise UserError(f"cannot write the encoded table into {folder}: free disk space there")
+    memory[folder] = entry
+    return entry
+
+
+def _table_columns(config, paths: list, memory: dict) -> tuple[Columns, Columns | None]:
+    """The table's columns (and its test file's), read into the cache once per file content; the target checked."""
     from harness.data.tables import read_columns
 
-    train = read_columns(existing(config.path, "table (CSV or Parquet)"), memory)
-    test = read_columns(existing(config.test_path, "test table"), memory) if config.test_path else None
+    train = read_columns(paths[0], memory)
+    test = read_columns(paths[1], memory) if len(paths) > 1 else None
     for columns in (train, test):
         if columns is not None:
             check_target(columns, config.target)
@@ -274,7 +320,7 @@ def _table_dataset(config, memory: dict) -> Dataset:
         missing = sorted(set(train.names) - set(test.names))
         if missing:
             raise UserError(f"{test.path} lacks the columns {', '.join(map(str, missing))} that {train.path} has")
-    return _encoded(config, train, test, config.target, memory)
+    return train, test
 
 
 def _npz_table(config, examples: Examples) -> Dataset:
@@ -297,21 +343,8 @@ def _npz_table(config, examples: Examples) -> Dataset:
     return _table(config, split, {f"x_{name}": array for name, array in x.items()}, encoders_features(encoders), ())
 
 
-def _encoded(config, train: Columns, test: Columns | None, target: str, memory: dict) -> Dataset:
-    """The table's splits encoded (fitted on the training rows only), from the cache or encoded now into it."""
-    split = _table_split(config, train, test, target)
-    parts = [train.entry.folder.name, test.entry.folder.name if test else "", config.model_dump_json()]
-    folder = entry_folder("table", parts)
-    entry = memory.get(folder) or read_entry(folder)
-    if entry is None:
-        entry = write_entry(folder, {}, {}, lambda into: _write_encoded(into, train, test, split, target))
-        if entry is None:
-            raise UserError(f"cannot write the encoded table into {folder}: free disk space there")
-    memory[folder] = entry
-    return _table(config, split, entry.arrays, entry.meta["features"], (entry.check,) if entry.check else ())
-
-
-def _table(config, split: dict, arrays: dict, features: list[str], checks: tuple) -> Dataset:
+def _table(config, split: dict, arrays: dict, features: list[str]) -> Dataset:
+    """An .npz's table, encoded in memory."""
     return Dataset(
         name=config.name,
         x_train=arrays["x_train"],
@@ -323,8 +356,6 @@ def _table(config, split: dict, arrays: dict, features: list[str], checks: tuple
         class_names=split["names"],
         kind="table",
         features=tuple(features),
-        left_out={"rows_without_target": split["unlabelled"]} if split["unlabelled"] else {},
-        checks=checks,
     )
 
 
@@ -372,15 +403,12 @@ def test_examples(config: DatasetSettings, indices) -> object:
     [0, 1] (height, width, channels), or a table's rows as the file has them, indexed by their line in it."""
     source = DATASETS[config.name]
     if source.kind == "table":
-        from harness.data.files import existing
-        from harness.data.tables import read_columns
-
         memory: dict = {}
-        train = read_columns(existing(config.path, "table (CSV or Parquet)"), memory)
-        test = read_columns(existing(config.test_path, "test table"), memory) if config.test_path else None
-        split = _table_split(config, train, test, config.target)
+        entry = _table_entry(config, memory)
+        train, test = _table_columns(config, _table_files(config), memory)
         features = [name for name in train.names if name != config.target]
-        return raw_rows(test if test is not None else train, features, split["test"][np.asarray(indices)])
+        rows = entry.arrays["test_rows"][np.asarray(indices)]
+        return raw_rows(test if test is not None else train, features, rows)
     examples = source_examples(config, download=False)
     if examples.brightest is None:
         import pandas as pd

@@ -45,32 +45,43 @@ class Stamp:
     mtime_ns: int
 
 
-def _images_in(folder: Path) -> list[Path]:
-    """Each image file under the folder (its subfolders too), sorted."""
-    found = []
-    for directory, subfolders, files in os.walk(folder):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        found += [Path(directory) / name for name in files if Path(name).suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(found)
+def _images_in(folder: str, prefix: str, found: list) -> list:
+    """(path in the root folder, size, modification time) of each image file under `folder`, its subfolders too."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                _images_in(entry.path, f"{prefix}{entry.name}/", found)
+            elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                stat = entry.stat()
+                found.append((f"{prefix}{entry.name}", stat.st_size, stat.st_mtime_ns))
+    return found
 
 
 def listing(root: Path) -> tuple[list[str], list[Stamp]]:
     """The class names (the subfolders that hold images, sorted) and every image under them, in class then path
     order, with its size and modification time."""
     names = sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith("."))
-    found = {name: _images_in(root / name) for name in names}
+    found = {name: sorted(_images_in(os.path.join(root, name), f"{name}/", [])) for name in names}
     classes = [name for name in names if found[name]]
     if len(classes) < 2:
         raise UserError(
             f"dataset.path: {root} needs one subfolder of images per class, at least two; it has "
             f"{', '.join(classes) or 'none'}"
         )
-    stamps = []
-    for label, name in enumerate(classes):
-        for path in found[name]:
-            stat = path.stat()
-            stamps.append(Stamp(path.relative_to(root).as_posix(), label, stat.st_size, stat.st_mtime_ns))
-    return classes, stamps
+    return classes, [
+        Stamp(path, label, size, mtime) for label, name in enumerate(classes) for path, size, mtime in found[name]
+    ]
+
+
+def _same_files(entry: Entry, stamps: list[Stamp]) -> bool:
+    """Whether the entry holds exactly these files, each with its size and modification time, in this order."""
+    files = entry.meta.get("files", [])
+    return len(files) == len(stamps) and all(
+        file[0] == stamp.path and file[1] == stamp.size and file[2] == stamp.mtime_ns
+        for file, stamp in zip(files, stamps, strict=True)
+    )
 
 
 def _unchanged(entry: Entry | None, stamps: list[Stamp]) -> dict[str, tuple[int, str]]:
@@ -92,10 +103,10 @@ def folder_entry(root: Path, image_size, memory: dict) -> Entry:
     folder = entry_folder("images", [str(root.resolve()), f"image_size={image_size}"])
     classes, stamps = listing(root)
     entry = memory.get(folder) or read_entry(folder)
-    kept = _unchanged(entry, stamps)
-    if entry is not None and len(kept) == len(stamps) == len(entry.meta["files"]) and entry.meta["classes"] == classes:
+    if entry is not None and entry.meta["classes"] == classes and _same_files(entry, stamps):
         memory[folder] = entry
         return entry
+    kept = _unchanged(entry, stamps)
     started, decoding = time.perf_counter(), len(stamps) - len(kept)
     if decoding >= NOTE_FROM:
         print(f"note: decoding {decoding:,} images of {root} into the cache (once)", file=sys.stderr, flush=True)

@@ -5,9 +5,10 @@ keras.utils.PyDataset), and scaled to [0, 1] a batch at a time inside the model'
     training: {input: auto}      memory when the training examples fit the memory budget, else stream
     training: {input: stream, memory_budget_gb: 2}
 
-`memory` gives the model each epoch's examples as one piece (its whole-epoch step trains them a batch at a time:
-harness.training.epoch_step); `stream` gives them in parts of about STREAM_PART_BYTES, which the same step trains in
-turn, so memory holds a part rather than the data. The parts are consecutive runs of whole batches of the same
+`memory` gives the model each epoch's examples in one piece (its whole-epoch step trains them a batch at a time:
+harness.training.epoch_step), or pieces of MEMORY_PART_BYTES when larger, and the validation and test sets whole;
+`stream` gives them in parts of about STREAM_PART_BYTES, which the same step trains in turn, so memory holds a part
+rather than the data. The parts are consecutive runs of whole batches of the same
 permutation, so both draw the same batches in the same order and train to the same numbers (tests/test_inputs.py).
 The validation and test sets come whole in memory, in parts when streaming. A PyDataset rather than Grain: it is
 Keras's own path on every backend, and an epoch's permutation is the harness's, not a pipeline's.
@@ -21,6 +22,7 @@ import numpy as np
 from harness.data.arrays import gather, release
 
 STREAM_PART_BYTES = 64 * 2**20  # the examples a streamed run holds at once (and as many again being made)
+MEMORY_PART_BYTES = 256 * 2**20  # an epoch in memory comes in pieces of at most this (most data: in one)
 MEMORY_SHARE = 8  # by default, training data up to 1/8 of the machine's memory trains in memory
 
 
@@ -47,12 +49,11 @@ def part_bytes(budget_gb: float | None) -> int:
 
 
 def rows_per_part(mode: str, examples: int, row_bytes: int, batch_size: int, whole_epoch: bool, part: int) -> int:
-    """How many examples each part of an epoch holds: the epoch (memory, whole-epoch step), a batch (Keras's own
-    loop), or whole batches of about `part` bytes (stream)."""
+    """How many examples each part of an epoch holds: a batch (Keras's own loop), or whole batches of about `part`
+    bytes streamed, MEMORY_PART_BYTES in memory (the whole epoch when it is smaller)."""
     if not whole_epoch:
         return batch_size
-    if mode == "memory":
-        return examples
+    part = MEMORY_PART_BYTES if mode == "memory" else part
     batches = max(1, part // max(1, row_bytes * batch_size))
     return min(examples, batches * batch_size)
 

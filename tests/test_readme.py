@@ -1,0 +1,141 @@
+"""The README's promises, by running every command it shows as a newcomer would type it (into a reports folder of the
+test's own): set-up, a run and its page, a group, a comparison, a sweep, `make all`, data and a model of one's own,
+the Python API. `make test` and `make test-fast` are CI's own commands (.ci/run), not run from a test. These tests are
+`make test-fast`."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+NOT_RUN = ("make test", "make test-fast")  # CI runs these itself
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.DOTALL)
+
+
+def commands(block: str) -> list[str]:
+    lines = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    return [line for line in lines if line and line not in NOT_RUN]
+
+
+def make(command: str, reports, **variables: str) -> subprocess.CompletedProcess:
+    """A README command, as typed, with the test's reports folder (and any extra make variables)."""
+    words = command.split(maxsplit=2)
+    arguments = [f"{key}={value}" for key, value in ({"REPORTS": str(reports)} | variables).items()]
+    full = [*words[:2], *arguments, *(re.findall(r'\S+="[^"]*"|\S+', words[2]) if len(words) > 2 else [])]
+    full = [part.replace('"', "") if "=" in part else part for part in full]  # make's VAR="a b" as one word
+    return subprocess.run(full, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.fast
+def test_set_up_run_and_look(tmp_path):
+    setup, run, serve = commands(blocks("sh")[0])
+    assert (setup, run) == ("make setup", "make experiment NAME=adam_lr DATASET=digits")
+    assert make(setup, tmp_path).returncode == 0  # an environment that is up to date is left as it is
+    result = make(run, tmp_path / "reports")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^epoch 10/10  loss ", result.stdout, re.MULTILINE)
+    assert re.search(r"adam_lr: test accuracy 0\.9\d+, macro F1 .* \(epoch \d+\), trained in", result.stdout)
+    assert serve == "make serve"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["make", "serve", f"REPORTS={tmp_path / 'reports'}", f"PORT={port}"], cwd=ROOT, stdout=subprocess.DEVNULL
+    )
+    try:
+        page = _get(f"http://127.0.0.1:{port}/index.html")
+        assert "adam_lr" in _get(f"http://127.0.0.1:{port}/index-data.js") and "<table" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _get(url: str, attempts: int = 50) -> str:
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"nothing served at {url}")
+
+
+@pytest.mark.fast
+def test_the_experiments_groups_comparison_sweep_and_make_all(tmp_path):
+    reports = tmp_path / "reports"
+    shown = commands(blocks("sh")[1])
+    assert shown[0] == "make list" and any("SEEDS=3" in line for line in shown)
+    for command in shown:
+        result = make(command, reports)
+        assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        if command.startswith("make compare"):
+            assert "sgd is behind adam" in result.stdout and "Welch's t-test" in result.stdout
+        if command.startswith("make all"):
+            assert result.stdout.count("up to date") == 2  # both were run just before, unchanged
+
+
+@pytest.mark.fast
+def test_a_model_and_data_of_ones_own(tmp_path):
+    """The README's own-data example, with its folder of photos and its module of models made here."""
+    (yaml,) = blocks("yaml")
+    command = re.search(r"# \S+: (make .*)", yaml).group(1)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    photos = tmp_path / "data" / "photos"
+    for label in ("cat", "dog"):
+        (photos / label).mkdir(parents=True)
+        for index in range(12):
+            pixels = np.full((20, 24, 3), 40 + 150 * (label == "dog") + index, np.uint8)
+            Image.fromarray(pixels).save(photos / label / f"{index}.png")
+    (mine / "photos.yaml").write_text(yaml.replace("data/photos", str(photos)))
+    (tmp_path / "mynets.py").write_text(
+        textwrap.dedent("""
+        import keras
+
+        def small_cnn(input_shape, num_classes, filters: int = 8):
+            inputs = keras.Input(shape=input_shape)
+            x = keras.layers.Conv2D(filters, 3, activation="relu")(inputs)
+            x = keras.layers.GlobalAveragePooling2D()(x)
+            return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+        """)
+    )
+    os.environ["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    try:
+        result = make(command.replace("EXPERIMENTS=mine", f"EXPERIMENTS={mine}"), tmp_path / "reports", EPOCHS="2")
+    finally:
+        os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"].split(os.pathsep, 1)[1]
+    assert result.returncode == 0, result.stderr
+    assert "photos: test accuracy" in result.stdout
+
+
+@pytest.mark.fast
+def test_the_python_api(tmp_path):
+    (code,) = blocks("python")
+    *lines, last = code.strip().splitlines()
+    script = "\n".join([*lines, f"print({last.split('#')[0].strip()})"])  # what a notebook would show
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"REPORTS": str(tmp_path / "reports")},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sgd is behind adam" in result.stdout
