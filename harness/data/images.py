@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,14 +30,13 @@ from harness.data.cache import Entry, entry_folder, read_entry, write_entry
 from harness.data.examples import Examples
 from harness.errors import UserError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 GREY_MODES = ("L", "1", "I;16", "I", "F", "LA")
 BLOCK = 512  # images decoded (or copied) at a time
 NOTE_FROM = 2_000  # images decoded at once that are worth a line saying so
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(NamedTuple):
     """A file as the folder lists it: its path in the folder, class, size and modification time."""
 
     path: str
@@ -45,17 +45,21 @@ class Stamp:
     mtime_ns: int
 
 
+MANIFEST = "manifest.json"  # in a folder's entry: each file's path, size, modification time and SHA-256, by row
+
+
 def _images_in(folder: str, prefix: str, found: list) -> list:
     """(path in the root folder, size, modification time) of each image file under `folder`, its subfolders too."""
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name.startswith("."):
                 continue
-            if entry.is_dir():
-                _images_in(entry.path, f"{prefix}{entry.name}/", found)
-            elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+            if name.lower().endswith(IMAGE_SUFFIXES):
                 stat = entry.stat()
-                found.append((f"{prefix}{entry.name}", stat.st_size, stat.st_mtime_ns))
+                found.append((prefix + name, stat.st_size, stat.st_mtime_ns))
+            elif entry.is_dir():
+                _images_in(entry.path, f"{prefix}{name}/", found)
     return found
 
 
@@ -75,22 +79,28 @@ def listing(root: Path) -> tuple[list[str], list[Stamp]]:
     ]
 
 
-def _same_files(entry: Entry, stamps: list[Stamp]) -> bool:
-    """Whether the entry holds exactly these files, each with its size and modification time, in this order."""
-    files = entry.meta.get("files", [])
-    return len(files) == len(stamps) and all(
-        file[0] == stamp.path and file[1] == stamp.size and file[2] == stamp.mtime_ns
-        for file, stamp in zip(files, stamps, strict=True)
-    )
+def listing_digest(stamps: list[Stamp]) -> str:
+    """One hash of every file's path, size and modification time, in order: a folder unchanged since its entry was
+    written has the entry's (comparing it costs nothing more than the listing)."""
+    text = "\n".join(f"{path}\0{label}\0{size}\0{mtime}" for path, label, size, mtime in stamps)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _unchanged(entry: Entry | None, stamps: list[Stamp]) -> dict[str, tuple[int, str]]:
-    """The files the entry already holds, as they are now: path -> (its row in the entry, its SHA-256)."""
-    if entry is None:
+def manifest(folder: Path) -> list:
+    """An entry's files: [path, size, modification time, SHA-256] by row ([] when it has none)."""
+    try:
+        return json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return []
+
+
+def _unchanged(folder: Path | None, stamps: list[Stamp]) -> dict[str, tuple[int, str]]:
+    """The files an entry already holds, as they are now: path -> (its row in the entry, its SHA-256)."""
+    if folder is None:
         return {}
     now = {stamp.path: stamp for stamp in stamps}
     kept = {}
-    for row, (path, size, mtime_ns, digest) in enumerate(entry.meta.get("files", [])):
+    for row, (path, size, mtime_ns, digest) in enumerate(manifest(folder)):
         stamp = now.get(path)
         if stamp is not None and (stamp.size, stamp.mtime_ns) == (size, mtime_ns):
             kept[path] = (row, digest)
@@ -103,10 +113,10 @@ def folder_entry(root: Path, image_size, memory: dict) -> Entry:
     folder = entry_folder("images", [str(root.resolve()), f"image_size={image_size}"])
     classes, stamps = listing(root)
     entry = memory.get(folder) or read_entry(folder)
-    if entry is not None and entry.meta["classes"] == classes and _same_files(entry, stamps):
+    if entry is not None and entry.meta["classes"] == classes and entry.meta["listing"] == listing_digest(stamps):
         memory[folder] = entry
         return entry
-    kept = _unchanged(entry, stamps)
+    kept = _unchanged(folder if entry is not None else None, stamps)
     started, decoding = time.perf_counter(), len(stamps) - len(kept)
     if decoding >= NOTE_FROM:
         print(f"note: decoding {decoding:,} images of {root} into the cache (once)", file=sys.stderr, flush=True)
@@ -134,7 +144,8 @@ def _write(into: Path, root: Path, stamps: list[Stamp], old: Entry | None, kept:
         shape = (*shape[:2], 3)
         files = _write_pixels(into, root, stamps, (None, {}), shape, resize)
     np.save(into / "y.npy", np.array([stamp.label for stamp in stamps], dtype=np.int32))
-    return {"files": files, "shape": list(shape)}
+    (into / MANIFEST).write_text(json.dumps(files))
+    return {"shape": list(shape), "listing": listing_digest(stamps)}
 
 
 class _Colour(Exception):
@@ -255,8 +266,7 @@ def folder_identity(root: Path, image_size) -> str:
 
     folder = entry_folder("images", [str(root.resolve()), f"image_size={image_size}"])
     _, stamps = listing(root)
-    meta = read_meta(folder)
-    kept = _unchanged(Entry(folder, meta) if meta else None, stamps)
+    kept = _unchanged(folder if read_meta(folder) else None, stamps)
     digest = hashlib.sha256()
     for stamp in stamps:
         known = kept.get(stamp.path)

@@ -8,7 +8,7 @@ keras.utils.PyDataset), and scaled to [0, 1] a batch at a time inside the model'
 `memory` gives the model each epoch's examples in one piece (its whole-epoch step trains them a batch at a time:
 harness.training.epoch_step), or pieces of MEMORY_PART_BYTES when larger, and the validation and test sets whole;
 `stream` gives them in parts of about STREAM_PART_BYTES, which the same step trains in turn, so memory holds a part
-rather than the data. The parts are consecutive runs of whole batches of the same
+(and the AHEAD made while it trains) rather than the data. The parts are consecutive runs of whole batches of the same
 permutation, so both draw the same batches in the same order and train to the same numbers (tests/test_inputs.py).
 The validation and test sets come whole in memory, in parts when streaming. A PyDataset rather than Grain: it is
 Keras's own path on every backend, and an epoch's permutation is the harness's, not a pipeline's.
@@ -21,7 +21,8 @@ import numpy as np
 
 from harness.data.arrays import gather, release
 
-STREAM_PART_BYTES = 64 * 2**20  # the examples a streamed run holds at once (and as many again being made)
+STREAM_PART_BYTES = 32 * 2**20  # the examples a streamed part holds
+AHEAD = 2  # parts made ahead of the one training (in threads: Keras's OrderedEnqueuer), and no more
 MEMORY_PART_BYTES = 256 * 2**20  # an epoch in memory comes in pieces of at most this (most data: in one)
 MEMORY_SHARE = 8  # by default, training data up to 1/8 of the machine's memory trains in memory
 
@@ -58,6 +59,12 @@ def rows_per_part(mode: str, examples: int, row_bytes: int, batch_size: int, who
     return min(examples, batches * batch_size)
 
 
+def ahead(examples: int, rows: int) -> dict:
+    """A PyDataset's settings: parts made ahead of the one training, a bounded few, where an epoch has several (a
+    thread pool each epoch costs a tenth of a second: an epoch in one piece is made as it is asked for)."""
+    return {"workers": AHEAD, "max_queue_size": AHEAD} if examples > rows else {}
+
+
 class EpochOrder(keras.utils.PyDataset):
     """The training examples in an order that depends only on (seed, epoch), a part of `rows` examples per item; the
     epoch is set by EpochSeeding, where Keras says which it is. A resumed run, a run in a worker and a streamed run
@@ -65,7 +72,7 @@ class EpochOrder(keras.utils.PyDataset):
     memory."""
 
     def __init__(self, x, y, seed: int, rows: int, epoch: int = 0):
-        super().__init__()
+        super().__init__(**ahead(len(y), rows))
         self.x, self.y, self.seed, self.rows = x, np.asarray(y), seed, rows
         self._epoch = epoch
         self._early = None  # the first part, read by Keras's TensorFlow adapter before training (for its shapes)
@@ -103,7 +110,7 @@ class InOrder(keras.utils.PyDataset):
     test sets."""
 
     def __init__(self, x, y=None, rows: int = 1024):
-        super().__init__()
+        super().__init__(**ahead(len(x), rows))
         self.x, self.y, self.rows = x, None if y is None else np.asarray(y), rows
 
     def __len__(self) -> int:
