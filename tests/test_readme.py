@@ -1,7 +1,7 @@
 """The README's promises, by running every command it shows as a newcomer would type it (into a reports folder of the
 test's own): set-up, a run and its page, a group, a comparison, a sweep, `make all`, data and a model of one's own,
-the Python API. `make test` and `make test-fast` are CI's own commands (.ci/run), not run from a test. These tests are
-`make test-fast`."""
+the Python API. `make test` and `make test-fast` are CI's own commands (.ci/run), not run from a test. The first
+screen's (set-up, a run and its page, a sweep, groups and a comparison) are `make test-fast`, with bad input."""
 
 from __future__ import annotations
 
@@ -76,12 +76,27 @@ def _get(url: str, attempts: int = 50) -> str:
     raise AssertionError(f"nothing served at {url}")
 
 
-@pytest.mark.fast
-def test_the_experiments_groups_comparison_sweep_and_make_all(tmp_path):
-    reports = tmp_path / "reports"
+def _experiments_block() -> tuple[list[str], list[str]]:
+    """The README's second block: its commands on their own, and the chain of a group, a comparison and make all."""
     shown = commands(blocks("sh")[1])
-    assert shown[0] == "make list" and any("SEEDS=3" in line for line in shown)
-    for command in shown:
+    chain = shown[[index for index, line in enumerate(shown) if "SEEDS=3" in line][0] :]
+    return [line for line in shown if line not in chain], chain
+
+
+@pytest.mark.fast
+def test_the_list_a_run_with_its_settings_and_a_sweep(tmp_path):
+    alone, _ = _experiments_block()
+    assert alone[0] == "make list" and any(line.startswith("make sweep") for line in alone)
+    for command in alone:
+        result = make(command, tmp_path / "reports")
+        assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+
+
+@pytest.mark.fast
+def test_groups_a_comparison_and_make_all(tmp_path):
+    reports = tmp_path / "reports"
+    _, chain = _experiments_block()
+    for command in chain:
         result = make(command, reports)
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
         if command.startswith("make compare"):
@@ -90,7 +105,6 @@ def test_the_experiments_groups_comparison_sweep_and_make_all(tmp_path):
             assert result.stdout.count("up to date") == 2  # both were run just before, unchanged
 
 
-@pytest.mark.fast
 def test_a_model_and_data_of_ones_own(tmp_path):
     """The README's own-data example, with its folder of photos and its module of models made here."""
     (yaml,) = blocks("yaml")
@@ -124,7 +138,6 @@ def test_a_model_and_data_of_ones_own(tmp_path):
     assert "photos: test accuracy" in result.stdout
 
 
-@pytest.mark.fast
 def test_the_python_api(tmp_path):
     (code,) = blocks("python")
     *lines, last = code.strip().splitlines()
