@@ -24,7 +24,8 @@ GROUP_OPTIONS := $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(JOBS),--jobs $(JOBS))
 NOTE_OPTIONS := $(if $(NOTE),--note "$(NOTE)") $(if $(TAGS),--tags "$(TAGS)")
 RUN_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(NOTE_OPTIONS) $(if $(SEED),--seed $(SEED)) $(if $(RESUME),--resume $(RESUME))
 SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(NOTE_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM)) \
-	$(if $(SEARCH),--search $(SEARCH)) $(if $(TRIALS),--trials $(TRIALS)) $(if $(PRUNE),--prune $(PRUNE))
+	$(if $(SEARCH),--search $(SEARCH)) $(if $(TRIALS),--trials $(TRIALS)) $(if $(PRUNE),--prune $(PRUNE)) \
+	$(if $(STOP),--stop "$(STOP)")
 # STORAGE (postgresql://...) reaches Python through the environment, not the command line: no password in `ps`.
 export STORAGE
 

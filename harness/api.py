@@ -342,6 +342,7 @@ def sweep(
     search: str | None = None,
     trials: int | None = None,
     prune: str | None = None,
+    stop: str | None = None,
     epochs: int | None = None,
     dataset: str | None = None,
     overrides: dict | list[str] | str | None = None,
@@ -357,14 +358,24 @@ def sweep(
     `seeds`, and return the sweep as a Group whose summary has a row per point.
 
     `random=N` samples N points of the grid's LOW:HIGH ranges instead; search="tpe" with `trials=N` lets Optuna's
-    TPE choose each point from the runs so far; prune="hyperband" or "median" stops runs that fall behind. With
+    TPE choose each point from the runs so far; prune="hyperband" or "median" stops runs that fall behind; stop=
+    "plateau:8 target:0.93 time:2h trials:40" (any of them) stops taking new points (harness.groups.stopping). With
     `storage` (postgresql://...) the study lives in that database, and other machines can join it (join_sweep).
     """
     from harness.groups.plan import GroupPlan, RunArguments
 
     arguments = RunArguments(_settings(overrides), dataset, epochs, note, _tags(tags))
     plan = GroupPlan.of_sweep(
-        name, grid, random, sample_seed, str(seeds) if seeds is not None else None, arguments, search, trials, prune
+        name,
+        grid,
+        random,
+        sample_seed,
+        str(seeds) if seeds is not None else None,
+        arguments,
+        search,
+        trials,
+        prune,
+        stop,
     )
     return _run_group(plan, jobs, reports_folder(reports_dir), experiments_dir, storage)
 

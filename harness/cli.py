@@ -93,6 +93,9 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("--trials", type=int, help="how many runs SEARCH=tpe may make")
     sweep.add_argument("--prune", help="hyperband or median: stop runs whose validation accuracy falls behind")
     sweep.add_argument(
+        "--stop", help='when to take no new point: "plateau:8 target:0.93 time:2h trials:40" (any of them)'
+    )
+    sweep.add_argument(
         "--storage",
         default=os.environ.get("STORAGE") or None,
         help="keep the study in a database (postgresql://...): other machines may join it",
@@ -217,6 +220,7 @@ def command_sweep(args: argparse.Namespace) -> int:
         search=args.search,
         trials=args.trials,
         prune=args.prune,
+        stop=args.stop,
         storage=args.storage,
         **_group_of(args),
     )

@@ -12,6 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 from harness.config.experiments import resolve
+from harness.errors import UserError
 from harness.groups.storage import open_storage
 from harness.groups.study import take_queued
 from harness.records import GroupDir, RunDir, reason_text
@@ -211,3 +212,35 @@ def test_a_point_that_ended_on_two_machines_counts_once():
     summary = summarize(Path("adam/sweep-x"), record, members)
     assert (summary["runs"], summary["finished"], summary["repeats"]) == (2, 2, ["p00-retry1"])
     assert summary["points"][0]["finished"] == 1
+
+
+def test_stopping_rules_are_read_against_the_study_and_recorded_once():
+    from harness.groups.stopping import STOPPED, parse_stop, stop_reason
+
+    study = optuna.create_study(direction="maximize")
+    rules = parse_stop("plateau:2, target:0.95 trials:10")
+    for value in (0.5, 0.7, 0.6):
+        study.add_trial(optuna.trial.create_trial(value=value))
+        assert stop_reason(rules, study) is None
+    study.add_trial(optuna.trial.create_trial(state=TrialState.PRUNED))  # a pruned trial is no better point
+    why = stop_reason(rules, study)
+    assert why["code"] == "sweep_plateau" and reason_text(why).startswith("no better point in 2 trials (the best: 0.7")
+    assert study.user_attrs[STOPPED] == why and stop_reason([], study) == why  # every machine reads the record
+    with pytest.raises(UserError, match="'time:soon' is not a rule"):
+        parse_stop("time:soon")
+    target = optuna.create_study(direction="maximize")
+    target.add_trial(optuna.trial.create_trial(value=0.96))
+    assert stop_reason(parse_stop("target:0.95"), target)["code"] == "sweep_target"
+
+
+def test_a_sweep_stops_taking_points_when_a_rule_is_met_and_its_page_says_why(reports):
+    grid = "optimizer.learning_rate=0.02,0.01,0.005,0.002,0.001"
+    result = run_harness(
+        "sweep", "adam", *DIGITS, "--epochs", "1", "--grid", grid, "--stop", "trials:2", reports=reports
+    )
+    assert result.returncode == 0, result.stderr
+    assert "the sweep takes no new point: 2 trials were run (trials:2)" in result.stdout
+    (group_dir,) = reports.glob("adam/sweep-*")
+    summary = json.loads((group_dir / "summary.json").read_text())
+    assert summary["finished"] == 2 and summary["stopped"]["code"] == "sweep_trials"
+    assert "The sweep stopped taking points" in (group_dir / "group.html").read_text()

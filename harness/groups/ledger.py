@@ -13,11 +13,13 @@ trial if that still runs, else in its retry's, which is then not run again. A po
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from harness.config.grid import point_label
 from harness.config.schema import ExperimentConfig
 from harness.groups.plan import GroupPlan, member_config, member_request, plan_record
+from harness.groups.stopping import STARTED, parse_stop, stop_reason
 from harness.groups.storage import HEARTBEAT_SECONDS
 from harness.groups.study import decoded, distributions, encoded, take_queued, tell, trial_reference
 from harness.groups.workers import ASK_AGAIN, RunResult
@@ -68,8 +70,11 @@ class Ledger:
         self.taken: set[str] = set()  # the runs this machine took
         self.finished_here: dict[str, Path] = {}  # runs that ended here untold, whose trial failed meanwhile
         self.waiting_said = False
+        self.rules = parse_stop(search.get("stop"))
+        self.stop_said = False
         if not joining:
             study.set_user_attr("plan", plan_record(plan))
+            study.set_user_attr(STARTED, time.time())
             for member in plan.members():
                 params = {key: encoded(value) for key, value in member["parameters"].items()}
                 study.enqueue_trial(params, user_attrs={key: member[key] for key in ("run", "point", "seed")})
@@ -79,9 +84,14 @@ class Ledger:
             self._record_untold()
 
     def members_here(self) -> list[dict]:
-        """The members this machine ran; with a database, the points it never took are other machines' to run."""
-        shared = self.heartbeat is not None
-        return [member for member in self.members.values() if not shared or member["run"] in self.taken]
+        """The members this machine ran; with a database, the points it never took are other machines' to run; once
+        the sweep stopped (STOP), the points no machine took are not runs at all."""
+        shared, stopped = self.heartbeat is not None, self.stop_said or bool(self.study.user_attrs.get("stopped"))
+        return [
+            member
+            for member in self.members.values()
+            if (not shared or member["run"] in self.taken) and not (stopped and member["run"] not in self.taken)
+        ]
 
     def _trials(self, *states: str) -> list:
         from optuna.trial import TrialState
@@ -96,7 +106,7 @@ class Ledger:
         while True:
             if self.heartbeat is not None:  # a trial whose machine went silent goes back in the queue
                 self.heartbeat.retry_stale()
-            trial = self._next_trial()
+            trial = None if self._stopped() else self._next_trial()
             if trial is None:
                 if not self._running_elsewhere():
                     return
@@ -134,6 +144,15 @@ class Ledger:
         if len(trials) - sum(_is_retry(trial) for trial in trials) >= self.trials:  # a retry stands in for a trial
             return None
         return self.study.ask(self.distributions)
+
+    def _stopped(self) -> bool:
+        """Whether the sweep's stopping rules (STOP) say it takes no new point, here or on another machine (said
+        once)."""
+        why = stop_reason(self.rules, self.study)
+        if why is not None and not self.stop_said and on_command_line():
+            print(f"the sweep takes no new point: {reason_text(why)}", flush=True)
+            self.stop_said = True
+        return why is not None
 
     def _running_elsewhere(self) -> list[str]:
         """The runs other machines are running (a study in a database): the group is not done until they end."""

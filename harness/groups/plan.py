@@ -19,6 +19,7 @@ from harness.config.grid import Range, as_override, grid_points, parse_axes, poi
 from harness.config.schema import ExperimentConfig
 from harness.data.datasets import load_dataset
 from harness.errors import UserError
+from harness.groups.stopping import parse_stop
 from harness.groups.study import PRUNERS, SEARCHES
 from harness.groups.workers import RunRequest
 from harness.records import GroupDir
@@ -122,10 +123,13 @@ class GroupPlan:
         method: str | None = None,
         trials: int | None = None,
         prune: str | None = None,
+        stop: str | None = None,
     ) -> GroupPlan:
         """Every point of GRID, or RANDOM points drawn from its LOW:HIGH ranges, times SEEDS; or TRIALS points
-        chosen by TPE (method "tpe"). `prune`: hyperband or median stops hopeless runs."""
+        chosen by TPE (method "tpe"). `prune`: hyperband or median stops hopeless runs; `stop`: when the sweep takes
+        no new point (harness.groups.stopping)."""
         check_search(method, trials, random, seeds, prune)
+        parse_stop(stop)  # a rule it cannot read is one line, before anything runs
         axes = parse_axes(grid, random=random is not None or method is not None)
         chosen = parse_seeds(seeds) if seeds else [None]
         if method is not None:
@@ -145,6 +149,7 @@ class GroupPlan:
             "method": method,
             "trials": trials,
             "prune": prune,
+            "stop": stop,
         }
         return cls(experiment, "sweep", points, chosen, arguments, search, axes)
 

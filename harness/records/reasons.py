@@ -52,6 +52,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "ワーカープロセスが起動中に失敗しました ({how})。実行は始まっていません。ログを見てください",
     ),
     "unreadable": ("{file} is unreadable ({error})", "{file} が読めません ({error})"),
+    "sweep_plateau": (
+        "no better point in {trials} trials (the best: {best:.4f}; {rule})",
+        "{trials} 試行のあいだ、より良い点がありませんでした (最良: {best:.4f}; {rule})",
+    ),
+    "sweep_target": (
+        "a point reached {value:.4f}, the target {target} ({rule})",
+        "ある点が {value:.4f} に達し、目標 {target} を満たしました ({rule})",
+    ),
+    "sweep_time": ("its time, {limit}, was spent ({rule})", "時間 {limit} を使い切りました ({rule})"),
+    "sweep_trials": ("{trials} trials were run ({rule})", "{trials} 試行を実行しました ({rule})"),
 }
 LANGUAGES = ("en", "ja")
 

@@ -181,6 +181,7 @@ def write_group_report(group_dir: Path, study=None) -> dict:
     summary = summarize(group_dir, record, members)
     if study is not None:
         summary["what_mattered"] = what_mattered(study, summary)
+        summary["stopped"] = study.user_attrs.get("stopped")  # why the sweep took no more points (STOP)
     group.write_summary(summary)
     lang = language(_report_language(group, members))
     text = labels(lang)
@@ -265,12 +266,14 @@ def summary_text(summary: dict) -> str:
         f"  {member['run']}: {member['status']}: {reason_text(member['reason'])}" for member in summary["not_finished"]
     ]
     missing = summary.get("missing_points") or []
-    if missing:
+    if missing and not summary.get("stopped"):
         names = ", ".join(f"p{point:02d}" for point in missing)
         lines.append(
             f"  {len(missing)} of {len(summary['points'])} points have no run ({names}): the machine that took them "
             "stopped without a word to the study, and no machine took them over"
         )
+    if summary.get("stopped"):
+        lines.append(f"  the sweep stopped taking points: {reason_text(summary['stopped'])}")
     if summary.get("repeats"):
         lines.append(
             f"  {', '.join(summary['repeats'])}: ran again where its first run had already ended (its machine lost the "

@@ -110,6 +110,7 @@ LABELS = {
         "failed_runs": "runs did not finish",
         "missing_points": "{count} of {points} points have no run: the machine that took them stopped without a word "
         "to the study, and no machine took them over",
+        "sweep_stopped": "The sweep stopped taking points",
         "filter_hint": "filter: words anywhere in a row",
         "previous_page": "← previous",
         "next_page": "next →",
@@ -245,6 +246,7 @@ LABELS = {
         "failed_runs": "件の実行が完了せず",
         "missing_points": "{points} 点のうち {count} 点に実行がありません: 担当したマシンが記録を残さずに止まり、"
         "引き継いだマシンもありません",
+        "sweep_stopped": "スイープは新しい点を取るのをやめました",
         "filter_hint": "絞り込み: 行のどこかに含まれる語",
         "previous_page": "← 前へ",
         "next_page": "次へ →",
