@@ -25,7 +25,7 @@ NOTE_OPTIONS := $(if $(NOTE),--note "$(NOTE)") $(if $(TAGS),--tags "$(TAGS)")
 RUN_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(NOTE_OPTIONS) $(if $(SEED),--seed $(SEED)) $(if $(RESUME),--resume $(RESUME))
 SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(NOTE_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM)) \
 	$(if $(SEARCH),--search $(SEARCH)) $(if $(TRIALS),--trials $(TRIALS)) $(if $(PRUNE),--prune $(PRUNE)) \
-	$(if $(STOP),--stop "$(STOP)")
+	$(if $(STOP),--stop "$(STOP)") $(if $(KEEP),--keep $(KEEP))
 # STORAGE (postgresql://...) reaches Python through the environment, not the command line: no password in `ps`.
 export STORAGE
 
@@ -40,7 +40,7 @@ BENCH_EPOCHS ?= 8
 PORT ?= 8000
 DASHBOARD_PORT ?= 8080
 
-.PHONY: help setup experiment sweep all gradcheck report compare serve list tag dashboard bench bench-suite bench-index bench-tuning bench-data sweep-worker test test-fast lint clean
+.PHONY: help setup experiment sweep all gradcheck report compare serve list tag du prune dashboard bench bench-suite bench-index bench-tuning bench-data sweep-worker test test-fast lint clean
 
 help:
 	@sed -n '2,11p' Makefile
@@ -99,6 +99,16 @@ list:
 # Optuna's own web UI on a sweep's study (the newest sweep, SWEEP=<id>, or the database STORAGE names).
 dashboard:
 	$(PYTHON) -m harness dashboard $(if $(SWEEP),--sweep $(SWEEP)) --port $(DASHBOARD_PORT)
+
+du:
+	@$(PYTHON) -m harness du
+
+# The heavy files (model, checkpoints, TensorBoard events) of all but the KEEP=best:K best by validation: a dry run
+# unless CONFIRM=1. NAME: an experiment (its runs), or a group or sweep (its points).
+prune:
+	@test -n "$(NAME)" || { echo 'error: give what to prune, e.g. make prune NAME=adam KEEP=best:3 [CONFIRM=1]' >&2; exit 2; }
+	@test -n "$(KEEP)" || { echo 'error: give KEEP=best:K, e.g. make prune NAME=$(NAME) KEEP=best:3 [CONFIRM=1]' >&2; exit 2; }
+	$(PYTHON) -m harness prune $(NAME) --keep $(KEEP) $(if $(CONFIRM),--confirm)
 
 tag:
 	@test -n "$(RUN)" || { echo 'error: name the run, e.g. make tag RUN=adam TAGS="keep" (its latest run, or a run id)' >&2; exit 2; }

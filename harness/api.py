@@ -145,6 +145,9 @@ class Run:
 
     def model(self):
         """The trained Keras model (model.keras)."""
+        removed = self._run.removed()
+        if removed:
+            raise UserError(f"{self.path}'s model was removed to save disk ({removed['why']}, {removed['when']})")
         _quiet_native_logs()
         import keras
 
@@ -343,6 +346,7 @@ def sweep(
     trials: int | None = None,
     prune: str | None = None,
     stop: str | None = None,
+    keep: str | None = None,
     epochs: int | None = None,
     dataset: str | None = None,
     overrides: dict | list[str] | str | None = None,
@@ -359,7 +363,8 @@ def sweep(
 
     `random=N` samples N points of the grid's LOW:HIGH ranges instead; search="tpe" with `trials=N` lets Optuna's
     TPE choose each point from the runs so far; prune="hyperband" or "median" stops runs that fall behind; stop=
-    "plateau:8 target:0.93 time:2h trials:40" (any of them) stops taking new points (harness.groups.stopping). With
+    "plateau:8 target:0.93 time:2h trials:40" (any of them) stops taking new points (harness.groups.stopping); keep=
+    "best:K" removes, once it ends, the heavy files of all but its K best points' runs (harness.groups.disk). With
     `storage` (postgresql://...) the study lives in that database, and other machines can join it (join_sweep).
     """
     from harness.groups.plan import GroupPlan, RunArguments
@@ -377,7 +382,40 @@ def sweep(
         prune,
         stop,
     )
-    return _run_group(plan, jobs, reports_folder(reports_dir), experiments_dir, storage)
+    kept = _keep(keep)  # a wrong KEEP is one line before anything runs
+    group = _run_group(plan, jobs, reports_folder(reports_dir), experiments_dir, storage)
+    if kept is not None:
+        from harness.groups.disk import prune as prune_runs
+
+        why = f"the sweep's {setting('keep', keep)}"
+        print(prune_runs(reports_folder(reports_dir), str(group.path), kept, True, why))
+    return group
+
+
+def _keep(keep: str | None):
+    from harness.groups.disk import Keep
+
+    return Keep.parse(keep) if keep is not None else None
+
+
+def prune(
+    name: str | Path, keep: str, *, confirm: bool = False, reports_dir: Path | str | None = None, why: str = ""
+) -> str:
+    """`make prune`: remove the heavy files (model, checkpoints, TensorBoard events) of all but the `keep` ("best:K")
+    best runs of an experiment, or points of a group or sweep, by validation; a dry run unless `confirm`. Returns
+    what it did (or would do), in words."""
+    from harness.groups.disk import Keep
+    from harness.groups.disk import prune as prune_runs
+
+    reason = why or f"make prune KEEP={keep}"
+    return prune_runs(reports_folder(reports_dir), str(name), Keep.parse(keep), confirm, reason)
+
+
+def disk_usage(reports_dir: Path | str | None = None) -> str:
+    """`make du`: the space each experiment, group and sweep takes, and how much of it is heavy files."""
+    from harness.groups.disk import usage_text
+
+    return usage_text(reports_folder(reports_dir))
 
 
 def join_sweep(

@@ -95,11 +95,22 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument(
         "--stop", help='when to take no new point: "plateau:8 target:0.93 time:2h trials:40" (any of them)'
     )
+    sweep.add_argument("--keep", help="best:K: once the sweep ends, the heavy files of only its K best points stay")
     sweep.add_argument(
         "--storage",
         default=os.environ.get("STORAGE") or None,
         help="keep the study in a database (postgresql://...): other machines may join it",
     )
+
+
+def _prune_arguments(pruning: argparse.ArgumentParser) -> None:
+    pruning.add_argument("name", help="an experiment (its runs), or a group or sweep (its points): id or path")
+    pruning.add_argument("--keep", required=True, help="best:K, the K best by validation whose heavy files stay")
+    pruning.add_argument("--confirm", action="store_true", help="remove them (without it: say what would go)")
+
+
+def _du_arguments(du: argparse.ArgumentParser) -> None:
+    pass
 
 
 def _tag_arguments(tag: argparse.ArgumentParser) -> None:
@@ -221,6 +232,7 @@ def command_sweep(args: argparse.Namespace) -> int:
         trials=args.trials,
         prune=args.prune,
         stop=args.stop,
+        keep=args.keep,
         storage=args.storage,
         **_group_of(args),
     )
@@ -295,6 +307,20 @@ def _resume_command(name: str, run_dir: Path, args: argparse.Namespace) -> str:
         if Path(folder).resolve() != (Path.cwd() / variable.lower()).resolve():
             words.append(f"{variable}={shlex.quote(str(Path(folder).resolve()))}")
     return " ".join(words)
+
+
+def command_du(args: argparse.Namespace) -> int:
+    from harness.groups.disk import usage_text
+
+    print(usage_text(args.reports_dir))
+    return 0
+
+
+def command_prune(args: argparse.Namespace) -> int:
+    from harness import api
+
+    print(api.prune(args.name, args.keep, confirm=args.confirm, reports_dir=args.reports_dir))
+    return 0
 
 
 def command_tag(args: argparse.Namespace) -> int:
@@ -416,6 +442,8 @@ COMMANDS = {  # name: (shared options, its own arguments, what runs it, help)
     "sweep-worker": (("folders",), _worker_arguments, command_sweep_worker, "take runs of a sweep in a database"),
     "report": (("folders",), _report_arguments, command_report, "make every run's and group's report again"),
     "tag": (("folders", "notes"), _tag_arguments, command_tag, "add tags (and a note) to a run"),
+    "du": (("folders",), _du_arguments, command_du, "the space each experiment, group and sweep takes"),
+    "prune": (("folders",), _prune_arguments, command_prune, "keep the heavy files of only the best runs"),
     "dashboard": (("folders",), _dashboard_arguments, command_dashboard, "Optuna's dashboard on a sweep's study"),
     "gradcheck": (
         ("folders", "settings"),

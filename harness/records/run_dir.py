@@ -64,6 +64,7 @@ class RunDir(Folder):
     HISTORY = "history.csv"  # one row per epoch (Keras's CSVLogger appends to it)
     PREDICTIONS = "predictions.csv"  # one row per test example
     NOTES = "notes.json"  # the user's note and tags: {"note": "...", "tags": [...]}
+    REMOVED = "removed.json"  # heavy files removed to save disk (make prune): which, how many bytes, when, why
     DATA = "data.json"  # its dataset: class names in label order, kind (images or table), input shape, sizes
     ENVIRONMENT = "env.json"
     FINGERPRINT = "fingerprint.json"
@@ -200,6 +201,21 @@ class RunDir(Folder):
 
     def write_iteration_loss(self, losses) -> None:
         self.write_text(self.ITERATION_LOSS, losses.to_csv(index=False))
+
+    # ------------------------------------------------------------ disk
+
+    HEAVY = (MODEL, CHECKPOINTS, WEIGHTS)  # what `make prune` may remove; results, history, predictions, pages stay
+
+    def heavy_paths(self, tensorboard: Path) -> list[Path]:
+        """The run's heavy files that exist: its model, checkpoints, NumPy weights and TensorBoard events folder."""
+        return [path for path in (*(self.path / name for name in self.HEAVY), tensorboard) if path.exists()]
+
+    def removed(self) -> dict:
+        """What make prune removed from the run ({} when nothing was)."""
+        return read_json(self.path / self.REMOVED, missing={})
+
+    def write_removed(self, record: dict) -> None:
+        write_json(self.path / self.REMOVED, record)
 
     # ------------------------------------------------------------ the user's words about it
 

@@ -111,6 +111,9 @@ LABELS = {
         "missing_points": "{count} of {points} points have no run: the machine that took them stopped without a word "
         "to the study, and no machine took them over",
         "sweep_stopped": "The sweep stopped taking points",
+        "model_removed": "no model file",
+        "files_removed": "Its model, checkpoints and TensorBoard events were removed to save disk ({why}, {when}); its "
+        "results, history, predictions and plots are kept.",
         "filter_hint": "filter: words anywhere in a row",
         "previous_page": "← previous",
         "next_page": "next →",
@@ -247,6 +250,9 @@ LABELS = {
         "missing_points": "{points} 点のうち {count} 点に実行がありません: 担当したマシンが記録を残さずに止まり、"
         "引き継いだマシンもありません",
         "sweep_stopped": "スイープは新しい点を取るのをやめました",
+        "model_removed": "モデルファイルなし",
+        "files_removed": "ディスク節約のため、モデル・チェックポイント・TensorBoard のイベントを削除しました ({why}, {when})。"
+        "結果・履歴・予測・図は残っています。",
         "filter_hint": "絞り込み: 行のどこかに含まれる語",
         "previous_page": "← 前へ",
         "next_page": "次へ →",

@@ -52,6 +52,7 @@ COLUMNS = [
     "note",
     "reason",
     "path",
+    "files",  # "model removed" where make prune removed the run's heavy files
 ]
 
 
@@ -76,6 +77,7 @@ def run_row(run_dir: Path, reports_dir: Path, lang: str = "en") -> dict:
     row |= {"experiment": path.parts[0], "run_id": run_dir.name, "date": run_started(run_dir), "path": str(path)}
     row["group"] = path.parts[1] if len(path.parts) == 3 else None
     status, notes = run.status(), run.notes()
+    row["files"] = "model removed" if run.has(RunDir.REMOVED) else None
     row |= {"status": status["status"], "reason": reason_text(status.get("reason"), lang)}
     row["epochs"] = run.epochs_done() if status["status"] == "running" else None
     row |= {"tags": " ".join(notes["tags"]) or None, "note": notes["note"]}
@@ -172,7 +174,7 @@ def group_row(group_dir: Path, reports_dir: Path) -> dict:
 
 DATA_FILE = "index-data.js"  # each row and the signature of the files it came from: read by index.html and refresh
 _DATA_START, _DATA_END = "window.INDEX_DATA = ", ";\n"  # a script, since a page opened from disk cannot fetch JSON
-RUN_FILES = (RunDir.STATUS, RunDir.METRICS, RunDir.NOTES)  # every write the harness makes to a run changes one
+RUN_FILES = (RunDir.STATUS, RunDir.METRICS, RunDir.NOTES, RunDir.REMOVED)  # every write to a run changes one
 GROUP_FILES = (GroupDir.SUMMARY, GroupDir.LIVE)
 
 
@@ -315,7 +317,7 @@ def write_index(reports_dir: Path, everything: bool = False) -> Path:
     lang = language()
     text = labels(lang)
     record = _rows_record(reports_dir, everything)
-    shown = [column for column in COLUMNS if column not in ("reason", "path", "epochs_planned")]
+    shown = [column for column in COLUMNS if column not in ("reason", "path", "epochs_planned", "files")]
     columns = [
         {"key": column, "label": text[column], "text": column in TEXT_COLUMNS, "decimals": INDEX_FORMATS.get(column)}
         for column in shown

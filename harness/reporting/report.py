@@ -253,6 +253,7 @@ def write_run_page(run: RunDir, config: dict, text: dict, lang: str) -> None:
         status=run.status(),
         key_metrics=key_metrics(run.metrics(), text),
         notes=run.notes(),
+        removed=run.removed(),
         images=images,
         mistakes=mistakes_html,
         classification=classification,
