@@ -87,8 +87,8 @@ def _arguments(commands, folders: argparse.ArgumentParser) -> None:
     data = commands.add_parser(
         "data", parents=[folders], help="image folders and tables at real sizes against Keras's and pandas' way"
     )
-    data.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="images per folder")
-    data.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000], help="rows per table")
+    data.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="images per folder (none: none)")
+    data.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000], help="rows per table")
     data.add_argument("--epochs", type=int, default=2, help="epochs of each training (default 2)")
     data.add_argument("--batch-size", type=int, default=128, help="batch size of every way (default 128)")
 

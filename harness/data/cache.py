@@ -37,6 +37,7 @@ FORMAT = 2  # the layout of an entry; another one is another key
 META = "meta.json"
 VERIFY_AT_ONCE_BYTES = 256 * 2**20  # larger entries are verified alongside the run
 CHUNK_BYTES = 64 * 2**20  # what a write or a digest holds in memory at once
+CHECK_DELAY_SECONDS = 3.0  # a large entry's check starts this long after the entry is read
 
 
 def datasets_dir() -> Path:
@@ -65,8 +66,9 @@ class Check:
     def start(self, at_once: bool) -> Check:
         if at_once:
             self._run()
-        else:
-            self.thread = threading.Thread(target=self._run, daemon=True, name="cache-check")
+        else:  # alongside training, once it has begun: the first batch does not wait for it
+            self.thread = threading.Timer(CHECK_DELAY_SECONDS, self._run)
+            self.thread.daemon = True
             self.thread.start()
         return self
 

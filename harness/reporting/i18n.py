@@ -251,8 +251,8 @@ LABELS = {
         "引き継いだマシンもありません",
         "sweep_stopped": "スイープは新しい点を取るのをやめました",
         "model_removed": "モデルファイルなし",
-        "files_removed": "ディスク節約のため、モデル・チェックポイント・TensorBoard のイベントを削除しました ({why}, {when})。"
-        "結果・履歴・予測・図は残っています。",
+        "files_removed": "ディスク節約のため、モデル・チェックポイント・TensorBoard のイベントを削除しました "
+        "({why}, {when})。結果・履歴・予測・図は残っています。",
         "filter_hint": "絞り込み: 行のどこかに含まれる語",
         "previous_page": "← 前へ",
         "next_page": "次へ →",

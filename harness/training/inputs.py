@@ -23,7 +23,7 @@ from harness.data.arrays import gather, release
 
 STREAM_PART_BYTES = 32 * 2**20  # the examples a streamed part holds
 AHEAD = 2  # parts made ahead of the one training (in threads: Keras's OrderedEnqueuer), and no more
-MEMORY_PART_BYTES = 256 * 2**20  # an epoch in memory comes in pieces of at most this (most data: in one)
+MEMORY_PART_BYTES = 64 * 2**20  # an epoch in memory comes in pieces of at most this (most data: in one)
 MEMORY_SHARE = 8  # by default, training data up to 1/8 of the machine's memory trains in memory
 
 
