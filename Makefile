@@ -2,13 +2,15 @@
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
 #   make experiment NAME=adam NOTE="try a lower rate" TAGS="baseline"
 #   make experiment NAME=adam SEEDS=5 [JOBS=2] | make sweep NAME=l2 GRID="model.l2=0.0001,0.01" [RANDOM=20 SEEDS=3]
+#   make experiment NAME=adam FOLDS=5 (cross-validated; FOLDS on a sweep too) | make finalize SWEEP=<id> [SEEDS=5]
+#   make table NAMES="adam sgd" [ROWS=experiment COLUMNS=dataset METRIC=test_accuracy FORMAT=latex SPREAD=sd]
 #   make sweep NAME=adam GRID="optimizer.learning_rate=1e-4:1e-1:log" SEARCH=tpe TRIALS=20 [PRUNE=hyperband]
 #   make sweep ... STORAGE=postgresql://user:pw@host/db, then on other machines: make sweep-worker SWEEP=<id> JOBS=2
 #   make all [FORCE=1 JOBS=2 NAMES="adam sgd"] | make report | make compare NAMES="adam adam_lr"
 #   make serve [PORT=8000] | make gradcheck NAME=l2 | make list | make bench [BENCH_MODEL=simple] | make bench-suite
 #   make tag RUN=<run-id or experiment> TAGS="keep" [NOTE="..."] | make dashboard [SWEEP=<id>] [STORAGE=...]
 #   make bench-index [RUNS=10000] | make bench-tuning [JOBS=2 TRIALS=12]
-#   make test | make lint
+#   make du | make prune NAME=<sweep> KEEP=best:3 [CONFIRM=1] | make test | make test-fast | make lint
 
 PYTHON_BOOTSTRAP ?= python3
 VENV ?= .venv
@@ -20,7 +22,7 @@ export LANG
 
 COMMON_OPTIONS := $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DATASET),--dataset $(DATASET)) \
 	$(foreach setting,$(SET),--set $(setting))
-GROUP_OPTIONS := $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(JOBS),--jobs $(JOBS))
+GROUP_OPTIONS := $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(FOLDS),--folds $(FOLDS)) $(if $(JOBS),--jobs $(JOBS))
 NOTE_OPTIONS := $(if $(NOTE),--note "$(NOTE)") $(if $(TAGS),--tags "$(TAGS)")
 RUN_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(NOTE_OPTIONS) $(if $(SEED),--seed $(SEED)) $(if $(RESUME),--resume $(RESUME))
 SWEEP_OPTIONS := $(COMMON_OPTIONS) $(GROUP_OPTIONS) $(NOTE_OPTIONS) --grid "$(GRID)" $(if $(RANDOM),--random $(RANDOM)) \
@@ -40,10 +42,10 @@ BENCH_EPOCHS ?= 8
 PORT ?= 8000
 DASHBOARD_PORT ?= 8080
 
-.PHONY: help setup experiment sweep all gradcheck report compare serve list tag du prune dashboard bench bench-suite bench-index bench-tuning bench-data sweep-worker test test-fast lint clean
+.PHONY: help setup experiment sweep finalize table all gradcheck report compare serve list tag du prune dashboard bench bench-suite bench-index bench-tuning bench-data sweep-worker test test-fast lint clean
 
 help:
-	@sed -n '2,11p' Makefile
+	@sed -n '2,14p' Makefile
 
 setup: $(VENV)/.installed
 
@@ -102,6 +104,18 @@ dashboard:
 
 du:
 	@$(PYTHON) -m harness du
+
+# A sweep's best point by validation, trained again on training + validation data for the epochs it chose, over
+# SEEDS (5 unless given), and tested once.
+finalize:
+	@test -n "$(SWEEP)" || { echo 'error: name the sweep, e.g. make finalize SWEEP=sweep-20261205-101500-ab12 [SEEDS=5]' >&2; exit 2; }
+	$(PYTHON) -m harness finalize $(SWEEP) $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(JOBS),--jobs $(JOBS))
+
+# Experiments x datasets (ROWS, COLUMNS: any config key), mean over seeds or folds with its interval: a paper's table.
+table:
+	@test -n "$(NAMES)" || { echo 'error: name the experiments (or groups), e.g. make table NAMES="adam sgd" [FORMAT=latex]' >&2; exit 2; }
+	@$(PYTHON) -m harness table $(NAMES) $(if $(ROWS),--rows $(ROWS)) $(if $(COLUMNS),--columns $(COLUMNS)) \
+		$(if $(METRIC),--metric $(METRIC)) $(if $(FORMAT),--format $(FORMAT)) $(if $(SPREAD),--spread $(SPREAD))
 
 # The heavy files (model, checkpoints, TensorBoard events) of all but the KEEP=best:K best by validation: a dry run
 # unless CONFIRM=1. NAME: an experiment (its runs), or a group or sweep (its points).

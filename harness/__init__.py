@@ -2,8 +2,9 @@
 
 python -m harness run adam_lr      (or: make experiment NAME=adam_lr)
 
-From Python (a notebook): harness.run, harness.sweep, harness.load, harness.runs and harness.compare
-(harness/api.py, the README's "Python API"); bad input raises harness.UserError, a ValueError.
+From Python (a notebook): harness.run, harness.sweep, harness.finalize, harness.load, harness.runs, harness.compare,
+harness.table, harness.prune and harness.disk_usage (harness/api.py, docs/python-api.md); bad input raises
+harness.UserError, a ValueError.
 """
 
 import warnings as _warnings
@@ -16,7 +17,21 @@ _enable_compile_caches()  # before TensorFlow or JAX loads: XLA's compiled steps
 # In Jupyter, Optuna's import of tqdm.auto warns that ipywidgets is missing: the harness draws no progress bars.
 _warnings.filterwarnings("ignore", message="IProgress not found")
 
-API = ("run", "sweep", "join_sweep", "load", "runs", "compare", "Run", "Group", "Comparison")
+API = (
+    "run",
+    "sweep",
+    "join_sweep",
+    "finalize",
+    "load",
+    "runs",
+    "compare",
+    "table",
+    "prune",
+    "disk_usage",
+    "Run",
+    "Group",
+    "Comparison",
+)
 __all__ = [*API, "UserError"]
 
 

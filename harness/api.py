@@ -268,6 +268,7 @@ def run(
     seed: int | None = None,
     overrides: dict | list[str] | str | None = None,
     seeds: int | str | None = None,
+    folds: int | None = None,
     jobs: int = 1,
     reports_dir: Path | str | None = None,
     experiments_dir: Path | str = EXPERIMENTS,
@@ -280,20 +281,27 @@ def run(
     """Train and evaluate the experiment `name` (a file in experiments/) and write its run directory.
 
     Returns a Run, trained in this process; with `seeds` (a count, 5 for seeds 0..4, or "3 7 11"), a Group of one
-    run per seed, trained `jobs` at a time in worker processes. `epochs`, `dataset` and `seed` change those values;
-    `overrides` changes any: {"optimizer.learning_rate": 0.01}, or "key=value" strings. Runs go to `reports_dir`
-    (default: $REPORTS, else the checkout's reports/). `note` and `tags` (a list, or words in a string) are yours
-    to find the run by later. `run_dir`: a new directory to make the run in; `command`: what env.json records;
-    `isolated=False` skips clearing up after the run for the next one in this process.
+    run per seed, trained `jobs` at a time in worker processes; with `folds=k` (or dataset.folds in the file), a Group
+    that cross-validates: k runs per seed, each validated on one of k stratified folds of the training data.
+    `epochs`, `dataset` and `seed` change those values; `overrides` changes any: {"optimizer.learning_rate": 0.01},
+    or "key=value" strings. Runs go to `reports_dir` (default: $REPORTS, else the checkout's reports/). `note` and
+    `tags` (a list, or words in a string) are yours to find the run by later. `run_dir`: a new directory to make the
+    run in; `command`: what env.json records; `isolated=False` skips clearing up after the run for the next one in
+    this process.
     """
-    check_run_options(seed, seeds, jobs, run_dir)
+    check_run_options(seed, seeds, 1, run_dir, folds)
     settings, reports, tags = _settings(overrides), reports_folder(reports_dir), _tags(tags)
-    if seeds is not None:
+    config = resolve(name, Path(experiments_dir), settings, dataset, epochs, seed)
+    folds = folds or (config.dataset.folds if config.dataset.fold is None else None)  # FOLDS, or the file's
+    check_jobs(jobs, seeds, folds)
+    if seeds is not None or folds:
         from harness.groups.plan import GroupPlan, RunArguments
 
-        plan = GroupPlan.of_seeds(name, str(seeds), RunArguments(settings, dataset, epochs, note, tags))
+        arguments = RunArguments(settings, dataset, epochs, note, tags)
+        plan = GroupPlan.of_seeds(name, str(seeds) if seeds is not None else None, arguments, folds)
+        if seed is not None:
+            plan.seeds = [seed]
         return _run_group(plan, jobs, reports, experiments_dir)
-    config = resolve(name, Path(experiments_dir), settings, dataset, epochs, seed)
     run_dir = Path(run_dir) if run_dir else None
     where = {"run_dir": run_dir, "experiments_dir": Path(experiments_dir)}
     return _run_one(config, reports, where, command or ["harness.run", name], isolated, note, tags)
@@ -326,11 +334,17 @@ def _tags(tags: list[str] | str) -> list[str]:
     return tags.replace(",", " ").split() if isinstance(tags, str) else [str(tag) for tag in tags]
 
 
-def check_run_options(seed, seeds, jobs: int, run_dir) -> None:
+def check_run_options(seed, seeds, jobs: int, run_dir, folds: int | None = None) -> None:
     """One run or a group of seeds, not both; several jobs only for a group."""
     if seeds is not None and (seed is not None or run_dir is not None):
         raise UserError(f"give either {option('seed')} (one run) or {option('seeds')} (a group of runs), not both")
-    if jobs != 1 and seeds is None:
+    if folds is not None and run_dir is not None:
+        raise UserError(f"{option('folds')} makes a group of runs, one per fold: it does not take a run directory")
+    check_jobs(jobs, seeds, folds)
+
+
+def check_jobs(jobs: int, seeds, folds: int | None) -> None:
+    if jobs != 1 and seeds is None and folds is None:
         raise UserError(
             f"{option('jobs')} runs the runs of a group side by side: add {setting('seeds', 'N', example=True)}"
         )
@@ -351,6 +365,7 @@ def sweep(
     dataset: str | None = None,
     overrides: dict | list[str] | str | None = None,
     seeds: int | str | None = None,
+    folds: int | None = None,
     jobs: int = 1,
     reports_dir: Path | str | None = None,
     experiments_dir: Path | str = EXPERIMENTS,
@@ -365,11 +380,16 @@ def sweep(
     TPE choose each point from the runs so far; prune="hyperband" or "median" stops runs that fall behind; stop=
     "plateau:8 target:0.93 time:2h trials:40" (any of them) stops taking new points (harness.groups.stopping); keep=
     "best:K" removes, once it ends, the heavy files of all but its K best points' runs (harness.groups.disk). With
-    `storage` (postgresql://...) the study lives in that database, and other machines can join it (join_sweep).
+    `folds=k` (or dataset.folds in the file) each point is cross-validated, k runs, and scored (chosen, pruned) by the
+    mean of its folds. With `storage` (postgresql://...) the study lives in that database, and other machines can join
+    it (join_sweep).
     """
     from harness.groups.plan import GroupPlan, RunArguments
 
     arguments = RunArguments(_settings(overrides), dataset, epochs, note, _tags(tags))
+    if folds is None:
+        config = resolve(name, Path(experiments_dir), arguments.overrides, dataset, epochs)
+        folds = config.dataset.folds if config.dataset.fold is None else None
     plan = GroupPlan.of_sweep(
         name,
         grid,
@@ -381,6 +401,7 @@ def sweep(
         trials,
         prune,
         stop,
+        folds,
     )
     kept = _keep(keep)  # a wrong KEEP is one line before anything runs
     group = _run_group(plan, jobs, reports_folder(reports_dir), experiments_dir, storage)
@@ -390,6 +411,36 @@ def sweep(
         why = f"the sweep's {setting('keep', keep)}"
         print(prune_runs(reports_folder(reports_dir), str(group.path), kept, True, why))
     return group
+
+
+def finalize(
+    sweep: str | Path | Group,
+    *,
+    seeds: int | str = 5,
+    jobs: int = 1,
+    reports_dir: Path | str | None = None,
+    experiments_dir: Path | str = EXPERIMENTS,
+) -> Group:
+    """`make finalize`: the sweep's best point by validation (never by test), trained again on training + validation
+    data for the epochs its runs chose, over `seeds`, and scored once on the test set; a Group of kind "final" whose
+    page states the final test accuracy with its interval and where the point came from. A test set scored by an
+    earlier finalize is said to be so (the harness records each use: reports/test-uses.json)."""
+    from harness.groups.finalize import final_plan
+
+    reports = reports_folder(reports_dir)
+    plan = final_plan(str(sweep.path if isinstance(sweep, Group) else sweep), str(seeds), reports)
+    for use in plan.final["earlier_uses"]:
+        warn(earlier_use_warning(use))
+    return _run_group(plan, jobs, reports, experiments_dir)
+
+
+def earlier_use_warning(use: dict) -> str:
+    """A warning that a test set was scored before by a finalize."""
+    return (
+        f"the test set of {use['dataset']} was scored before, by the finalize {use['final']} ({use['when']}, from "
+        f"{use['sweep']}): a test set that has helped choose is no longer an untouched estimate; report the first "
+        "figure, or test on new data"
+    )
 
 
 def _keep(keep: str | None):
@@ -457,6 +508,29 @@ def compare(*items: str | Path | Run | Group, reports_dir: Path | str | None = N
 
     names = [str(item.path) if isinstance(item, Run | Group) else str(item) for item in items]
     return Comparison(compare_targets(names, reports_folder(reports_dir)))
+
+
+def table(
+    *names: str | Path | Group,
+    rows: str = "experiment",
+    columns: str = "dataset",
+    metric: str = "test_accuracy",
+    format: str = "markdown",  # noqa: A002 - make table's FORMAT
+    spread: str = "ci",
+    reports_dir: Path | str | None = None,
+):
+    """`make table`: a table for a paper, a cell per (row, column) from groups of seeds or folds (an experiment's name
+    stands for all its groups; the newest in a cell counts): the metric's mean with its 95% interval's half-width (or
+    its standard deviation, spread="sd"), the best in each column in bold, and the cells not significantly behind it
+    marked (Welch's t-test, or the corrected resampled t-test for cross-validations on the same folds; Holm-adjusted).
+    Writes Markdown, LaTeX (booktabs) and CSV under reports/tables/; returns the table (its `text` in `format`, its
+    `frame`, its `files`)."""
+    from harness.reporting.paper_table import make_table
+
+    if not names:
+        raise UserError('name the experiments or groups, e.g. harness.table("adam", "sgd")')
+    named = [str(name.path) if isinstance(name, Group) else str(name) for name in names]
+    return make_table(named, rows, columns, metric, format, spread, reports_folder(reports_dir))
 
 
 def _run_group(plan, jobs: int, reports: Path, experiments_dir: Path | str, storage: str | None = None) -> Group:

@@ -55,6 +55,11 @@ def _notes_parser() -> argparse.ArgumentParser:
 def _group_parser() -> argparse.ArgumentParser:
     group = argparse.ArgumentParser(add_help=False)
     group.add_argument("--seeds", help='a count (5: seeds 0..4) or a list ("3 7 11"): one run per seed, as a group')
+    group.add_argument(
+        "--folds",
+        type=int,
+        help="cross-validate: k runs, each validated on one of k stratified folds of the training data",
+    )
     group.add_argument("--jobs", type=int, default=1, help="runs at a time, each with its share of the CPU threads")
     return group
 
@@ -101,6 +106,23 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
         default=os.environ.get("STORAGE") or None,
         help="keep the study in a database (postgresql://...): other machines may join it",
     )
+
+
+def _finalize_arguments(final: argparse.ArgumentParser) -> None:
+    final.add_argument("sweep", help="the sweep: its id (sweep-<time>-<suffix>), path, or an experiment's latest sweep")
+    final.add_argument("--seeds", default="5", help="how many seeds (default 5) or which ('3 7 11')")
+    final.add_argument("--jobs", type=int, default=1, help="runs at a time")
+
+
+def _table_arguments(table: argparse.ArgumentParser) -> None:
+    table.add_argument("names", nargs="+", help="experiments (each group of seeds or folds they have), groups, paths")
+    table.add_argument("--rows", default="experiment", help="what each row is: experiment, dataset or a config key")
+    table.add_argument("--columns", default="dataset", help="what each column is (default: dataset)")
+    table.add_argument(
+        "--metric", default="test_accuracy", help="the runs' metric in the cells (default test_accuracy)"
+    )
+    table.add_argument("--format", default="markdown", choices=("markdown", "latex", "csv"), help="what to print")
+    table.add_argument("--spread", default="ci", choices=("ci", "sd"), help="ci: 95%% interval; sd: standard deviation")
 
 
 def _prune_arguments(pruning: argparse.ArgumentParser) -> None:
@@ -163,11 +185,12 @@ def _parser() -> argparse.ArgumentParser:
 def command_run(args: argparse.Namespace) -> int:
     if args.threads:
         os.environ.update(thread_environment(parse_threads(args.threads)))  # before TensorFlow loads
-    if args.seeds and (args.resume or args.skip_done):
-        raise UserError("SEEDS starts a new group of runs: it does not combine with RESUME or --skip-done")
+    if (args.seeds or args.folds) and (args.resume or args.skip_done):
+        what = "SEEDS" if args.seeds else "FOLDS"
+        raise UserError(f"{what} starts a new group of runs: it does not combine with RESUME or --skip-done")
     from harness import api
 
-    api.check_run_options(args.seed, args.seeds, args.jobs, args.run_dir)
+    api.check_run_options(args.seed, args.seeds, 1, args.run_dir, args.folds)
     if args.resume:
         return _resume(args)
     if args.skip_done and _up_to_date(args):
@@ -187,6 +210,7 @@ def _group_of(args: argparse.Namespace) -> dict:
         "dataset": args.dataset,
         "overrides": args.overrides,
         "seeds": args.seeds,
+        "folds": args.folds,
         "jobs": args.jobs,
         "reports_dir": args.reports_dir,
         "experiments_dir": args.experiments_dir,
@@ -286,10 +310,14 @@ def _report_result(name: str, result, args: argparse.Namespace) -> int:
     run_dir, status, reason = result.path, result.status, result.reason
     if status == "finished":
         metrics = RunDir(run_dir).metrics()
+        validation = (
+            f"best val accuracy {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch'] + 1})"
+            if metrics.get("best_val_accuracy") is not None
+            else "no validation set"
+        )
         print(
             f"\n{name}: test accuracy {metrics['test_accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
-            f"best val accuracy {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch'] + 1}), "
-            f"trained in {metrics['train_seconds']:.1f} s\nreport: {run_dir}"
+            f"{validation}, trained in {metrics['train_seconds']:.1f} s\nreport: {run_dir}"
         )
     elif status == "interrupted":
         print(f"\n{name}: interrupted ({reason}). Resume with: {_resume_command(name, run_dir, args)}", file=sys.stderr)
@@ -307,6 +335,31 @@ def _resume_command(name: str, run_dir: Path, args: argparse.Namespace) -> str:
         if Path(folder).resolve() != (Path.cwd() / variable.lower()).resolve():
             words.append(f"{variable}={shlex.quote(str(Path(folder).resolve()))}")
     return " ".join(words)
+
+
+def command_finalize(args: argparse.Namespace) -> int:
+    from harness import api
+
+    final = api.finalize(
+        args.sweep, seeds=args.seeds, jobs=args.jobs, reports_dir=args.reports_dir, experiments_dir=args.experiments_dir
+    )
+    return _report_result(final.name, final, args)
+
+
+def command_table(args: argparse.Namespace) -> int:
+    from harness import api
+
+    made = api.table(
+        *args.names,
+        rows=args.rows,
+        columns=args.columns,
+        metric=args.metric,
+        format=args.format,
+        spread=args.spread,
+        reports_dir=args.reports_dir,
+    )
+    print(made.text + f"\nwritten: {', '.join(str(path) for path in made.files)}")
+    return 0
 
 
 def command_du(args: argparse.Namespace) -> int:
@@ -442,6 +495,13 @@ COMMANDS = {  # name: (shared options, its own arguments, what runs it, help)
     "sweep-worker": (("folders",), _worker_arguments, command_sweep_worker, "take runs of a sweep in a database"),
     "report": (("folders",), _report_arguments, command_report, "make every run's and group's report again"),
     "tag": (("folders", "notes"), _tag_arguments, command_tag, "add tags (and a note) to a run"),
+    "finalize": (
+        ("folders",),
+        _finalize_arguments,
+        command_finalize,
+        "train a sweep's best point on training + validation data and test it once",
+    ),
+    "table": (("folders",), _table_arguments, command_table, "a table for a paper: groups' means and intervals"),
     "du": (("folders",), _du_arguments, command_du, "the space each experiment, group and sweep takes"),
     "prune": (("folders",), _prune_arguments, command_prune, "keep the heavy files of only the best runs"),
     "dashboard": (("folders",), _dashboard_arguments, command_dashboard, "Optuna's dashboard on a sweep's study"),

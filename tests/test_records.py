@@ -23,6 +23,12 @@ SAMPLE = {
     "exit_code": 1,
     "how": "signal SIGKILL",
     "file": "metrics.json",
+    "trials": 8,
+    "best": 0.9312,
+    "value": 0.9412,
+    "target": 0.93,
+    "limit": "2h",
+    "rule": "plateau:8",
 }
 
 

@@ -22,10 +22,15 @@ class DatasetConfig(Section):
     name: Annotated[str, AfterValidator(DATASETS.known)]
     # Training examples to use (a stratified sample); all that remain after validation when absent.
     train_size: int | None = Field(default=None, ge=1)
-    # Validation examples split from the training set; 5,000 for 60k-image sets when absent.
-    val_size: int | None = Field(default=None, ge=1)
+    # Validation examples split from the training set; 5,000 for 60k-image sets when absent; 0: none, every training
+    # example trains (make finalize: the chosen configuration trained on training + validation data).
+    val_size: int | None = Field(default=None, ge=0)
     # The split is the same for every training seed, so runs that differ in seed share a validation set.
     split_seed: int = Field(default=0, ge=0)
+    # Cross-validation (make experiment FOLDS=5): the training examples in `folds` stratified folds, the run's
+    # validation set the fold numbered `fold` (from 0) and the others its training set; the test set stays out.
+    folds: int | None = Field(default=None, ge=2, le=100)
+    fold: int | None = Field(default=None, ge=0)
     # Your own data (harness.data.files): its file or folder, a table's target column and test set, the images'
     # size; each source takes the ones it lists (harness.data.sources).
     path: str | None = None
@@ -47,6 +52,16 @@ class DatasetConfig(Section):
             raise ValueError(f"the dataset {self.name} needs {' and '.join(missing)}: {source.description}")
         if self.test_path and self.test_fraction:
             raise ValueError("give test_path (a test set of its own) or test_fraction (split from the data), not both")
+        return self
+
+    @model_validator(mode="after")
+    def _folds_fit(self) -> DatasetConfig:
+        if self.fold is not None and self.folds is None:
+            raise ValueError("dataset.fold needs dataset.folds (how many folds the training examples make)")
+        if self.fold is not None and self.fold >= self.folds:
+            raise ValueError(f"dataset.fold is {self.fold}: folds count from 0, so it is below folds ({self.folds})")
+        if self.folds is not None and self.val_size is not None:
+            raise ValueError("dataset.val_size does not combine with folds: each fold is in turn the validation set")
         return self
 
 
@@ -153,6 +168,14 @@ class ExperimentConfig(Section):
         unmet = [need for failed, need in problems if failed]
         if unmet:
             raise ValueError(f"the numpy TwoLayerNet needs {'; '.join(unmet)}")
+        return self
+
+    @model_validator(mode="after")
+    def _validation_where_needed(self) -> ExperimentConfig:
+        if self.dataset.val_size == 0 and self.training.early_stopping is not None:
+            raise ValueError("training.early_stopping watches the validation set, and dataset.val_size is 0: drop one")
+        if self.dataset.val_size == 0 and self.model.framework == "numpy":
+            raise ValueError("the numpy TwoLayerNet reports a validation set: dataset.val_size must be above 0")
         return self
 
     @model_validator(mode="after")

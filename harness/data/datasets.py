@@ -50,6 +50,8 @@ class DatasetSettings(Protocol):
     train_size: int | None
     val_size: int | None
     split_seed: int
+    folds: int | None
+    fold: int | None
 
 
 @dataclass(frozen=True)
@@ -189,32 +191,43 @@ def _as_arrays(examples: Examples) -> dict:
 
 
 def split_train_val(x, y, config: DatasetSettings):
-    """Stratified validation split, then an optional stratified sample of the rest for training.
+    """Stratified validation split (one fold of `folds` when cross-validating; none when val_size is 0), then an
+    optional stratified sample of the rest for training.
 
     x may be row indices: the split depends only on the number of rows, y and split_seed.
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    available = len(y)
-    val_size = config.val_size or (DEFAULT_VAL_SIZE_LARGE if available >= 50_000 else max(available // 10, 10))
-    train_size = config.train_size or available - val_size
-    if train_size + val_size > available:
+    available, folds = len(y), getattr(config, "folds", None)
+    val_size = config.val_size
+    if val_size is None and folds is None:
+        val_size = DEFAULT_VAL_SIZE_LARGE if available >= 50_000 else max(available // 10, 10)
+    train_size = config.train_size or available - (val_size or 0)
+    if folds is None and train_size + val_size > available:
         raise UserError(
             f"dataset {config.name} has {available} training examples, fewer than train_size {train_size} + "
             f"val_size {val_size}: lower them, or leave them out to use the defaults"
         )
     try:
-        x_rest, x_val, y_rest, y_val = train_test_split(
-            x, y, test_size=val_size, stratify=y, random_state=config.split_seed
-        )
+        if folds is not None:
+            splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.split_seed).split(x, y)
+            kept, held_out = list(splits)[config.fold or 0]
+            x_rest, x_val, y_rest, y_val = x[kept], x[held_out], y[kept], y[held_out]
+        elif val_size == 0:
+            x_rest, x_val, y_rest, y_val = x, x[:0], y, y[:0]
+        else:
+            x_rest, x_val, y_rest, y_val = train_test_split(
+                x, y, test_size=val_size, stratify=y, random_state=config.split_seed
+            )
         if train_size < len(y_rest):
             x_rest, _, y_rest, _ = train_test_split(
                 x_rest, y_rest, train_size=train_size, stratify=y_rest, random_state=config.split_seed
             )
     except ValueError as error:  # a class with a single example, a validation set smaller than the classes
+        what = f"into {folds} folds" if folds else "for validation"
         raise UserError(
-            f"dataset {config.name} cannot be split for validation ({error}): give more examples of "
-            "each class, or another val_size"
+            f"dataset {config.name} cannot be split {what} ({error}): give more examples of each class, or "
+            f"{'fewer folds' if folds else 'another val_size'}"
         ) from None
     return x_rest, y_rest, x_val, y_val
 

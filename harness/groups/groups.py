@@ -87,7 +87,7 @@ def _group_record(ledger: Ledger, jobs: int, threads: int) -> dict:
         "command": ledger.command,
         "study": {"storage": where, "name": ledger.study.study_name},
         "members": list(ledger.members.values()),
-    }
+    } | {key: value for key, value in (("folds", plan.folds), ("final", plan.final)) if value is not None}
 
 
 def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
@@ -117,6 +117,10 @@ def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
     from harness.reporting.index import write_index
 
     write_group_report(group.path, ledger.study if ledger.plan.kind == "sweep" else None)
+    if ledger.plan.kind == "final":
+        from harness.groups.finalize import record_final_use
+
+        record_final_use(group.path, reports_dir)
     write_index(reports_dir)
     return group.path
 

@@ -23,10 +23,11 @@ from harness.groups.stopping import STARTED, parse_stop, stop_reason
 from harness.groups.storage import HEARTBEAT_SECONDS
 from harness.groups.study import decoded, distributions, encoded, take_queued, tell, trial_reference
 from harness.groups.workers import ASK_AGAIN, RunResult
-from harness.records import GroupDir, reason_text
+from harness.records import GroupDir, reason_text, scores_text
 from harness.surface import on_command_line
 
 RETRIES = 2  # times a run whose worker process died is run again
+MEMBER_KEYS = ("run", "point", "seed", "fold")  # what a trial records of the member it stands for
 
 
 def describe(member: dict) -> str:
@@ -38,8 +39,7 @@ def outcome_line(group_dir: Path, member: dict, result: RunResult) -> str:
     """How a run ended, in one line: its status and score, or where its log is."""
     state = GroupDir(group_dir).read_member(member)
     if state["status"] == "finished":
-        metrics = state["metrics"]
-        return f"finished, test accuracy {metrics['test_accuracy']:.4f}, val {metrics['best_val_accuracy']:.4f}"
+        return f"finished, {scores_text(state['metrics'])}"
     if state["status"] == "pruned":
         return f"pruned: {reason_text(state['reason'])}"
     return f"{state['status']} ({reason_text(result.reason) or 'see its log'}); log: {result.request.log}"
@@ -77,8 +77,8 @@ class Ledger:
             study.set_user_attr(STARTED, time.time())
             for member in plan.members():
                 params = {key: encoded(value) for key, value in member["parameters"].items()}
-                study.enqueue_trial(params, user_attrs={key: member[key] for key in ("run", "point", "seed")})
-        self.total = self.trials if self.method else len(self._trials("WAITING"))
+                study.enqueue_trial(params, user_attrs={key: member[key] for key in MEMBER_KEYS})
+        self.total = self.trials * (plan.folds or 1) if self.method else len(self._trials("WAITING"))
         self.heartbeat = Heartbeat(study, self.asked) if "://" in storage else None
         if joining:
             self._record_untold()
@@ -122,14 +122,14 @@ class Ledger:
             if self.heartbeat is not None:
                 self.heartbeat.beat(trial)  # at once: a machine that dies before its first beat is seen too
             if trial.user_attrs.get("run") != member["run"]:  # a point TPE chose, or a retry: the trial says which
-                for key in ("run", "point", "seed"):
+                for key in MEMBER_KEYS:
                     trial.set_user_attr(key, member[key])
             trial.set_user_attr("parameters", member["parameters"])  # for a page made from the study alone
             self.members[member["run"]], self.asked[member["run"]] = member | {"exit_code": None}, trial
             self.taken.add(member["run"])
             # Checked already (check_plan) unless TPE chose the point or it is a retry's.
             config = self.configs.get(member["run"]) or member_config(self.plan, member, self.experiments_dir)
-            reference = trial_reference(self.study, trial, self.storage, self.prune)
+            reference = trial_reference(self.study, trial, self.storage, self.prune, member)
             yield member_request(
                 member, config, self.group_dir, self.command, reference, self.plan, self.experiments_dir
             )
@@ -141,7 +141,8 @@ class Ledger:
         if queued is not None or self.method is None:
             return queued
         trials = self.study.get_trials(deepcopy=False)
-        if len(trials) - sum(_is_retry(trial) for trial in trials) >= self.trials:  # a retry stands in for a trial
+        points = [trial for trial in trials if not trial.user_attrs.get("fold")]  # a point's first fold counts it
+        if len(points) - sum(_is_retry(trial) for trial in points) >= self.trials:  # a retry stands in for a trial
             return None
         return self.study.ask(self.distributions)
 
@@ -189,7 +190,8 @@ class Ledger:
             return self._point_member(trial) | {"run": attributes["run"]}
         if self.method is None:
             return None
-        return self._point_member(trial) | {"run": f"t{trial.number:03d}"}
+        member = self._point_member(trial)
+        return member | {"run": f"t{trial.number:03d}" + ("-fold-0" if member["fold"] is not None else "")}
 
     def _record_untold(self) -> None:
         """The runs this machine ended while the study could not hear of it (its database was away), recorded now: in
@@ -218,7 +220,7 @@ class Ledger:
     def _record_from(self, trial, original: str) -> None:
         """A retry whose run already ended here: its trial records that run (under the run's own name)."""
         run = GroupDir(self.group_dir).member(original)
-        for key in ("run", "point", "seed"):
+        for key in MEMBER_KEYS:
             trial.set_user_attr(key, self.members[original].get(key))
         trial.set_user_attr("parameters", self.members[original]["parameters"])
         tell(self.study, trial, run.status()["status"], run.metrics(), self.finished_here.pop(original))
@@ -229,12 +231,19 @@ class Ledger:
             print(f"{run}: {what}", flush=True)
 
     def _point_member(self, trial) -> dict:
-        """The trial's point and seed: an enqueued point of the plan, or (TPE) a new one made from its parameters."""
-        point, seed = trial.user_attrs.get("point"), trial.user_attrs.get("seed")
-        if self.method is None:
-            return {"point": point, "seed": seed, "parameters": self.plan.points[point]}
+        """The trial's point, seed and fold: an enqueued point of the plan, or (TPE) a new one made from its
+        parameters, whose other folds (FOLDS=k) are enqueued to run next."""
+        point, seed, fold = (trial.user_attrs.get(key) for key in ("point", "seed", "fold"))
+        if self.method is None or (point is not None and point < len(self.plan.points)):
+            return {"point": point, "seed": seed, "fold": fold, "parameters": self.plan.points[point]}
         self.plan.points.append(decoded(self.plan.axes, trial.params))
-        return {"point": len(self.plan.points) - 1, "seed": seed, "parameters": self.plan.points[-1]}
+        point = len(self.plan.points) - 1
+        if self.plan.folds and fold is None:
+            fold = 0
+            for later in range(1, self.plan.folds):
+                sibling = self.plan.member(point, seed, later, self.plan.points[point], f"t{trial.number:03d}")
+                self.study.enqueue_trial(trial.params, user_attrs={key: sibling[key] for key in MEMBER_KEYS})
+        return {"point": point, "seed": seed, "fold": fold, "parameters": self.plan.points[point]}
 
     def record(self, result: RunResult, done: int) -> None:
         """A run ended: tell its trial, and print one line. A run whose worker died is run again (its point
@@ -259,7 +268,7 @@ class Ledger:
         }
         member["retried_by"] = retry["run"]
         params = {key: encoded(value) for key, value in member["parameters"].items()}
-        self.study.enqueue_trial(params, user_attrs={key: retry[key] for key in ("run", "point", "seed")})
+        self.study.enqueue_trial(params, user_attrs={key: retry[key] for key in MEMBER_KEYS})
         self.members[retry["run"]] = retry
         self.total += 1
         return retry

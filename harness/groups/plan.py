@@ -53,11 +53,11 @@ def check_search(
         raise UserError(f"{setting('prune', prune)}: choose one of {', '.join(PRUNERS)}")
 
 
-def check_size(kind: str, points: int, seeds: int, sizes: str) -> None:
+def check_size(kind: str, points: int, seeds: int, sizes: str, folds: int | None = None) -> None:
     """Refuse a group of more than MAX_RUNS runs at once, saying how big it is and what to do instead."""
-    runs = points * seeds
+    runs = points * seeds * (folds or 1)
     if runs > MAX_RUNS:
-        times = f" x {seeds:,} seeds" if seeds > 1 else ""
+        times = (f" x {seeds:,} seeds" if seeds > 1 else "") + (f" x {folds} folds" if folds else "")
         sample = setting("random", "N", example=True)
         advice = f"sample it with {sample} (N points of the same ranges) or narrow the grid"
         raise UserError(
@@ -97,19 +97,24 @@ class RunArguments:
 @dataclass
 class GroupPlan:
     experiment: str
-    kind: str  # "seeds" or "sweep"
+    kind: str  # "seeds", "folds" (cross-validation, over seeds too), "sweep" or "final" (make finalize)
     points: list[dict]  # config values per point; one empty point for a seeds group; none yet for SEARCH=tpe
     seeds: list[int | None]  # None: the config's own seed
     arguments: RunArguments
     search: dict | None = None  # a sweep's GRID, RANDOM, sampling seed, SEARCH, TRIALS and PRUNE, as given
     axes: dict = field(default_factory=dict)  # each swept key's values or range (harness.config.grid.parse_axes)
+    folds: int | None = None  # FOLDS=k: each point and seed as k runs, one per fold (dataset.folds, dataset.fold)
+    base: dict | None = None  # a config as a run recorded it, instead of the experiment's file (make finalize)
+    final: dict | None = None  # make finalize: the sweep, point and epochs it came from (group.json's "final")
 
     @classmethod
-    def of_seeds(cls, experiment: str, seeds: str | None, arguments: RunArguments) -> GroupPlan:
-        """SEEDS=N (or "3 7 11") runs of one config."""
+    def of_seeds(
+        cls, experiment: str, seeds: str | None, arguments: RunArguments, folds: int | None = None
+    ) -> GroupPlan:
+        """SEEDS=N (or "3 7 11") runs of one config; with FOLDS=k, k runs (one per fold) for each seed."""
         chosen = parse_seeds(seeds) if seeds else [None]
-        check_size("seeds group", 1, len(chosen), "one point")
-        return cls(experiment, "seeds", [{}], chosen, arguments)
+        check_size("seeds group", 1, len(chosen), "one point", check_folds(folds))
+        return cls(experiment, "folds" if folds else "seeds", [{}], chosen, arguments, folds=folds)
 
     @classmethod
     def of_sweep(
@@ -124,23 +129,26 @@ class GroupPlan:
         trials: int | None = None,
         prune: str | None = None,
         stop: str | None = None,
+        folds: int | None = None,
     ) -> GroupPlan:
         """Every point of GRID, or RANDOM points drawn from its LOW:HIGH ranges, times SEEDS; or TRIALS points
         chosen by TPE (method "tpe"). `prune`: hyperband or median stops hopeless runs; `stop`: when the sweep takes
         no new point (harness.groups.stopping)."""
         check_search(method, trials, random, seeds, prune)
+        check_folds(folds)
         parse_stop(stop)  # a rule it cannot read is one line, before anything runs
         axes = parse_axes(grid, random=random is not None or method is not None)
         chosen = parse_seeds(seeds) if seeds else [None]
         if method is not None:
-            check_size("sweep", trials, 1, f"TRIALS={trials:,}")
+            check_size("sweep", trials, 1, f"TRIALS={trials:,}", folds)
             points = []
         elif random is not None:
-            check_size("sweep", random, len(chosen), f"RANDOM={random:,} points")
+            check_size("sweep", random, len(chosen), f"RANDOM={random:,} points", folds)
             points = random_points(axes, random, sample_seed)
         else:
             sizes = [len(values) for values in axes.values()]
-            check_size("sweep", math.prod(sizes), len(chosen), " x ".join(f"{size:,}" for size in sizes) + " points")
+            sizes_text = " x ".join(f"{size:,}" for size in sizes) + " points"
+            check_size("sweep", math.prod(sizes), len(chosen), sizes_text, folds)
             points = grid_points(axes)
         search = {
             "grid": grid,
@@ -151,24 +159,43 @@ class GroupPlan:
             "prune": prune,
             "stop": stop,
         }
-        return cls(experiment, "sweep", points, chosen, arguments, search, axes)
+        return cls(experiment, "sweep", points, chosen, arguments, search, axes, folds)
 
     def members(self) -> list[dict]:
         members = []
         for index, point in enumerate(self.points):
             for seed in self.seeds:
-                name = f"p{index:02d}" if self.kind == "sweep" else ""
-                name = "-".join(part for part in (name, f"seed-{seed}" if seed is not None else "") if part)
-                members.append({"run": name, "point": index, "seed": seed, "parameters": point})
+                for fold in range(self.folds) if self.folds else [None]:
+                    members.append(
+                        self.member(index, seed, fold, point, f"p{index:02d}" if self.kind == "sweep" else "")
+                    )
         return members
+
+    @staticmethod
+    def member(index: int, seed: int | None, fold: int | None, point: dict, prefix: str) -> dict:
+        """A member's record: its name (p03-seed-1-fold-2, seed-4, fold-0, ...), point, seed, fold and values."""
+        parts = (prefix, f"seed-{seed}" if seed is not None else "", f"fold-{fold}" if fold is not None else "")
+        name = "-".join(part for part in parts if part)
+        return {"run": name, "point": index, "seed": seed, "fold": fold, "parameters": point}
+
+
+def check_folds(folds: int | None) -> int | None:
+    if folds is not None and not 2 <= folds <= 100:
+        raise UserError(f"{setting('folds', folds)}: cross-validation takes 2 to 100 folds (5 or 10 are usual)")
+    return folds
 
 
 def member_overrides(plan: GroupPlan, member: dict) -> list[str]:
-    return plan.arguments.overrides + [as_override(key, value) for key, value in member["parameters"].items()]
+    folds = []
+    if member.get("fold") is not None:
+        folds = [f"dataset.folds={plan.folds}", f"dataset.fold={member['fold']}"]
+    return plan.arguments.overrides + [as_override(key, value) for key, value in member["parameters"].items()] + folds
 
 
 def member_config(plan: GroupPlan, member: dict, experiments_dir: Path) -> ExperimentConfig:
     """The member's resolved config; a problem names the point it belongs to."""
+    if plan.base is not None:
+        return recorded_config(plan.base, member["seed"])
     try:
         return resolve(
             plan.experiment,
@@ -183,6 +210,12 @@ def member_config(plan: GroupPlan, member: dict, experiments_dir: Path) -> Exper
         raise UserError(f"{where}{error}") from None
 
 
+def recorded_config(config: dict, seed: int | None) -> ExperimentConfig:
+    """A config as a run recorded it, with another training seed."""
+    training = config["training"] | ({"seed": seed} if seed is not None else {})
+    return ExperimentConfig.model_validate(config | {"training": training})
+
+
 def check_plan(plan: GroupPlan, experiments_dir: Path) -> dict[str, ExperimentConfig]:
     """Resolve every member's config and load the data once: any problem fails here, before training. A search
     that chooses its points as it goes is checked at the low end of every range (and each list's first value)."""
@@ -190,6 +223,7 @@ def check_plan(plan: GroupPlan, experiments_dir: Path) -> dict[str, ExperimentCo
         {
             "run": "probe",
             "seed": None,
+            "fold": 0 if plan.folds else None,
             "parameters": {
                 key: values.low if isinstance(values, Range) else values[0] for key, values in plan.axes.items()
             },
@@ -236,6 +270,8 @@ def plan_record(plan: GroupPlan) -> dict:
         "seeds": plan.seeds,
         "search": plan.search,
         "arguments": vars(plan.arguments),
+        "folds": plan.folds,
+        "base": plan.base,
     }
 
 
@@ -250,4 +286,6 @@ def plan_from_record(record: dict) -> GroupPlan:
         RunArguments(**record["arguments"]),
         record["search"],
         axes,
+        record.get("folds"),
+        record.get("base"),
     )

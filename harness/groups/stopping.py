@@ -10,6 +10,7 @@ training end as they would. The sweep's summary and page say why it stopped.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -72,16 +73,32 @@ def stop_reason(rules: list[Rule], study) -> dict | None:
     return None
 
 
-def _met(rule: Rule, study) -> dict | None:
+def ended_scores(study) -> list[float]:
+    """The scores of the points that ended, in the order they ended: a trial's value, or (FOLDS=k) the mean of a point's
+    k folds once all have ended; a pruned run scores no better than any."""
     from optuna.trial import TrialState
 
     ended = sorted(
         study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)),
         key=lambda trial: trial.number,
     )
-    values = [trial.value if trial.value is not None else float("-inf") for trial in ended]  # pruned: no better
-    if rule.kind == "trials" and len(ended) >= rule.value:
-        return reason("sweep_trials", trials=len(ended), rule=rule.text)
+    values = [trial.value if trial.value is not None else float("-inf") for trial in ended]
+    folds = (study.user_attrs.get("plan") or {}).get("folds")
+    if not folds:
+        return values
+    points, scores = {}, []
+    for trial, value in zip(ended, values, strict=True):
+        point = points.setdefault((json.dumps(trial.params, sort_keys=True), trial.user_attrs.get("seed")), [])
+        point.append(value)
+        if len(point) == folds:
+            scores.append(sum(point) / folds)
+    return scores
+
+
+def _met(rule: Rule, study) -> dict | None:
+    values = ended_scores(study)
+    if rule.kind == "trials" and len(values) >= rule.value:
+        return reason("sweep_trials", trials=len(values), rule=rule.text)
     if rule.kind == "target" and values and max(values) >= rule.value:
         return reason("sweep_target", value=max(values), target=rule.value, rule=rule.text)
     if rule.kind == "plateau" and len(values) > rule.value:

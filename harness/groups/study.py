@@ -149,9 +149,32 @@ def tell(study, trial, status: str, metrics: dict, run_dir: Path | None) -> None
         study.tell(trial, state=TrialState.FAIL)
 
 
-def trial_reference(study, trial, storage: str, prune: str | None) -> dict:
-    """What a worker needs to report to the trial: plain data, sent through a pipe."""
-    return {"study": study.study_name, "storage": storage, "trial_id": trial._trial_id, "prune": prune}  # noqa: SLF001
+def trial_reference(study, trial, storage: str, prune: str | None, member: dict | None = None) -> dict:
+    """What a worker needs to report to the trial: plain data, sent through a pipe. A fold's run (FOLDS=k) also
+    names its point (parameters and seed), to be judged on the mean of the point's folds."""
+    reference = {"study": study.study_name, "storage": storage, "trial_id": trial._trial_id, "prune": prune}  # noqa: SLF001
+    if member is not None and member.get("fold") is not None:
+        reference |= {"params": dict(trial.params), "seed": member["seed"]}
+    return reference
+
+
+def fold_mean(study, trial, reference: dict, epoch: int, value: float) -> tuple[float, bool]:
+    """A fold's run at the end of an epoch: the mean validation accuracy at that epoch of its point's folds that have
+    reached it (this one's `value` among them), and whether another fold of its point was pruned. Each fold keeps
+    its own accuracies in its trial (`val_accuracy`), as the value it reports is the mean."""
+    mine = trial.user_attrs.get("val_accuracy", [])
+    trial.set_user_attr("val_accuracy", [*mine[:epoch], value])
+    values, pruned = [value], False
+    for other in study.get_trials(deepcopy=False):
+        if other._trial_id == reference["trial_id"] or other.params != reference["params"]:  # noqa: SLF001
+            continue
+        if other.user_attrs.get("seed") != reference["seed"]:
+            continue
+        pruned |= other.state.name == "PRUNED"
+        accuracies = other.user_attrs.get("val_accuracy", [])
+        if len(accuracies) > epoch:
+            values.append(accuracies[epoch])
+    return sum(values) / len(values), pruned
 
 
 def epoch_judge(trial: dict) -> Callable[[int, dict], dict | None]:
@@ -167,17 +190,23 @@ def epoch_judge(trial: dict) -> Callable[[int, dict], dict | None]:
     running, lost = optuna.trial.Trial(study, trial["trial_id"]), []
 
     def judge(epoch: int, logs: dict) -> str | None:
-        if lost:
+        if lost or "val_accuracy" not in logs:  # a run without a validation set (make finalize) has nothing to report
             return None
+        value, code, sibling_pruned = float(logs["val_accuracy"]), "pruned", False
         try:
-            running.report(float(logs["val_accuracy"]), epoch)
+            if "params" in trial:  # a fold: judged on its point's folds
+                value, sibling_pruned = fold_mean(study, running, trial, epoch, value)
+                code = "pruned_folds"
+            running.report(value, epoch)
             stop = running.should_prune()
         except (StorageInternalError, SQLAlchemyError, OSError) as error:
             lost.append(error)
             print(f"warning: the sweep's study cannot be reached ({type(error).__name__}); training goes on")
             return None
+        if sibling_pruned:
+            return reason("pruned_sibling", epoch=epoch)
         if stop:
-            return reason("pruned", pruner=trial.get("prune"), epoch=epoch, val_accuracy=float(logs["val_accuracy"]))
+            return reason(code, pruner=trial.get("prune"), epoch=epoch, val_accuracy=value)
         return None
 
     return judge

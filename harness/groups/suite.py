@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.config.experiments import resolve
 from harness.groups.workers import RunRequest, RunResult, WorkerPool
-from harness.records import RunDir, reason_text
+from harness.records import RunDir, reason_text, scores_text
 from harness.training.fingerprint import finished_run_like
 
 
@@ -53,8 +53,7 @@ def _progress(total: int):
     def report(result: RunResult, done: int) -> None:
         outcome = result.status
         if result.status == "finished":
-            metrics = RunDir(result.run_dir).metrics()
-            outcome += f", test accuracy {metrics['test_accuracy']:.4f}, best val {metrics['best_val_accuracy']:.4f}"
+            outcome += f", {scores_text(RunDir(result.run_dir).metrics())}"
         else:
             where = f"; log: {result.request.log}" if result.request.log else ""
             outcome += f" ({reason_text(result.reason)}){where}"

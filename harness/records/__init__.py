@@ -23,7 +23,7 @@ from harness.records.folders import (
 )
 from harness.records.group_dir import GroupDir, is_group
 from harness.records.reasons import reason, reason_code, reason_text
-from harness.records.run_dir import EXIT_CODES, STATUSES, RunDir, read_json, read_table
+from harness.records.run_dir import EXIT_CODES, STATUSES, RunDir, read_json, read_table, scores_text
 
 __all__ = [
     "EXIT_CODES",
@@ -50,5 +50,6 @@ __all__ = [
     "reports_root",
     "run_directories",
     "run_folders",
+    "scores_text",
     "tensorboard_dir",
 ]

@@ -34,6 +34,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{pruner} による枝刈りでエポック {epoch} の後に打ち切り: 検証正解率 {val_accuracy:.4f} が同じエポックの"
         "他の実行より低かったため",
     ),
+    "pruned_folds": (
+        "pruned by the {pruner} pruner after epoch {epoch}: the mean validation accuracy of its point's folds so far, "
+        "{val_accuracy:.4f}, was behind the other points' at that epoch",
+        "{pruner} による枝刈りでエポック {epoch} の後に打ち切り: この点の各分割 (fold) の検証正解率の平均 "
+        "{val_accuracy:.4f} が同じエポックの他の点より低かったため",
+    ),
+    "pruned_sibling": (
+        "pruned after epoch {epoch}: another fold of its point was pruned, so the point is out",
+        "エポック {epoch} の後に打ち切り: 同じ点の別の分割 (fold) が枝刈りされたため",
+    ),
     "vanished": (
         "the process stopped without a word (killed?)",
         "プロセスが何も言わずに止まりました (強制終了?)",

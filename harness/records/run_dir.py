@@ -280,3 +280,12 @@ def process_alive(pid) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def scores_text(metrics: dict) -> str:
+    """A finished run's scores in a progress line: test accuracy, and the best validation accuracy where it had a
+    validation set."""
+    validation = metrics.get("best_val_accuracy")
+    return f"test accuracy {metrics['test_accuracy']:.4f}" + (
+        f", best val {validation:.4f}" if validation is not None else ""
+    )

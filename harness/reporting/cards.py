@@ -114,6 +114,10 @@ def group_card(path: Path) -> str:
     if summary.get("pruned"):
         counted += f", {summary['pruned']} pruned"
     body = _table_html(seeds_table(summary))
+    if summary.get("final"):
+        from harness.reporting.group_report import final_text
+
+        body = f"<p id='final'>{html.escape(final_text(summary).strip())}</p>" + body
     if record["kind"] == "sweep":
         body = _best_point_line(summary) + _mattered_line(summary) + _table_html(points_table(summary))
     return (

@@ -31,13 +31,11 @@ def compare(names: list[str], reports_dir: Path) -> Comparison:
             f"{sweep.name} is a sweep, not repeats of one config: compare seed groups "
             f"({setting('seeds', 'N', True)}), or runs of the sweep by their paths, e.g. {sweep / 'p00'}"
         )
-    if set(kinds) == {"seeds"}:
+    groups = {"seeds": "group of seeds", "folds": "cross-validation", "final": "final group"}
+    if set(kinds) <= set(groups):
         return compare_groups(targets, reports_dir)
-    if "seeds" in kinds:
-        what = ", ".join(
-            f"{name}: {'group of seeds' if kind == 'seeds' else 'single run'}"
-            for name, kind in zip(names, kinds, strict=True)
-        )
+    if set(kinds) & set(groups):
+        what = ", ".join(f"{name}: {groups.get(kind, 'single run')}" for name, kind in zip(names, kinds, strict=True))
         raise UserError(
             f"compare groups with groups or runs with runs ({what}): run each experiment with "
             f"{setting('seeds', 'N', True)}, or name single runs by their run ids"

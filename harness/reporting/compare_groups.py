@@ -30,7 +30,7 @@ from harness.reporting.figures import new_figure, save_figure
 from harness.reporting.group_report import GROUP_METRICS, histories
 from harness.reporting.i18n import labels, language
 from harness.reporting.pages import write_page
-from harness.reporting.stats import band, holm, welch
+from harness.reporting.stats import GroupDifference, band, corrected_resampled, holm, welch
 from harness.reporting.verdicts import SIGNIFICANCE, Adjusted, explanations, group_verdict
 
 
@@ -43,6 +43,8 @@ class Group:
     finished: int
     runs: int
     history: pd.DataFrame
+    folds: int | None = None  # a cross-validation's k
+    by_run: dict[str, dict[tuple, float]] | None = None  # metric -> {(seed, fold): value}: folds pair run by run
 
 
 def load_group(path: Path) -> Group:
@@ -54,16 +56,49 @@ def load_group(path: Path) -> Group:
     if config is None:
         raise UserError(f"group {path} has no run that started; it has nothing to compare")
     config["training"].pop("seed", None)
-    values = {metric: [member["metrics"][metric] for member in finished] for metric in GROUP_METRICS}
+    config["dataset"].pop("fold", None)
+    numeric = {key for member in finished for key, value in member["metrics"].items() if _is_number(value)}
+    scored = {
+        metric: {
+            (member.get("seed"), member.get("fold")): member["metrics"][metric]
+            for member in finished
+            if _is_number(member["metrics"].get(metric))
+        }
+        for metric in numeric | set(GROUP_METRICS)
+    }
     return Group(
         f"{record['experiment']} {path.name}",
         path,
         config,
-        values,
+        {metric: list(values.values()) for metric, values in scored.items()},
         len(finished),
         len(members),
         histories(path, members),
+        record.get("folds"),
+        scored,
     )
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+WELCH, CORRECTED = "Welch t-test", "corrected resampled t-test"
+
+
+def group_test(candidate: Group, baseline: Group, metric: str) -> tuple[GroupDifference, str]:
+    """Two cross-validations on the same folds of the same data: their results pair fold by fold, and the corrected
+    resampled t-test allows for the folds' shared training data; any other two groups: Welch's t-test."""
+    same_folds = candidate.folds and candidate.folds == baseline.folds
+    if same_folds and candidate.config["dataset"] == baseline.config["dataset"]:
+        pairs = sorted(set(candidate.by_run[metric]) & set(baseline.by_run[metric]), key=str)
+        result = corrected_resampled(
+            [candidate.by_run[metric][pair] for pair in pairs],
+            [baseline.by_run[metric][pair] for pair in pairs],
+            1 / (candidate.folds - 1),
+        )
+        return result, CORRECTED
+    return welch(candidate.values[metric], baseline.values[metric]), WELCH
 
 
 def statistics_table(groups: list[Group], names: list[str], lang: str = "en") -> pd.DataFrame:
@@ -72,12 +107,12 @@ def statistics_table(groups: list[Group], names: list[str], lang: str = "en") ->
     text = labels(lang)
     rows = []
     for metric in GROUP_METRICS:
-        results = [welch(group.values[metric], groups[0].values[metric]) for group in groups[1:]]
-        adjusted = holm([result.p_value for result in results])
+        tested = [group_test(group, groups[0], metric) for group in groups[1:]]
+        adjusted = holm([result.p_value for result, _ in tested])
         tests = sum(p_value is not None for p_value in adjusted)
-        for name, result, p_holm in zip(names[1:], results, adjusted, strict=True):
-            verdict = group_verdict(name, names[0], result, text[metric], lang, Adjusted(p_holm, tests))
-            row = {"candidate": name, "baseline": names[0], "metric": metric, "test": "Welch t-test"}
+        for name, (result, test), p_holm in zip(names[1:], tested, adjusted, strict=True):
+            verdict = group_verdict(name, names[0], result, text[metric], lang, Adjusted(p_holm, tests), test)
+            row = {"candidate": name, "baseline": names[0], "metric": metric, "test": test}
             row |= vars(result) | {"p_holm": p_holm, "tests": tests}
             rows.append(row | {"shown": p_holm is not None and p_holm < SIGNIFICANCE, "verdict": verdict})
     return pd.DataFrame(rows)
@@ -123,7 +158,8 @@ def compare_groups(paths: list[Path], reports_dir: Path) -> Comparison:
     if any(not group.history.empty for group in groups):
         plot_group_curves(groups, names, out / "curves.png", text)
     verdicts = statistics[statistics.metric == "test_accuracy"].verdict.tolist()
-    why = explanations(lang, "why_welch", len(groups) - 1)
+    corrected = CORRECTED in set(statistics.test) if len(statistics) else False
+    why = explanations(lang, "why_corrected" if corrected else "why_welch", len(groups) - 1)
     write_page(
         "compare_groups.html",
         out / "compare.html",

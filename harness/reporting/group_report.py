@@ -25,6 +25,7 @@ from harness.reporting.stats import band, t_interval
 from harness.reporting.study_report import mattered_text, members_from_study, study_plots, what_mattered
 
 GROUP_METRICS = ("test_accuracy", "macro_f1", "best_val_accuracy")
+ONE_POINT = ("seeds", "folds", "final")  # the kinds of group whose runs share one config (a sweep's have many)
 SELECTED_BY = "best_val_accuracy"  # the validation set chooses; the test set only reports
 CURVES_SHOWN = 10  # a sweep's curves: the best points by validation, so the plot stays readable
 
@@ -34,7 +35,7 @@ def point_summary(members: list[dict]) -> dict:
     finished = [member for member in members if member["status"] == "finished"]
     metrics = {}
     for metric in GROUP_METRICS:
-        values = [member["metrics"][metric] for member in finished]
+        values = [member["metrics"][metric] for member in finished if member["metrics"].get(metric) is not None]
         metrics[metric] = t_interval(values).to_dict() | {"values": values}
     pruned = [
         {"epochs": member["metrics"].get("epochs_run"), "best_val_accuracy": member["metrics"].get("best_val_accuracy")}
@@ -87,12 +88,15 @@ def summarize(group_dir: Path, record: dict, members: list[dict]) -> dict:
             if member["status"] not in ("finished", "pruned")
         ],
         "seeds": record["seeds"],
+        "folds": record.get("folds"),
         "points": points,
         "missing_points": [point["point"] for point in points if not point["runs"]],  # no run recorded anywhere
         "repeats": repeats,  # runs that ended a second time for the same point and seed: not counted
     }
-    if record["kind"] == "seeds":
+    if record["kind"] in ONE_POINT:
         summary["metrics"] = points[0]["metrics"]
+        if record.get("final"):
+            summary["final"] = record["final"]
     else:
         scored = [point for point in points if point["finished"]]
         best = max(scored, key=lambda point: point["metrics"][SELECTED_BY]["mean"]) if scored else None
@@ -116,8 +120,9 @@ def plot_banded_curves(history: pd.DataFrame, hue: str, path: Path, text: dict) 
     """Accuracy and loss per epoch: the mean over runs with its 95% t interval as a band."""
     figure, axes = new_figure(1, 2, figsize=(12, 4.3))
     for axis, metric in zip(axes, ("accuracy", "loss"), strict=True):
-        if hue == "split":  # one point: train against validation
-            long = history.melt(id_vars=["epoch", "run"], value_vars=[metric, f"val_{metric}"], var_name="split")
+        if hue == "split":  # one point: train against validation (where the runs had a validation set)
+            splits = [metric, f"val_{metric}"] if f"val_{metric}" in history else [metric]
+            long = history.melt(id_vars=["epoch", "run"], value_vars=splits, var_name="split")
             long["split"] = long["split"].map({metric: text["train"], f"val_{metric}": text["validation"]})
             sns.lineplot(
                 data=long,
@@ -230,7 +235,7 @@ def _group_plots(group: GroupDir, summary: dict, members: list[dict], text: dict
     """The banded curves and, for a sweep, the selection metric against each parameter."""
     images, history = [], histories(group.path, members)
     if not history.empty:
-        seeds = summary["kind"] == "seeds"
+        seeds = summary["kind"] in ONE_POINT
         shown = history if seeds else history[history.point.isin(best_points(summary))]
         plot_banded_curves(shown, "split" if seeds else "point", group.path / group.CURVES, text)
         images.append((group.CURVES, text["curves_band" if seeds else "curves_sweep"]))
@@ -280,7 +285,9 @@ def summary_text(summary: dict) -> str:
             "database); counted once"
         )
     shown = []
-    if summary["kind"] == "seeds":
+    if summary.get("final"):
+        lines.append(final_text(summary))
+    if summary["kind"] in ONE_POINT:
         shown = [("", summary["metrics"])]
     elif summary["best_point"] is not None:
         best = summary["points"][summary["best_point"]]
@@ -297,3 +304,25 @@ def summary_text(summary: dict) -> str:
             ci = f"{m['ci95_low']:.4f} to {m['ci95_high']:.4f}" if m["ci95_low"] is not None else "-"
             lines.append(f"  {metric:<18} {m['mean']:.4f} {std:>7}  {ci:<16} {m['n']}")
     return "\n".join(lines)
+
+
+def final_text(summary: dict) -> str:
+    """What a finalize hands over, in a sentence: the test accuracy with its interval, the point and where it came
+    from, and the test set's use."""
+    final, test = summary["final"], summary["metrics"]["test_accuracy"]
+    interval = f" (95% CI {test['ci95_low']:.4f} to {test['ci95_high']:.4f})" if test["ci95_low"] is not None else ""
+    validation = final["validation"]
+    score = (
+        f"{test['mean']:.4f}{interval}, over {test['n']} seeds" if test["mean"] is not None else "none (no run ended)"
+    )
+    used = (
+        f"; this test set was scored before ({len(final['earlier_uses'])} earlier finalize), so this figure is not "
+        "an untouched estimate"
+        if final["earlier_uses"]
+        else "; the test set was used for this one decision"
+    )
+    return (
+        f"  final test accuracy {score}: p{final['point']:02d} {final['label']} of {final['sweep']}, chosen by mean "
+        f"validation accuracy {validation['mean']:.4f} over {validation['n']} runs, trained on training + validation "
+        f"data for {final['epochs']} epochs (its runs' best: {', '.join(map(str, final['best_epochs']))}){used}"
+    )

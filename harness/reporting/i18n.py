@@ -111,6 +111,16 @@ LABELS = {
         "missing_points": "{count} of {points} points have no run: the machine that took them stopped without a word "
         "to the study, and no machine took them over",
         "sweep_stopped": "The sweep stopped taking points",
+        "folds": "cross-validation",
+        "fold": "fold",
+        "final": "final model",
+        "final_result": "Final test accuracy",
+        "final_from": "the best point of {sweep} by mean validation accuracy ({validation} over {n} runs), trained on "
+        "training + validation data ({examples} examples) for {epochs} epochs, the median of its runs' best epochs "
+        "({best_epochs}); the models are kept in each run (model.keras)",
+        "final_once": "The test set was used for this one decision: it scored this configuration and chose nothing.",
+        "final_again": "This test set was scored before, by {uses}: it has helped choose, so this figure is no longer "
+        "an untouched estimate. Report the first figure, or test on new data.",
         "model_removed": "no model file",
         "files_removed": "Its model, checkpoints and TensorBoard events were removed to save disk ({why}, {when}); its "
         "results, history, predictions and plots are kept.",
@@ -250,6 +260,17 @@ LABELS = {
         "missing_points": "{points} 点のうち {count} 点に実行がありません: 担当したマシンが記録を残さずに止まり、"
         "引き継いだマシンもありません",
         "sweep_stopped": "スイープは新しい点を取るのをやめました",
+        "folds": "交差検証",
+        "fold": "分割",
+        "final": "最終モデル",
+        "final_result": "最終テスト正解率",
+        "final_from": "{sweep} の最良点 (検証正解率の平均 {validation}、{n} 実行) を、"
+        "訓練 + 検証データ ({examples} 例) で {epochs} エポック (各実行の最良エポック {best_epochs} の中央値) "
+        "学習し直したもの。モデルは各実行に保存 (model.keras)",
+        "final_once": "テストセットはこの一度の判断にだけ使われました: この構成を採点しただけで、何も選んでいません。",
+        "final_again": "このテストセットは以前 {uses} で採点されています: "
+        "選択に使われたため、この値はもう偏りのない推定ではありません。"
+        "最初の値を報告するか、新しいデータでテストしてください。",
         "model_removed": "モデルファイルなし",
         "files_removed": "ディスク節約のため、モデル・チェックポイント・TensorBoard のイベントを削除しました "
         "({why}, {when})。結果・履歴・予測・図は残っています。",

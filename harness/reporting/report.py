@@ -38,8 +38,11 @@ def seaborn():
 
 
 def plot_learning_curves(history: pd.DataFrame, title: str, path: Path, text: dict) -> None:
-    """Loss and accuracy per epoch, train (dashed) against validation (solid)."""
+    """Loss and accuracy per epoch, train (dashed) against validation (solid; none where the run had no validation
+    set)."""
     splits = {"train": text["train"], "validation": text["validation"]}
+    if "val_loss" not in history:
+        history = history.assign(val_loss=float("nan"), val_accuracy=float("nan"))
     long = pd.concat(
         [
             counted_from_one(history)[["epoch", metric, f"val_{metric}"]]
@@ -208,8 +211,10 @@ def key_metrics(metrics: dict, text: dict) -> list[tuple[str, str]]:
             (text["test_accuracy"], f"{metrics['test_accuracy']:.4f}"),
             (text["macro_f1"], f"{metrics['macro_f1']:.4f}"),
         ]
-        best = f"{metrics['best_val_accuracy']:.4f} ({text['best_epoch']} {metrics['best_epoch'] + 1})"
-        shown += [(text["best_val_accuracy"], best), (text["parameters"], f"{metrics['parameters']:,}")]
+        if metrics.get("best_val_accuracy") is not None:
+            best = f"{metrics['best_val_accuracy']:.4f} ({text['best_epoch']} {metrics['best_epoch'] + 1})"
+            shown.append((text["best_val_accuracy"], best))
+        shown.append((text["parameters"], f"{metrics['parameters']:,}"))
     if "epochs_run" in metrics:
         shown += [
             (text["epochs_run"], str(metrics["epochs_run"])),

@@ -4,6 +4,7 @@ adjustment when one comparison makes several tests.
 
     make experiment NAME=adam SEEDS=5        summary.json: mean, std and 95% t interval per metric
     make compare NAMES="adam adam_lr"        groups: Welch; single runs: McNemar + paired bootstrap
+    make experiment NAME=adam FOLDS=5; ...   two cross-validations on the same folds: the corrected resampled t-test
 
 The wording of the verdicts lives in harness.reporting.verdicts; this module only computes.
 """
@@ -84,6 +85,24 @@ def welch(candidate, baseline) -> GroupDifference:
     return GroupDifference(
         difference, float(interval.low), float(interval.high), float(result.pvalue), len(candidate), len(baseline)
     )
+
+
+def corrected_resampled(candidate, baseline, test_to_train: float) -> GroupDifference:
+    """Nadeau and Bengio's corrected resampled t-test (2003) on paired fold results: the mean of the differences fold
+    by fold, its variance inflated by test_to_train (a fold's validation size over its training size), because the
+    folds' models share most of their training data and their results are not independent. Written here: scipy and
+    statsmodels have no such test."""
+    candidate, baseline = np.asarray(candidate, dtype=float), np.asarray(baseline, dtype=float)
+    differences = candidate - baseline
+    count = len(differences)
+    difference = float(differences.mean()) if count else math.nan
+    variance = float(differences.var(ddof=1)) if count > 1 else 0.0
+    if count < 2 or variance == 0:
+        return GroupDifference(difference, None, None, None, count, count)
+    scale = math.sqrt((1 / count + test_to_train) * variance)
+    p_value = 2 * stats.t.sf(abs(difference) / scale, df=count - 1)
+    margin = stats.t.ppf((1 + CONFIDENCE) / 2, df=count - 1) * scale
+    return GroupDifference(difference, difference - margin, difference + margin, float(p_value), count, count)
 
 
 @dataclass(frozen=True)

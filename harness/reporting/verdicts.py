@@ -26,13 +26,12 @@ PHRASES = {
         "adjusted": "Holm-adjusted for {tests} comparisons {p}",
         "after_adjusting": " once adjusted for {tests} comparisons",
         "no_finished_run": "no test possible: {candidate} vs {baseline} has a group without a finished run ({runs})",
-        "too_few_runs": "no test possible: {gap}, but Welch's t-test needs at least 2 finished runs per group ({runs})",
+        "too_few_runs": "no test possible: {gap}, but {test} needs at least 2 finished runs per group ({runs})",
         "no_spread": "no test possible: {gap}, and every run within each group scored the same, so there is no spread",
-        "groups_not_shown": "no difference shown at {runs}{after}: {gap} ({interval}, Welch's t-test)",
+        "groups_not_shown": "no difference shown at {runs}{after}: {gap} ({interval}, {test})",
         "groups_ahead": "{candidate} is ahead of {baseline} by {points} points of {metric} ({interval}, {runs}; "
-        "Welch's t-test)",
-        "groups_behind": "{candidate} is behind {baseline} by {points} points of {metric} ({interval}, {runs}; "
-        "Welch's t-test)",
+        "{test})",
+        "groups_behind": "{candidate} is behind {baseline} by {points} points of {metric} ({interval}, {runs}; {test})",
         "examples": "the same {n:,} test examples",
         "identical": "no difference: {candidate} and {baseline} are right on exactly the same examples of {examples}",
         "paired_detail": "paired bootstrap {interval}; McNemar's exact test {p}: {a} examples only {candidate} gets "
@@ -51,6 +50,11 @@ PHRASES = {
         "why_welch": "Welch's t-test on each group's finished runs (it does not assume equal spread), differences from "
         "the first group, in percentage points. A difference is shown when p < 0.05. Runs in a group "
         "differ only in their training seed; they share the validation and test sets.",
+        "why_corrected": "Test used: Nadeau and Bengio's corrected resampled t-test on the differences fold by fold, "
+        "because these are cross-validations on the same folds: each fold's runs pair up, and since the folds' models "
+        "share most of their training data, their results are not independent seeds; the test widens the variance "
+        "for that (by a fold's validation size over its training size), where a plain t-test would find differences "
+        "that are not there. A difference is shown when p < 0.05.",
         "why_holm": "With {tests} comparisons against the first, the chance that one of them looks shown by luck "
         "grows with their number: each p is adjusted by Holm's method and a difference is shown only "
         "when its adjusted p < 0.05.",
@@ -64,14 +68,11 @@ PHRASES = {
         "after_adjusting": " ({tests} 件の比較について調整後)",
         "no_finished_run": "検定できません: {candidate} と {baseline} の一方のグループに"
         "完了した実行がありません ({runs})",
-        "too_few_runs": "検定できません: {gap}。ウェルチの t 検定には各グループ 2 件以上の"
-        "完了した実行が必要です ({runs})",
+        "too_few_runs": "検定できません: {gap}。{test}には各グループ 2 件以上の完了した実行が必要です ({runs})",
         "no_spread": "検定できません: {gap}。各グループ内の実行がすべて同じ値で、ばらつきがありません",
-        "groups_not_shown": "{runs}では差は示されませんでした{after}: {gap} ({interval}、ウェルチの t 検定)",
-        "groups_ahead": "{candidate} は {baseline} より{metric}が {points} ポイント高い ({interval}、{runs}、"
-        "ウェルチの t 検定)",
-        "groups_behind": "{candidate} は {baseline} より{metric}が {points} ポイント低い ({interval}、{runs}、"
-        "ウェルチの t 検定)",
+        "groups_not_shown": "{runs}では差は示されませんでした{after}: {gap} ({interval}、{test})",
+        "groups_ahead": "{candidate} は {baseline} より{metric}が {points} ポイント高い ({interval}、{runs}、{test})",
+        "groups_behind": "{candidate} は {baseline} より{metric}が {points} ポイント低い ({interval}、{runs}、{test})",
         "examples": "同じ {n:,} 件のテスト例",
         "identical": "差はありません: {candidate} と {baseline} は{examples}のうちまったく同じ例に正解しています",
         "paired_detail": "対応のあるブートストラップの{interval}、マクネマーの正確検定 {p}: "
@@ -90,9 +91,22 @@ PHRASES = {
         "why_welch": "各グループの完了した実行にウェルチの t 検定 (ばらつきが等しいことを仮定しない) を使い、"
         "最初のグループからの差をパーセントポイントで示します。p < 0.05 のとき差が示されたとします。"
         "グループ内の実行は学習のシードだけが異なり、検証データとテストデータは共通です。",
+        "why_corrected": "使った検定: Nadeau と Bengio の補正済みリサンプリング t 検定 (分割ごとの差に対して)。"
+        "同じ分割 (fold) での交差検証どうしなので、各分割の実行が対になり、また各分割のモデルは訓練データの大部分を"
+        "共有するため結果は独立なシードではありません。この検定はその分だけ分散を広げます (分割の検証サイズ÷訓練"
+        "サイズ)。通常の t 検定では無い差が見つかってしまいます。p < 0.05 のとき差が示されたとします。",
         "why_holm": "最初のものとの比較が {tests} 件あり、そのどれかが偶然に差ありと見える確率は"
         "件数とともに増えるため、各 p をホルム法で調整し、調整後の p < 0.05 のときだけ"
         "差が示されたとします。",
+    },
+}
+
+
+TESTS = {  # a groups' test, as a verdict names it
+    "Welch t-test": {"en": "Welch's t-test", "ja": "ウェルチの t 検定"},
+    "corrected resampled t-test": {
+        "en": "corrected resampled t-test on paired folds",
+        "ja": "分割ごとに対にした補正済みリサンプリング t 検定",
     },
 }
 
@@ -169,21 +183,23 @@ def group_verdict(
     metric: str = "test accuracy",
     lang: str = "en",
     adjusted: Adjusted = Adjusted(None),
+    test: str = "Welch t-test",
 ) -> str:
-    """Welch's t-test between two groups of seeds, in one sentence."""
+    """A test between two groups of runs (Welch's t-test; the corrected resampled t-test for cross-validations on the
+    same folds), in one sentence."""
     runs = runs_text(result.n_candidate, result.n_baseline, lang)
-    names = {"candidate": candidate, "baseline": baseline}
+    names = {"candidate": candidate, "baseline": baseline, "test": TESTS[test][lang]}
     if min(result.n_candidate, result.n_baseline) == 0:
         return phrase(lang, "no_finished_run", runs=runs, **names)
     gap = phrase(lang, "gap", delta=signed_points(result.difference), metric=metric, **names)
     if result.p_value is None:
         if min(result.n_candidate, result.n_baseline) < 2:
-            return phrase(lang, "too_few_runs", gap=gap, runs=runs)
+            return phrase(lang, "too_few_runs", gap=gap, runs=runs, test=names["test"])
         return phrase(lang, "no_spread", gap=gap)
     interval = _interval(lang, result.low, result.high) + _separator(lang) + _p_values(lang, result.p_value, adjusted)
     if _decisive_p(result.p_value, adjusted) >= SIGNIFICANCE:
         after = _after(lang, result.p_value, adjusted)
-        return phrase(lang, "groups_not_shown", runs=runs, after=after, gap=gap, interval=interval)
+        return phrase(lang, "groups_not_shown", runs=runs, after=after, gap=gap, interval=interval, test=names["test"])
     direction = "groups_ahead" if result.difference > 0 else "groups_behind"
     return phrase(
         lang, direction, points=points(result.difference), metric=metric, interval=interval, runs=runs, **names

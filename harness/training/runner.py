@@ -243,14 +243,21 @@ def train_numpy_in(run: RunDir, config: ExperimentConfig, dataset: Dataset, repo
 
 
 def history_summary(history: pd.DataFrame, dataset: Dataset) -> dict:
-    """Best validation accuracy and its epoch (counted from 0, as in the history), the last epoch's, the sizes."""
+    """Best validation accuracy and its epoch (counted from 0, as in the history), the last epoch's, the sizes. A run
+    without a validation set (val_size 0) has none: its best epoch is its last."""
+    sizes = {"examples": {"train": len(dataset.y_train), "val": len(dataset.y_val), "test": len(dataset.y_test)}}
+    if "val_accuracy" not in history or history["val_accuracy"].isna().all():
+        return {
+            "best_val_accuracy": None,
+            "best_epoch": int(history["epoch"].iloc[-1]),
+            "final_val_accuracy": None,
+        } | sizes
     best = history["val_accuracy"].idxmax()
     return {
         "best_val_accuracy": float(history.loc[best, "val_accuracy"]),
         "best_epoch": int(history.loc[best, "epoch"]),
         "final_val_accuracy": float(history["val_accuracy"].iloc[-1]),
-        "examples": {"train": len(dataset.y_train), "val": len(dataset.y_val), "test": len(dataset.y_test)},
-    }
+    } | sizes
 
 
 def _resume_point(run: RunDir, config: ExperimentConfig, epochs: int | None) -> tuple[int, Path]:
@@ -355,7 +362,8 @@ def train_in(
     callbacks = RunCallbacks(run, config, epoch_judge)
     if reporter is not None:  # its imports and first figure, while the compiled epochs run without the GIL
         threading.Thread(target=reporter.warm_up, daemon=True).start()
-    validation, callbacks_list = (dataset.x_val, dataset.y_val), callbacks.all()
+    validation = (dataset.x_val, dataset.y_val) if len(dataset.y_val) else None  # none: val_size 0 (make finalize)
+    callbacks_list = callbacks.all()
 
     def train():
         return fit(
