@@ -21,15 +21,14 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.suite import timed
 from harness.atomic import write_json, write_text
 
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -77,23 +76,11 @@ class Probe:
         command = [sys.executable, "-m", "benchmarks.data_probe", *words, "--epochs", str(self.epochs)]
         command += ["--batch-size", str(self.batch_size), "--experiments-dir", str(CHECKOUT / "experiments")]
         log = self.out / f"{tag}.log"
-        started = time.perf_counter()
-        with open(log, "w", encoding="utf-8") as output:
-            process = subprocess.Popen(
-                command,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                cwd=CHECKOUT,
-                env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | environment,
-                preexec_fn=_open_file_limit if words[0] == "harness" else None,
-            )
-            _, status, usage = os.wait4(process.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"{' '.join(command)} failed; see {log}")
+        limit = _open_file_limit if words[0] == "harness" else None
+        timing = timed(command, log, {"TF_CPP_MIN_LOG_LEVEL": "2"} | environment, limit)
         line = next(line for line in log.read_text().splitlines() if line.startswith("RESULT "))
         figures = json.loads(line.removeprefix("RESULT "))
-        wall = round(time.perf_counter() - started, 2)
-        return figures | {"wall_seconds": wall, "peak_memory_mb": round(usage.ru_maxrss / 1024, 1)}
+        return figures | {"wall_seconds": timing["seconds"], "peak_memory_mb": timing["peak_memory_mb"]}
 
 
 def _open_file_limit() -> None:

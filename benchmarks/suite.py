@@ -55,8 +55,9 @@ HARNESS_WAYS = {"make_all_tensorflow": "tensorflow", "make_all_jax_cold": "jax",
 SEED_GAP_RUNS = 3
 
 
-def timed(command: list[str], log: Path, environment: dict | None = None) -> dict:
-    """Wall seconds and peak resident memory (MB, the largest process of the command's tree) of one command."""
+def timed(command: list[str], log: Path, environment: dict | None = None, preexec=None) -> dict:
+    """Wall seconds and peak resident memory (MB, the largest process of the command's tree) of one command;
+    `preexec` runs in its process before it starts (a resource limit)."""
     started = time.perf_counter()
     with open(log, "w", encoding="utf-8") as output:
         process = subprocess.Popen(
@@ -66,6 +67,7 @@ def timed(command: list[str], log: Path, environment: dict | None = None) -> dic
             stdin=subprocess.DEVNULL,
             env=os.environ | (environment or {}),
             cwd=CHECKOUT,  # where `make` and `python -m benchmarks...` are found
+            preexec_fn=preexec,
         )
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started

@@ -4,22 +4,12 @@ from pathlib import Path
 
 import pytest
 
+import benchmarks.suite
 from harness.config.experiments import available, resolve
 from harness.errors import UserError
 from tests.conftest import EXPERIMENTS, run_harness
 
-REFERENCE_EXPERIMENTS = [
-    "basic_dnn",
-    "l1",
-    "l2",
-    "dropout",
-    "combined",
-    "sgd",
-    "momentum",
-    "rmsprop",
-    "adam",
-    "adam_lr",
-]
+REFERENCE_EXPERIMENTS = list(benchmarks.suite.REFERENCE_EXPERIMENTS)  # the reference notebook's ten
 
 
 def test_the_ten_reference_experiments_the_textbook_network_and_the_showcases_exist():

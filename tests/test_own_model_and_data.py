@@ -281,6 +281,20 @@ def test_mixed_sizes_are_resized_when_image_size_is_given_and_npz_brings_its_cla
     assert arrays.x_train.dtype == np.uint8 and pixels.min() >= 0.0 and pixels.max() <= 1.0
 
 
+def test_an_npz_of_feature_rows_trains_as_a_table(project):
+    """Rows of numbers saved with numpy.savez (no image shape): standardised as a table's columns, and trained."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(120) % 3
+    features = rng.normal(size=(120, 5)) + labels[:, None]  # learnable: each class shifted
+    np.savez(project / "rows.npz", x_train=features[:90], y_train=labels[:90], x_test=features[90:], y_test=labels[90:])
+    overrides = ["--set", f"dataset={{name: npz, path: {project / 'rows.npz'}, val_size: 15}}", "--epochs", "3"]
+    result = run_harness("run", "adam", *overrides, reports=project / "reports")
+    assert result.returncode == 0, result.stderr
+    (run,) = run_dirs(project / "reports")
+    data = RunDir(run).data()
+    assert data["kind"] == "table" and data["input_shape"] == [5] and RunDir(run).metrics()["examples"]["val"] == 15
+
+
 def _fake_cifar10(cache):
     """Keras's CIFAR-10 archive in miniature: five training batches and a test batch of 10 images each."""
     folder = cache / "build" / "cifar-10-batches-py"

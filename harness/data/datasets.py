@@ -278,17 +278,11 @@ def _table_dataset(config, memory: dict) -> Dataset:
     their size and modification time, else decoded (only what changed) and encoded now."""
     entry = _table_entry(config, memory)
     arrays, meta = entry.arrays, entry.meta
-    return Dataset(
-        name=config.name,
-        x_train=arrays["x_train"],
-        y_train=arrays["y_train"],
-        x_val=arrays["x_val"],
-        y_val=arrays["y_val"],
-        x_test=arrays["x_test"],
-        y_test=arrays["y_test"],
-        class_names=tuple(meta["names"]),
-        kind="table",
-        features=tuple(meta["features"]),
+    return _table(
+        config,
+        arrays | {"names": tuple(meta["names"])},
+        arrays,
+        meta["features"],
         left_out={"rows_without_target": meta["unlabelled"]} if meta["unlabelled"] else {},
         checks=(entry.check,) if entry.check else (),
     )
@@ -353,11 +347,11 @@ def _npz_table(config, examples: Examples) -> Dataset:
         name: encoded_rows(test if name == "test" else train, encoders, split[name])
         for name in ("train", "val", "test")
     }
-    return _table(config, split, {f"x_{name}": array for name, array in x.items()}, encoders_features(encoders), ())
+    return _table(config, split, {f"x_{name}": array for name, array in x.items()}, encoders_features(encoders))
 
 
-def _table(config, split: dict, arrays: dict, features: list[str]) -> Dataset:
-    """An .npz's table, encoded in memory."""
+def _table(config, split: dict, arrays: dict, features: list[str], **more) -> Dataset:
+    """An encoded table: its x arrays, the split's labels and class names, its features (and what else is known)."""
     return Dataset(
         name=config.name,
         x_train=arrays["x_train"],
@@ -369,6 +363,7 @@ def _table(config, split: dict, arrays: dict, features: list[str]) -> Dataset:
         class_names=split["names"],
         kind="table",
         features=tuple(features),
+        **more,
     )
 
 
