@@ -77,7 +77,7 @@ class Ledger:
             study.set_user_attr(STARTED, time.time())
             for member in plan.members():
                 params = {key: encoded(value) for key, value in member["parameters"].items()}
-                study.enqueue_trial(params, user_attrs={key: member[key] for key in MEMBER_KEYS})
+                study.enqueue_trial(params, user_attrs={key: member.get(key) for key in MEMBER_KEYS})
         self.total = self.trials * (plan.folds or 1) if self.method else len(self._trials("WAITING"))
         self.heartbeat = Heartbeat(study, self.asked) if "://" in storage else None
         if joining:
@@ -123,7 +123,7 @@ class Ledger:
                 self.heartbeat.beat(trial)  # at once: a machine that dies before its first beat is seen too
             if trial.user_attrs.get("run") != member["run"]:  # a point TPE chose, or a retry: the trial says which
                 for key in MEMBER_KEYS:
-                    trial.set_user_attr(key, member[key])
+                    trial.set_user_attr(key, member.get(key))
             trial.set_user_attr("parameters", member["parameters"])  # for a page made from the study alone
             self.members[member["run"]], self.asked[member["run"]] = member | {"exit_code": None}, trial
             self.taken.add(member["run"])
@@ -268,7 +268,7 @@ class Ledger:
         }
         member["retried_by"] = retry["run"]
         params = {key: encoded(value) for key, value in member["parameters"].items()}
-        self.study.enqueue_trial(params, user_attrs={key: retry[key] for key in MEMBER_KEYS})
+        self.study.enqueue_trial(params, user_attrs={key: retry.get(key) for key in MEMBER_KEYS})
         self.members[retry["run"]] = retry
         self.total += 1
         return retry
