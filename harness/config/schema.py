@@ -28,7 +28,8 @@ class DatasetConfig(Section):
     # The split is the same for every training seed, so runs that differ in seed share a validation set.
     split_seed: int = Field(default=0, ge=0)
     # Cross-validation (make experiment FOLDS=5): the training examples in `folds` stratified folds, the run's
-    # validation set the fold numbered `fold` (from 0) and the others its training set; the test set stays out.
+    # validation set the fold numbered `fold` (from 0) and the others its training set (val_size set aside; train_size
+    # still samples the training part); the test set stays out.
     folds: int | None = Field(default=None, ge=2, le=100)
     fold: int | None = Field(default=None, ge=0)
     # Your own data (harness.data.files): its file or folder, a table's target column and test set, the images'
@@ -54,14 +55,21 @@ class DatasetConfig(Section):
             raise ValueError("give test_path (a test set of its own) or test_fraction (split from the data), not both")
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _folds_replace_val_size(cls, data):
+        """With folds, each fold is in turn the validation set: a val_size (the reference experiments give one) is
+        set aside, so that FOLDS=5 works on any experiment."""
+        if isinstance(data, dict) and data.get("folds") is not None:
+            return {key: value for key, value in data.items() if key != "val_size"}
+        return data
+
     @model_validator(mode="after")
     def _folds_fit(self) -> DatasetConfig:
         if self.fold is not None and self.folds is None:
             raise ValueError("dataset.fold needs dataset.folds (how many folds the training examples make)")
         if self.fold is not None and self.fold >= self.folds:
             raise ValueError(f"dataset.fold is {self.fold}: folds count from 0, so it is below folds ({self.folds})")
-        if self.folds is not None and self.val_size is not None:
-            raise ValueError("dataset.val_size does not combine with folds: each fold is in turn the validation set")
         return self
 
 

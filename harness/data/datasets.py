@@ -295,12 +295,15 @@ def _table_files(config) -> list:
     return paths + ([existing(config.test_path, "test table")] if config.test_path else [])
 
 
+TABLE_LAYOUT = "splits in file order"  # an encoded table's rows (entries of another layout are other keys)
+
+
 def _table_entry(config, memory: dict):
     """The cache entry of the table's encoded splits, keyed on its files (path, size, modification time) and every
     dataset setting; encoded now when there is none."""
     paths = _table_files(config)
     stamps = [[str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns] for path in paths]
-    folder = entry_folder("table", [str(stamps), config.model_dump_json()])
+    folder = entry_folder("table", [str(stamps), config.model_dump_json(), TABLE_LAYOUT])
     entry = memory.get(folder) or read_entry(folder)
     if entry is None:
         train, test = _table_columns(config, paths, memory)
@@ -384,6 +387,7 @@ def _table_split(config, train: Columns, test: Columns | None, target: str, name
     else:
         y_all, y_test, names = class_labels(values, test_values)
     train_positions, y_train, val_positions, y_val = split_train_val(np.arange(len(y_all)), y_all, config)
+    (train_positions, y_train), (val_positions, y_val) = _in_file_order(train_positions, y_train, val_positions, y_val)
     return {
         "train": rows[train_positions],
         "val": rows[val_positions],
@@ -394,6 +398,13 @@ def _table_split(config, train: Columns, test: Columns | None, target: str, name
         "names": names,
         "unlabelled": unlabelled,
     }
+
+
+def _in_file_order(*positions_and_labels) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each split's rows in the order the file has them (the split chose which; each epoch's order is the run's own):
+    encoding then reads the file's columns front to back, each page once, rather than every page for every block."""
+    pairs = zip(positions_and_labels[::2], positions_and_labels[1::2], strict=True)
+    return [(positions[order], labels[order]) for positions, labels in pairs for order in [np.argsort(positions)]]
 
 
 def _write_encoded(into, train: Columns, test: Columns | None, split: dict, target: str) -> dict:

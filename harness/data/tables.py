@@ -29,7 +29,7 @@ from harness.errors import UserError, did_you_mean
 
 MAX_CATEGORIES = 50  # distinct values a text column may have to be one-hot encoded
 BLOCK_ROWS = 1 << 18  # rows transformed at a time
-READ_BLOCK_BYTES = 16 << 20  # CSV bytes pyarrow parses at a time
+READ_BLOCK_BYTES = 2 << 20  # CSV bytes pyarrow parses at a time (it reads many ahead: 16 MB held a gigabyte)
 
 
 @dataclass
@@ -225,6 +225,7 @@ def fit_encoders(columns: Columns, features: list[str], train_rows: np.ndarray, 
             fill = [SimpleImputer(strategy="most_frequent" if text else "median")] if name in with_missing else []
             last = OneHotEncoder(handle_unknown="ignore", sparse_output=False) if text else StandardScaler()
             steps = make_pipeline(*fill, last).fit(_column(columns, name, train_rows))
+            release(columns.values[name])  # the column's mapped pages: not this process's memory once fitted
             made = list(last.get_feature_names_out([name])) if text else [name]
             encoders.append(Encoder(name, steps, made, text))
     return encoders
@@ -243,7 +244,10 @@ def encoders_features(encoders: list[Encoder]) -> list[str]:
 
 def encoded_rows(columns: Columns, encoders: list[Encoder], rows: np.ndarray) -> np.ndarray:
     """The rows (in this order) encoded as float32 features."""
-    parts = [encoder.steps.transform(_column(columns, encoder.name, rows)) for encoder in encoders]
+    parts = []
+    for encoder in encoders:
+        parts.append(encoder.steps.transform(_column(columns, encoder.name, rows)))
+        release(columns.values[encoder.name])
     return np.hstack(parts).astype(np.float32) if parts else np.zeros((len(rows), 0), np.float32)
 
 
@@ -252,8 +256,6 @@ def write_encoded(path: Path, columns: Columns, encoders: list[Encoder], rows: n
     with NpyWriter(path, (len(rows), len(encoders_features(encoders))), np.float32) as writer:
         for start in range(0, len(rows), BLOCK_ROWS):
             writer.write(start, encoded_rows(columns, encoders, rows[start : start + BLOCK_ROWS]))
-            for values in columns.values.values():
-                release(values)
 
 
 def columns_with_missing(tables: list[Columns], features: list[str]) -> set[str]:
