@@ -116,3 +116,32 @@ def test_a_table_is_encoded_once_per_file_and_settings_and_read_back_from_the_ca
     assert fitted == [1] and np.array_equal(np.asarray(first.x_train), np.asarray(again.x_train))
     load_dataset(DatasetConfig(name="table", path=settings.path, target="target", split_seed=1), Reusables())
     assert fitted == [1, 1]  # other settings: encoded anew
+
+
+def test_rows_gathered_from_a_mapped_file_come_in_the_order_asked_and_leave_memory_as_they_are_read(tmp_path):
+    from harness.data.arrays import AROUND, RELEASE_EVERY, Rows, gather, map_npy, release
+
+    values = np.arange(4096 * 4096, dtype=np.int32).reshape(4096, 4096)  # 64 MB, a row 16 KB
+    np.save(tmp_path / "x.npy", values)
+    mapped = map_npy(tmp_path / "x.npy")
+    rows = np.random.default_rng(0).permutation(4096)[:3000]
+    assert np.array_equal(gather(mapped, rows), values[rows])
+    assert np.array_equal(Rows(mapped, rows)[10:20], values[rows[10:20]])
+    assert _resident_bytes(mapped) <= 2 * (RELEASE_EVERY + 2 * AROUND)  # not the 64 MB the rows span
+    touched = mapped[np.sort(rows)].sum()  # indexing the mapping itself: its pages stay, until released
+    assert touched and _resident_bytes(mapped) > 48 * 2**20
+    release(mapped)
+    assert _resident_bytes(mapped) < 2**20
+
+
+def _resident_bytes(array) -> int:
+    """The resident memory of the mapping that holds `array` (from /proc/self/smaps)."""
+    address = array.ctypes.data
+    inside = False
+    for line in open("/proc/self/smaps"):
+        if "-" in line.split()[0] and ":" not in line.split()[0]:
+            start, end = (int(bound, 16) for bound in line.split()[0].split("-"))
+            inside = start <= address < end
+        elif inside and line.startswith("Rss:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no mapping holds the array")

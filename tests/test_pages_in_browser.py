@@ -104,6 +104,20 @@ def test_the_runs_table_never_widens_the_page_and_its_last_column_can_be_scrolle
         browser.set_window_size(1300, 1000)
 
 
+def test_at_1280_pixels_the_accuracies_show_without_scrolling(browser, reports):
+    browser.set_window_size(1280, 900)
+    try:
+        _open(browser, reports / "index.html")
+        width = browser.execute_script("return document.documentElement.clientWidth")
+        headers = browser.find_elements(By.CSS_SELECTOR, "#runs thead th")
+        accuracies = [header for header in headers if "accuracy" in header.text]
+        assert len(accuracies) >= 2
+        right = "return arguments[0].getBoundingClientRect().right"
+        assert all(browser.execute_script(right, header) <= width for header in accuracies)
+    finally:
+        browser.set_window_size(1300, 1000)
+
+
 def test_clicking_test_accuracy_sorts_the_rows(browser, reports):
     _open(browser, reports / "index.html")
     header = next(th for th in browser.find_elements(By.CSS_SELECTOR, "#runs th") if th.text == "test accuracy")

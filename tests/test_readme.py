@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harness.records import GroupDir
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -152,3 +153,26 @@ def test_the_python_api(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "sgd is behind adam" in result.stdout
+
+
+def test_from_a_search_to_a_table(tmp_path):
+    """The README's publishing block: a cross-validated search, its finalize, two cross-validations and their table
+    (three epochs a run: the commands as shown, shorter)."""
+    (block,) = [block for block in blocks("sh") if "make finalize" in block]
+    reports = tmp_path / "reports"
+    outputs = {}
+    for command in commands(block):
+        result = make(command, reports, EPOCHS="3")
+        assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        outputs[command.split()[1]] = result.stdout
+    (sweep,) = reports.glob("adam/sweep-*")
+    folds = {}
+    for member in GroupDir(sweep).record()["members"]:
+        trial, _, fold = member["run"].partition("-fold-")
+        folds.setdefault(trial, set()).add(int(fold))
+    assert len(folds) == 8 and all(ran == set(range(5)) for ran in folds.values())  # each point, its five folds
+    assert "final test accuracy" in outputs["finalize"] and "over 5 seeds" in outputs["finalize"]
+    assert len(list(reports.glob("*/folds-*"))) == 2
+    assert "| momentum |" in outputs["table"] and "| rmsprop |" in outputs["table"]
+    assert "**" in outputs["table"] and "corrected resampled" in outputs["table"]
+    assert {path.suffix for path in (reports / "tables").iterdir()} == {".md", ".tex", ".csv"}

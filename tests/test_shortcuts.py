@@ -227,13 +227,28 @@ def test_the_decoded_cache_is_decoded_again_when_its_source_changes(tmp_path):
     settings = DatasetConfig(name="images", path=str(tmp_path / "photos"), test_fraction=0.5, val_size=2)
     reusables = Reusables()
     before = load_dataset(settings, reusables)
+    identities = [_folder_identities(tmp_path / "photos")]
     changed = tmp_path / "photos" / "a" / "0.png"
     Image.fromarray(np.full((4, 4), 255, np.uint8)).save(changed)
     os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
     after = load_dataset(settings, reusables)
+    identities.append(_folder_identities(tmp_path / "photos"))
+    assert all(from_entry == hashed for from_entry, hashed in identities)
     brightest = lambda data: max(data.floats(x).max() for x in (data.x_train, data.x_val, data.x_test))  # noqa: E731
     assert brightest(before) < 1.0 and brightest(after) == 1.0  # the new pixels, from memory and disk alike
     assert brightest(load_dataset(settings, Reusables())) == 1.0
+    assert identities[0] != identities[1]  # the fingerprint's identity of the folder, from the entry, changed too
+    Image.fromarray(np.full((4, 4), 99, np.uint8)).save(tmp_path / "photos" / "b" / "3.png")
+    from_entry, hashed = _folder_identities(tmp_path / "photos")  # changed since the entry: found before a load
+    assert from_entry == hashed and from_entry != identities[1][0]
+
+
+def _folder_identities(root):
+    """A folder's identity as a run's fingerprint takes it (from its cache entry) and as every file hashed now."""
+    from harness.data import images
+
+    hashed = images._identity((stamp.path, images._sha256(root / stamp.path)) for stamp in images.listing(root)[1])
+    return images.folder_identity(root, None), hashed
 
 
 def test_the_prepared_dataset_is_prepared_again_when_a_setting_or_its_source_changes():

@@ -18,6 +18,10 @@ from pathlib import Path
 import numpy as np
 
 
+RELEASE_EVERY = 8 * 2**20  # bytes of rows gathered from a mapped file between releases of the pages touched
+AROUND = 2 * 2**20  # a fault maps the pages around it that the page cache holds (64 KB by default, at most 2 MB)
+
+
 def map_npy(path: Path) -> np.ndarray:
     """The .npy file's array, read-only, backed by a shared mapping of the file (numpy's memmap, with its mapping
     kept reachable for `release`)."""
@@ -43,12 +47,19 @@ def _mapping(array) -> mmap.mmap | None:
     return base
 
 
-def release(array) -> None:
+def release(array, rows: tuple[int, int] | None = None) -> None:
     """Let the pages of a mapped array that this process touched go from its resident memory (a no-op for an array
-    in memory)."""
+    in memory): all of them, or those of rows [first, end) and around them."""
     mapping = _mapping(array.array if isinstance(array, Rows) else array)
-    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+    if mapping is None or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    if rows is None or not array.flags.c_contiguous:
         mapping.madvise(mmap.MADV_DONTNEED)
+        return
+    offset = array.ctypes.data - np.frombuffer(mapping, np.uint8).ctypes.data
+    start = (offset + rows[0] * array.strides[0]) // AROUND * AROUND
+    end = min(len(mapping), -(-(offset + rows[1] * array.strides[0]) // AROUND) * AROUND)
+    mapping.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
 class Rows:
@@ -94,7 +105,14 @@ def gather(array, rows) -> np.ndarray:
         return array[rows]
     order = np.argsort(rows, kind="stable")
     gathered = np.empty((len(rows), *array.shape[1:]), array.dtype)
-    gathered[order] = array[rows[order]]
+    mapped = _mapping(array) is not None
+    row_bytes = max(1, gathered[:1].nbytes)
+    step = max(1, RELEASE_EVERY // row_bytes) if mapped else max(1, len(rows))
+    for start in range(0, len(rows), step):
+        chosen = order[start : start + step]
+        gathered[chosen] = array[rows[chosen]]
+        if mapped:  # the pages read, and those the kernel mapped around them, go before they add up
+            release(array, (int(rows[chosen[0]]), int(rows[chosen[-1]]) + 1))
     return gathered
 
 

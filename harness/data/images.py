@@ -145,7 +145,8 @@ def _write(into: Path, root: Path, stamps: list[Stamp], old: Entry | None, kept:
         files = _write_pixels(into, root, stamps, (None, {}), shape, resize)
     np.save(into / "y.npy", np.array([stamp.label for stamp in stamps], dtype=np.int32))
     (into / MANIFEST).write_text(json.dumps(files))
-    return {"shape": list(shape), "listing": listing_digest(stamps)}
+    identity = _identity((path, digest) for path, _, _, digest in files)
+    return {"shape": list(shape), "listing": listing_digest(stamps), "identity": identity}
 
 
 class _Colour(Exception):
@@ -260,16 +261,29 @@ def _same_classes_and_shape(root: Path, train: Entry, test_root: Path, test: Ent
 
 
 def folder_identity(root: Path, image_size) -> str:
-    """What a folder holds: a SHA-256 of each file's path and SHA-256, taken from the folder's cache entry for the
-    files unchanged since (hashed now only for the others)."""
+    """What a folder holds: a SHA-256 of each file's path and SHA-256. A folder listed as its cache entry was written
+    has the entry's (its manifest is not read); otherwise the entry's digests serve for the files unchanged since, and
+    the others are hashed now."""
     from harness.data.cache import read_meta
 
     folder = entry_folder("images", [str(root.resolve()), f"image_size={image_size}"])
     _, stamps = listing(root)
-    kept = _unchanged(folder if read_meta(folder) else None, stamps)
+    meta = read_meta(folder)
+    if meta and "identity" in meta and meta.get("listing") == listing_digest(stamps):
+        return meta["identity"]
+    kept = _unchanged(folder if meta else None, stamps)
+    return _identity(
+        (stamp.path, kept[stamp.path][1] if stamp.path in kept else _sha256(root / stamp.path)) for stamp in stamps
+    )
+
+
+def _identity(files) -> str:
+    """One SHA-256 of (path in the folder, the file's SHA-256) pairs, in order."""
     digest = hashlib.sha256()
-    for stamp in stamps:
-        known = kept.get(stamp.path)
-        file_digest = known[1] if known else hashlib.sha256((root / stamp.path).read_bytes()).hexdigest()
-        digest.update(f"{stamp.path}\0{file_digest}\0".encode())
+    for path, file_digest in files:
+        digest.update(f"{path}\0{file_digest}\0".encode())
     return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

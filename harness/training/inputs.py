@@ -70,8 +70,8 @@ def ahead(examples: int, rows: int) -> dict:
 class EpochOrder(keras.utils.PyDataset):
     """The training examples in an order that depends only on (seed, epoch), a part of `rows` examples per item; the
     epoch is set by EpochSeeding, where Keras says which it is. A resumed run, a run in a worker and a streamed run
-    see the same order. Each part is gathered from the (mapped) examples, whose pages then leave this process's
-    memory."""
+    see the same order. Each part is gathered from the (mapped) examples, whose pages leave this process's memory as
+    they are read (harness.data.arrays.gather)."""
 
     def __init__(self, x, y, seed: int, rows: int, epoch: int = 0):
         super().__init__(**ahead(len(y), rows))
@@ -101,7 +101,7 @@ class EpochOrder(keras.utils.PyDataset):
             return part
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
         chosen = order[index * self.rows : (index + 1) * self.rows]
-        part = (_gathered(self.x, chosen), self.y[chosen])
+        part = (gather(self.x, chosen), self.y[chosen])
         if not self._training and index == 0:
             self._early = (self.epoch, part)
         return part
@@ -120,15 +120,8 @@ class InOrder(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         part = np.arange(index * self.rows, min((index + 1) * self.rows, len(self.x)))
-        x = _gathered(self.x, part)
+        x = gather(self.x, part)
         return (x,) if self.y is None else (x, self.y[part])
-
-
-def _gathered(x, rows: np.ndarray) -> np.ndarray:
-    """The rows of mapped examples, copied; the pages read leave this process's memory (they stay in the page cache)."""
-    gathered = gather(x, rows)
-    release(x)
-    return gathered
 
 
 def in_memory(x) -> np.ndarray:
