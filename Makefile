@@ -112,9 +112,12 @@ finalize:
 	$(PYTHON) -m harness finalize $(SWEEP) $(if $(SEEDS),--seeds "$(SEEDS)") $(if $(JOBS),--jobs $(JOBS))
 
 # Experiments x datasets (ROWS, COLUMNS: any config key), mean over seeds or folds with its interval: a paper's table.
+# ROWS and COLUMNS from make's command line only: a shell may export COLUMNS, its terminal's width.
+TABLE_ROWS := $(if $(filter command line,$(origin ROWS)),$(ROWS))
+TABLE_COLUMNS := $(if $(filter command line,$(origin COLUMNS)),$(COLUMNS))
 table:
 	@test -n "$(NAMES)" || { echo 'error: name the experiments (or groups), e.g. make table NAMES="adam sgd" [FORMAT=latex]' >&2; exit 2; }
-	@$(PYTHON) -m harness table $(NAMES) $(if $(ROWS),--rows $(ROWS)) $(if $(COLUMNS),--columns $(COLUMNS)) \
+	@$(PYTHON) -m harness table $(NAMES) $(if $(TABLE_ROWS),--rows $(TABLE_ROWS)) $(if $(TABLE_COLUMNS),--columns $(TABLE_COLUMNS)) \
 		$(if $(METRIC),--metric $(METRIC)) $(if $(FORMAT),--format $(FORMAT)) $(if $(SPREAD),--spread $(SPREAD))
 
 # The heavy files (model, checkpoints, TensorBoard events) of all but the KEEP=best:K best by validation: a dry run

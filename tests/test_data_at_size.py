@@ -138,7 +138,9 @@ def _resident_bytes(array) -> int:
     """The resident memory of the mapping that holds `array` (from /proc/self/smaps)."""
     address = array.ctypes.data
     inside = False
-    for line in open("/proc/self/smaps"):
+    with open("/proc/self/smaps") as smaps:
+        lines = smaps.readlines()
+    for line in lines:
         if "-" in line.split()[0] and ":" not in line.split()[0]:
             start, end = (int(bound, 16) for bound in line.split()[0].split("-"))
             inside = start <= address < end

@@ -157,12 +157,12 @@ def test_the_python_api(tmp_path):
 
 def test_from_a_search_to_a_table(tmp_path):
     """The README's publishing block: a cross-validated search, its finalize, two cross-validations and their table
-    (three epochs a run: the commands as shown, shorter)."""
+    (two epochs a run: the commands as shown, shorter)."""
     (block,) = [block for block in blocks("sh") if "make finalize" in block]
     reports = tmp_path / "reports"
     outputs = {}
     for command in commands(block):
-        result = make(command, reports, EPOCHS="3")
+        result = make(command, reports, EPOCHS="2")
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
         outputs[command.split()[1]] = result.stdout
     (sweep,) = reports.glob("adam/sweep-*")

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 RELEASE_EVERY = 8 * 2**20  # bytes of rows gathered from a mapped file between releases of the pages touched
 AROUND = 2 * 2**20  # a fault maps the pages around it that the page cache holds (64 KB by default, at most 2 MB)
 

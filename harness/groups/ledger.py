@@ -16,6 +16,9 @@ import threading
 import time
 from pathlib import Path
 
+from optuna.exceptions import StorageInternalError
+from sqlalchemy.exc import SQLAlchemyError
+
 from harness.config.grid import point_label
 from harness.config.schema import ExperimentConfig
 from harness.groups.plan import GroupPlan, member_config, member_request, plan_record
@@ -86,7 +89,7 @@ class Ledger:
     def members_here(self) -> list[dict]:
         """The members this machine ran; with a database, the points it never took are other machines' to run; once
         the sweep stopped (STOP), the points no machine took are not runs at all."""
-        shared, stopped = self.heartbeat is not None, self.stop_said or bool(self.study.user_attrs.get("stopped"))
+        shared, stopped = self.heartbeat is not None, self.stop_said or (bool(self.rules) and self._said_stopped())
         return [
             member
             for member in self.members.values()
@@ -145,6 +148,14 @@ class Ledger:
         if len(points) - sum(_is_retry(trial) for trial in points) >= self.trials:  # a retry stands in for a trial
             return None
         return self.study.ask(self.distributions)
+
+    def _said_stopped(self) -> bool:
+        """Whether a machine recorded in the study that the sweep stopped; a database lost now says no (the sweep's
+        error says it is lost)."""
+        try:
+            return bool(self.study.user_attrs.get("stopped"))
+        except (SQLAlchemyError, StorageInternalError):
+            return False
 
     def _stopped(self) -> bool:
         """Whether the sweep's stopping rules (STOP) say it takes no new point, here or on another machine (said
