@@ -34,11 +34,12 @@ def commands(block: str) -> list[str]:
     return [line for line in lines if line and line not in NOT_RUN]
 
 
-def make(command: str, reports, **variables: str) -> subprocess.CompletedProcess:
-    """A README command, as typed, with the test's reports folder (and any extra make variables)."""
+def make(command: str, reports, **smaller: str) -> subprocess.CompletedProcess:
+    """A README command, as typed, with the test's reports folder, and made smaller by `smaller` (make variables
+    that override the command's own: EPOCHS, TRIALS, ...)."""
     words = command.split(maxsplit=2)
-    arguments = [f"{key}={value}" for key, value in ({"REPORTS": str(reports)} | variables).items()]
-    full = [*words[:2], *arguments, *(re.findall(r'\S+="[^"]*"|\S+', words[2]) if len(words) > 2 else [])]
+    arguments = [f"{key}={value}" for key, value in ({"REPORTS": str(reports)} | smaller).items()]
+    full = [*words[:2], *(re.findall(r'\S+="[^"]*"|\S+', words[2]) if len(words) > 2 else []), *arguments]
     full = [part.replace('"', "") if "=" in part else part for part in full]  # make's VAR="a b" as one word
     return subprocess.run(full, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
@@ -89,7 +90,7 @@ def test_the_list_a_run_with_its_settings_and_a_sweep(tmp_path):
     alone, _ = _experiments_block()
     assert alone[0] == "make list" and any(line.startswith("make sweep") for line in alone)
     for command in alone:
-        result = make(command, tmp_path / "reports")
+        result = make(command, tmp_path / "reports", EPOCHS="3")
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
 
 
@@ -98,7 +99,7 @@ def test_groups_a_comparison_and_make_all(tmp_path):
     reports = tmp_path / "reports"
     _, chain = _experiments_block()
     for command in chain:
-        result = make(command, reports)
+        result = make(command, reports, EPOCHS="3")
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
         if command.startswith("make compare"):
             assert "sgd is behind adam" in result.stdout and "Welch's t-test" in result.stdout
@@ -157,12 +158,13 @@ def test_the_python_api(tmp_path):
 
 def test_from_a_search_to_a_table(tmp_path):
     """The README's publishing block: a cross-validated search, its finalize, two cross-validations and their table
-    (two epochs a run: the commands as shown, shorter)."""
+    (the commands as shown, smaller: two epochs a run, three folds, three trials, two seeds)."""
     (block,) = [block for block in blocks("sh") if "make finalize" in block]
     reports = tmp_path / "reports"
     outputs = {}
     for command in commands(block):
-        result = make(command, reports, EPOCHS="2")
+        seeds = {"SEEDS": "2"} if command.startswith("make finalize") else {}
+        result = make(command, reports, EPOCHS="2", FOLDS="3", TRIALS="3", **seeds)
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
         outputs[command.split()[1]] = result.stdout
     (sweep,) = reports.glob("adam/sweep-*")
@@ -170,8 +172,8 @@ def test_from_a_search_to_a_table(tmp_path):
     for member in GroupDir(sweep).record()["members"]:
         trial, _, fold = member["run"].partition("-fold-")
         folds.setdefault(trial, set()).add(int(fold))
-    assert len(folds) == 8 and all(ran == set(range(5)) for ran in folds.values())  # each point, its five folds
-    assert "final test accuracy" in outputs["finalize"] and "over 5 seeds" in outputs["finalize"]
+    assert len(folds) == 3 and all(ran == set(range(3)) for ran in folds.values())  # each point, all its folds
+    assert "final test accuracy" in outputs["finalize"] and "over 2 seeds" in outputs["finalize"]
     assert len(list(reports.glob("*/folds-*"))) == 2
     assert "| momentum |" in outputs["table"] and "| rmsprop |" in outputs["table"]
     assert "**" in outputs["table"] and "corrected resampled" in outputs["table"]
