@@ -235,7 +235,7 @@ def one_round(out: Path, dataset: str, experiments_dir: Path, jobs: int | None, 
     for tag, backend in HARNESS_WAYS.items():
         sides[tag] = harness_side(out, dataset, jobs, backend, cache, tag)
     ratios = {tag: round(sides[tag]["seconds"] / sides[faster]["seconds"], 3) for tag in HARNESS_WAYS}
-    return sides | {"faster_seed": faster, "ratios": ratios}
+    return sides | {"faster_reference": faster, "ratios": ratios}
 
 
 def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs: int | None, rounds: int) -> Path:
@@ -247,7 +247,7 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
     for round_number in range(1, rounds + 1):
         print(f"round {round_number}/{rounds}: the reference notebook's code on TensorFlow and on JAX, then make all")
         pairs.append(one_round(out, dataset, experiments_dir, jobs, cache))
-    reference_backend = pairs[-1]["faster_seed"].removeprefix("seed_")
+    reference_backend = faster_backend(pairs[-1])
     print(f"{SEED_GAP_RUNS} seeds of {SINGLE_RUN} in one worker, on each backend")
     seeds = [seeds_in_one_worker(out, dataset, backend, cache) for backend in BACKENDS]
     print(
@@ -269,6 +269,11 @@ def run_bench_suite(experiments_dir: Path, reports_dir: Path, dataset: str, jobs
     write_json(out / "suite.json", results)
     write_text(out / "suite.md", suite_markdown(results))
     return out
+
+
+def faster_backend(round_: dict) -> str:
+    """The backend (KERAS_BACKEND) on which the reference notebook's code was the faster in a round."""
+    return round_["faster_reference"].removeprefix("reference_")
 
 
 def row(*cells) -> str:
@@ -298,7 +303,7 @@ def _compile_lines(results: dict) -> str:
     last = results["rounds"][-1]
     tensorflow, cold, warm = (last[tag] for tag in HARNESS_WAYS)
     saved = cold["first_epoch_overhead_mean"] - warm["first_epoch_overhead_mean"]
-    reference_memory, jax_memory = last[last["faster_seed"]]["peak_memory_mb"], warm["peak_memory_mb"]
+    reference_memory, jax_memory = last[last["faster_reference"]]["peak_memory_mb"], warm["peak_memory_mb"]
     return (
         "First epoch beyond a run's typical epoch (tracing, compiling or loading its steps), mean of the ten runs: "
         f"TensorFlow {tensorflow['first_epoch_overhead_mean']} s; JAX {cold['first_epoch_overhead_mean']} s with a "
