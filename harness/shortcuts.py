@@ -82,6 +82,13 @@ SHORTCUTS = (
         "tests/test_shortcuts.py::test_the_prepared_dataset_is_prepared_again_when_a_setting_or_its_source_changes",
     ),
     Shortcut(
+        "a folder's identity",
+        "harness.data.images",
+        "an image folder's SHA-256 (of each file's path and SHA-256), for the fingerprint, kept in its cache entry",
+        "the folder's listing: each file's path, class, size and modification time",
+        "tests/test_shortcuts.py::test_the_decoded_cache_is_decoded_again_when_its_source_changes",
+    ),
+    Shortcut(
         "a file's digest",
         "harness.data.identity",
         "the SHA-256 of a table or .npz file, for the fingerprint",

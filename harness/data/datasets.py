@@ -302,7 +302,7 @@ def _table_entry(config, memory: dict):
     """The cache entry of the table's encoded splits, keyed on its files (path, size, modification time) and every
     dataset setting; encoded now when there is none."""
     paths = _table_files(config)
-    stamps = [[str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns] for path in paths]
+    stamps = [[str(path.resolve()), stat.st_size, stat.st_mtime_ns] for path in paths for stat in [path.stat()]]
     folder = entry_folder("table", [str(stamps), config.model_dump_json(), TABLE_LAYOUT])
     entry = memory.get(folder) or read_entry(folder)
     if entry is None:

@@ -113,7 +113,8 @@ def folder_entry(root: Path, image_size, memory: dict) -> Entry:
     folder = entry_folder("images", [str(root.resolve()), f"image_size={image_size}"])
     classes, stamps = listing(root)
     entry = memory.get(folder) or read_entry(folder)
-    if entry is not None and entry.meta["classes"] == classes and entry.meta["listing"] == listing_digest(stamps):
+    listed = entry is not None and entry.meta.get("listing") == listing_digest(stamps)  # None: an older entry
+    if listed and entry.meta["classes"] == classes:
         memory[folder] = entry
         return entry
     kept = _unchanged(folder if entry is not None else None, stamps)

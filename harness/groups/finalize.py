@@ -48,7 +48,7 @@ def final_plan(sweep: str, seeds: str, reports_dir: Path) -> GroupPlan:
     best_epochs = [run.metrics()["best_epoch"] + 1 for run in runs]  # counted from 1
     epochs = round(statistics.median(best_epochs))
     config = final_config(runs[0], epochs)
-    recorded_config(config, None)  # a config this version cannot read any more is one line, before anything runs
+    validated = recorded_config(config, None)  # a config this version cannot read any more: one line, before any run
     final = {
         "sweep": group.path.name,
         "sweep_path": str(group.path),
@@ -60,7 +60,7 @@ def final_plan(sweep: str, seeds: str, reports_dir: Path) -> GroupPlan:
         "best_epochs": best_epochs,
         "epochs": epochs,
         "examples": runs[0].metrics()["examples"],
-        "data": data_identity(recorded_config(config, None).dataset),
+        "data": data_identity(validated.dataset),
     }
     plan = GroupPlan(config["name"], "final", [{}], parse_seeds(seeds), RunArguments(), base=config)
     plan.final = final | {"earlier_uses": earlier_uses(reports_dir, final["data"])}
@@ -99,13 +99,14 @@ def record_final_use(group_dir: Path, reports_dir: Path) -> None:
     scored = [member for member in group.members() if member["status"] == "finished"]
     if not scored:
         return
-    final = group.record()["final"]
+    record = group.record()
+    final = record["final"]
     record_use(
         reports_dir,
         {
             "data": final["data"],
             "dataset": group.member(scored[0]["run"]).config_dict()["dataset"]["name"],
-            "experiment": group.record()["experiment"],
+            "experiment": record["experiment"],
             "final": str(group.path),
             "sweep": final["sweep"],
             "when": datetime.now().isoformat(timespec="seconds"),

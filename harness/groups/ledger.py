@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from harness.config.grid import point_label
 from harness.config.schema import ExperimentConfig
 from harness.groups.plan import GroupPlan, member_config, member_request, plan_record
-from harness.groups.stopping import STARTED, parse_stop, stop_reason
+from harness.groups.stopping import STARTED, STOPPED, parse_stop, stop_reason
 from harness.groups.storage import HEARTBEAT_SECONDS
 from harness.groups.study import decoded, distributions, encoded, take_queued, tell, trial_reference
 from harness.groups.workers import ASK_AGAIN, RunResult
@@ -153,7 +153,7 @@ class Ledger:
         """Whether a machine recorded in the study that the sweep stopped; a database lost now says no (the sweep's
         error says it is lost)."""
         try:
-            return bool(self.study.user_attrs.get("stopped"))
+            return bool(self.study.user_attrs.get(STOPPED))
         except (SQLAlchemyError, StorageInternalError):
             return False
 

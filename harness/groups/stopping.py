@@ -65,8 +65,9 @@ def stop_reason(rules: list[Rule], study) -> dict | None:
     recorded = study.user_attrs.get(STOPPED)
     if recorded or not rules:
         return recorded
+    values = ended_scores(study)  # read from the study once for all the rules
     for rule in rules:
-        why = _met(rule, study)
+        why = _met(rule, study, values)
         if why is not None:
             study.set_user_attr(STOPPED, why)
             return why
@@ -95,8 +96,7 @@ def ended_scores(study) -> list[float]:
     return scores
 
 
-def _met(rule: Rule, study) -> dict | None:
-    values = ended_scores(study)
+def _met(rule: Rule, study, values: list[float]) -> dict | None:
     if rule.kind == "trials" and len(values) >= rule.value:
         return reason("sweep_trials", trials=len(values), rule=rule.text)
     if rule.kind == "target" and values and max(values) >= rule.value:

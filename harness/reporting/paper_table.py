@@ -25,7 +25,7 @@ from harness.config.experiments import flat_config
 from harness.errors import UserError
 from harness.records import GroupDir, RunDir, find_target, group_directories, is_group
 from harness.reporting.compare_groups import CORRECTED, Group, group_test, load_group
-from harness.reporting.stats import holm, t_interval
+from harness.reporting.stats import Interval, holm, t_interval
 from harness.reporting.verdicts import SIGNIFICANCE
 from harness.surface import setting, warn
 
@@ -47,6 +47,7 @@ class Cell:
     not_behind: bool = False  # not significantly behind the column's best
     p_holm: float | None = None
     test: str | None = None
+    interval: Interval | None = None  # the mean's t interval, from which mean, spread and n come
 
 
 @dataclass
@@ -155,7 +156,7 @@ def _cells(groups: list[Group], rows: str, columns: str, metric: str, spread: st
                 f"{cells[where].group.label} and {group.label} fall in one cell ({rows} {where[0]}, {columns} "
                 f"{where[1]}): the newer counts; name the groups, or choose rows and columns that tell them apart"
             )
-        cells[where] = Cell(*where, group, interval.mean, width, interval.n)
+        cells[where] = Cell(*where, group, interval.mean, width, interval.n, interval=interval)
     return list(cells.values())
 
 
@@ -291,8 +292,7 @@ def _latex(cells, rows: str, row_names, column_names, metric: str, spread: str) 
 def _frame(cells: list[Cell], metric: str) -> pd.DataFrame:
     rows = []
     for cell in cells:
-        values = cell.group.values[metric]
-        interval = t_interval(values)
+        interval = cell.interval
         rows.append(
             {
                 "row": cell.row,
