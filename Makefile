@@ -1,7 +1,7 @@
 # Every target forwards to the Python command line (python -m harness ...), which is the engine.
 #   make setup | make experiment NAME=adam_lr [EPOCHS=3 DATASET=digits SEED=1 SET="key=value ..." RESUME=latest]
 #   make experiment NAME=adam NOTE="try a lower rate" TAGS="baseline"
-#   make experiment NAME=adam SEEDS=5 [JOBS=2] | make sweep NAME=l2 GRID="model.l2=0.0001,0.01" [RANDOM=20 SEEDS=3]
+#   make experiment NAME=adam SEEDS=5 [JOBS=2; 0: here] | make sweep NAME=l2 GRID="model.l2=0.0001,0.01" [RANDOM=20 SEEDS=3]
 #   make experiment NAME=adam FOLDS=5 (cross-validated; FOLDS on a sweep too) | make finalize SWEEP=<id> [SEEDS=5]
 #   make table NAMES="adam sgd" [ROWS=experiment COLUMNS=dataset METRIC=test_accuracy FORMAT=latex SPREAD=sd]
 #   make sweep NAME=adam GRID="optimizer.learning_rate=1e-4:1e-1:log" SEARCH=tpe TRIALS=20 [PRUNE=hyperband]
@@ -159,9 +159,11 @@ TEST_JOBS ?= 2
 test:
 	$(PYTHON) -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
-# The README's promises (a run and its page, a group, a comparison, a sweep, bad input), under a minute.
+# The README's promises (a run and its page, a group, a comparison, a sweep, bad input), under a minute: only the
+# files that hold them are collected (collecting every file imports TensorFlow in each test process).
+FAST_TESTS = $(shell grep -l "pytest.mark.fast" tests/test_*.py)
 test-fast:
-	$(PYTHON) -m pytest -m fast $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist load)
+	$(PYTHON) -m pytest -m fast $(FAST_TESTS) $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist load)
 
 lint:
 	$(PYTHON) -m ruff check .

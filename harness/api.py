@@ -281,7 +281,8 @@ def run(
     """Train and evaluate the experiment `name` (a file in experiments/) and write its run directory.
 
     Returns a Run, trained in this process; with `seeds` (a count, 5 for seeds 0..4, or "3 7 11"), a Group of one
-    run per seed, trained `jobs` at a time in worker processes; with `folds=k` (or dataset.folds in the file), a Group
+    run per seed, trained `jobs` at a time in worker processes (jobs=0: one after another in this process, where your
+    debugger and output see them); with `folds=k` (or dataset.folds in the file), a Group
     that cross-validates: k runs per seed, each validated on one of k stratified folds of the training data.
     `epochs`, `dataset` and `seed` change those values; `overrides` changes any: {"optimizer.learning_rate": 0.01},
     or "key=value" strings. Runs go to `reports_dir` (default: $REPORTS, else the checkout's reports/). `note` and
@@ -319,13 +320,19 @@ def _run_one(
     for message in config.settings_without_effect():
         warn(message)
     _quiet_native_logs()
+    from harness.data.datasets import load_dataset
+    from harness.shortcuts import Reusables
+
+    reusables = Reusables()
+    load_dataset(config.dataset, reusables)  # the data's mistakes are said before Keras loads (seconds), not after
     from harness.reporting.report import REPORTER
     from harness.training.runner import run_experiment
 
     with _isolation(isolated):
         outcome = run_experiment(
-            config, reports, reporter=REPORTER, command=command, note=note, tags=tuple(tags), **where
-        )
+            config, reports, reporter=REPORTER, command=command, note=note, tags=tuple(tags), reusables=reusables,
+            **where,
+        )  # fmt: skip
     return Run(outcome.run_dir)
 
 
@@ -344,7 +351,7 @@ def check_run_options(seed, seeds, jobs: int, run_dir, folds: int | None = None)
 
 
 def check_jobs(jobs: int, seeds, folds: int | None) -> None:
-    if jobs != 1 and seeds is None and folds is None:
+    if jobs not in (0, 1) and seeds is None and folds is None:
         raise UserError(
             f"{option('jobs')} runs the runs of a group side by side: add {setting('seeds', 'N', example=True)}"
         )

@@ -60,7 +60,12 @@ def _group_parser() -> argparse.ArgumentParser:
         type=int,
         help="cross-validate: k runs, each validated on one of k stratified folds of the training data",
     )
-    group.add_argument("--jobs", type=int, default=1, help="runs at a time, each with its share of the CPU threads")
+    group.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at a time, each with its share of the CPU threads (0: one after another in this process)",
+    )
     return group
 
 
@@ -80,7 +85,9 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
 def _all_arguments(every: argparse.ArgumentParser) -> None:
     every.add_argument("names", nargs="*", help="experiment names (default: every file in experiments/)")
     every.add_argument(
-        "--jobs", type=int, help="worker processes (default: N of make -j N, else one per core, at most 4)"
+        "--jobs",
+        type=int,
+        help="worker processes (default: N of make -j N, else one per core, at most 4; 0: in this process)",
     )
     every.add_argument(
         "--skip-done",
@@ -111,7 +118,7 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
 def _finalize_arguments(final: argparse.ArgumentParser) -> None:
     final.add_argument("sweep", help="the sweep: its id (sweep-<time>-<suffix>), path, or an experiment's latest sweep")
     final.add_argument("--seeds", default="5", help="how many seeds (default 5) or which ('3 7 11')")
-    final.add_argument("--jobs", type=int, default=1, help="runs at a time")
+    final.add_argument("--jobs", type=int, default=1, help="runs at a time (0: one after another in this process)")
 
 
 def _table_arguments(table: argparse.ArgumentParser) -> None:
@@ -159,7 +166,7 @@ def _list_arguments(listing: argparse.ArgumentParser) -> None:
 def _worker_arguments(joining: argparse.ArgumentParser) -> None:
     joining.add_argument("--sweep", required=True, help="the group's id (sweep-<time>-<suffix>)")
     joining.add_argument("--storage", default=os.environ.get("STORAGE") or None, help="postgresql://...")
-    joining.add_argument("--jobs", type=int, default=1, help="runs at a time on this machine")
+    joining.add_argument("--jobs", type=int, default=1, help="runs at a time on this machine (0: in this process)")
 
 
 def _dashboard_arguments(dashboard: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ DIGITS = ("--dataset", "digits", "--epochs", "2")
 
 def test_a_sweep_keeps_the_files_of_only_its_best_points_and_says_which_runs_lost_theirs(reports):
     grid = "optimizer.learning_rate=0.03,0.001,0.0001"
-    result = run_harness("sweep", "adam", *DIGITS, "--grid", grid, "--keep", "best:1", reports=reports)
+    result = run_harness("sweep", "adam", *DIGITS, "--grid", grid, "--keep", "best:1", "--jobs", "0", reports=reports)
     assert result.returncode == 0, result.stderr
     (sweep,) = reports.glob("adam/sweep-*")
     summary = GroupDir(sweep).summary()
@@ -38,7 +38,7 @@ def test_a_sweep_keeps_the_files_of_only_its_best_points_and_says_which_runs_los
 def test_make_du_shows_each_experiment_and_group_and_make_prune_is_a_dry_run_until_confirmed(reports):
     for seed in ("0", "1"):
         assert run_harness("run", "adam", *DIGITS, "--seed", seed, reports=reports).returncode == 0
-    assert run_harness("run", "adam", *DIGITS, "--seeds", "2", reports=reports).returncode == 0
+    assert run_harness("run", "adam", *DIGITS, "--seeds", "2", "--jobs", "0", reports=reports).returncode == 0
     usage = run_harness("du", reports=reports)
     assert usage.returncode == 0 and "adam" in usage.stdout and "(seeds)" in usage.stdout and " MB" in usage.stdout
     dry = run_harness("prune", "adam", "--keep", "best:1", reports=reports)

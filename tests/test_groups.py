@@ -1,10 +1,13 @@
 """Groups of runs as the README promises them: `SEEDS=3` gives a summary with intervals and banded curves,
-a 2x2 sweep gives 4 runs and picks its best point by validation, JOBS=2 gives what JOBS=1 gives, a failed
-run stops nothing, `make all` skips what is up to date, and groups compare by their distributions."""
+a 2x2 sweep gives 4 runs and picks its best point by validation, JOBS=2 gives what JOBS=0 (this process) gives,
+Ctrl-C stops a group, a failed run stops nothing, `make all` skips what is up to date, and groups compare by their
+distributions."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -13,10 +16,10 @@ import yaml
 
 from harness.config.experiments import resolve
 from harness.errors import UserError
-from harness.records import GroupDir, reason
+from harness.records import GroupDir, RunDir, reason, reason_text
 from harness.reporting.compare import compare
 from harness.reporting.stats import t_interval
-from tests.conftest import EXPERIMENTS, ROOT, history_frame, run_harness, write_run
+from tests.conftest import EXPERIMENTS, ROOT, harness_command, history_frame, run_harness, write_run
 
 DIGITS = ["--dataset", "digits"]
 
@@ -29,7 +32,7 @@ def the_group(reports: Path, experiment: str) -> Path:
 
 
 def test_three_seeds_give_a_summary_with_intervals_and_banded_curves(reports):
-    result = run_harness("run", "adam", *DIGITS, "--epochs", "2", "--seeds", "3", "--jobs", "2", reports=reports)
+    result = run_harness("run", "adam", *DIGITS, "--epochs", "2", "--seeds", "3", "--jobs", "0", reports=reports)
     assert result.returncode == 0, result.stderr
     group = the_group(reports, "adam")
     assert sorted(path.name for path in group.glob("seed-*")) == ["seed-0", "seed-1", "seed-2"]
@@ -63,7 +66,7 @@ def test_three_seeds_give_a_summary_with_intervals_and_banded_curves(reports):
 
 def test_a_two_by_two_sweep_runs_four_points_and_picks_the_best_by_validation(reports):
     grid = "optimizer.learning_rate=0.001,0.01 training.batch_size=32,64"
-    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "1", "--grid", grid, "--jobs", "2", reports=reports)
+    result = run_harness("sweep", "adam", *DIGITS, "--epochs", "1", "--grid", grid, "--jobs", "0", reports=reports)
     assert result.returncode == 0, result.stderr
     group = the_group(reports, "adam")
     summary = json.loads((group / "summary.json").read_text())
@@ -103,24 +106,44 @@ def histories_and_predictions(group: Path) -> dict:
     return results
 
 
-def test_two_at_a_time_gives_the_same_results_as_one_at_a_time(tmp_path):
+def test_two_at_a_time_in_workers_gives_what_one_after_another_in_this_process_gives(tmp_path):
     deterministic = ["--epochs", "2", "--seeds", "2", "--set", "training.deterministic=true"]
-    groups = {}
-    for jobs in ("1", "2"):
+    groups, said = {}, {}
+    for jobs in ("0", "2"):
         reports = tmp_path / f"jobs{jobs}"
         result = run_harness("run", "adam", *DIGITS, *deterministic, "--jobs", jobs, reports=reports)
         assert result.returncode == 0, result.stderr
-        groups[jobs] = histories_and_predictions(the_group(reports, "adam"))
-    assert sorted(groups["1"]) == sorted(groups["2"]) == ["seed-0", "seed-1"]
-    for run in groups["1"]:
-        pd.testing.assert_frame_equal(groups["1"][run][0], groups["2"][run][0])
-        pd.testing.assert_frame_equal(groups["1"][run][1], groups["2"][run][1])
-    assert not groups["1"]["seed-0"][0].equals(groups["1"]["seed-1"][0])  # the seeds did differ
+        groups[jobs], said[jobs] = histories_and_predictions(the_group(reports, "adam")), result.stdout
+    assert "2 runs one after another in this process" in said["0"] and "2 runs in 2 worker processes" in said["2"]
+    assert sorted(groups["0"]) == sorted(groups["2"]) == ["seed-0", "seed-1"]
+    for run in groups["0"]:
+        pd.testing.assert_frame_equal(groups["0"][run][0], groups["2"][run][0])
+        pd.testing.assert_frame_equal(groups["0"][run][1], groups["2"][run][1])
+    assert not groups["0"]["seed-0"][0].equals(groups["0"]["seed-1"][0])  # the seeds did differ
+    assert (the_group(tmp_path / "jobs0", "adam") / "logs" / "seed-1.log").read_text().startswith("epoch 1/2")
+
+
+def test_ctrl_c_in_a_group_made_in_this_process_stops_its_run_and_starts_no_more(reports):
+    command = harness_command("run adam --dataset digits --epochs 300 --seeds 3 --jobs 0", reports)
+    group = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    history, deadline = None, time.monotonic() + 180
+    while history is None and time.monotonic() < deadline:
+        found = list(reports.glob("adam/seeds-*/seed-0/history.csv"))
+        history = found[0] if found and len(found[0].read_text().splitlines()) > 3 else None
+        time.sleep(0.05)
+    assert history is not None, "the first run never trained"
+    group.send_signal(signal.SIGINT)
+    stdout, stderr = group.communicate(timeout=120)
+    assert group.returncode != 0 and "Traceback" not in stderr
+    status = RunDir(history.parent).status()
+    assert status["status"] == "interrupted" and "stopped by SIGINT" in reason_text(status["reason"])
+    assert not (history.parent.parent / "seed-1").exists()  # no run started after it
+    assert GroupDir(history.parent.parent).record()["interrupted"] is True
 
 
 def test_a_run_that_fails_does_not_stop_the_others(reports):
     grid = "optimizer.learning_rate=0.1,100000"  # plain SGD at 1e5 diverges in its first epoch
-    result = run_harness("sweep", "sgd", *DIGITS, "--epochs", "2", "--grid", grid, "--jobs", "2", reports=reports)
+    result = run_harness("sweep", "sgd", *DIGITS, "--epochs", "2", "--grid", grid, "--jobs", "0", reports=reports)
     assert result.returncode == 1
     summary = json.loads((the_group(reports, "sgd") / "summary.json").read_text())
     assert (summary["runs"], summary["finished"]) == (2, 1)

@@ -68,7 +68,7 @@ def japanese_reports(tmp_path_factory):
     for args in (
         ("run", "adam"),
         ("run", "sgd", "--set", "optimizer.learning_rate=1e5"),
-        ("sweep", "momentum", "--grid", "optimizer.learning_rate=0.01,0.1"),
+        ("sweep", "momentum", "--grid", "optimizer.learning_rate=0.01,0.1", "--jobs", "0"),
     ):
         result = run_harness(*args, "--dataset", "digits", "--epochs", "1", reports=reports, env=JA)
         assert result.returncode in (0, 3), result.stderr  # 3: diverged

@@ -51,6 +51,7 @@ def test_the_tour_runs_every_cell_quietly_and_the_users_own_plots_keep_working(t
     monkeypatch.setenv("REPORTS", str(tmp_path / "reports"))  # the kernel's harness writes here
     monkeypatch.setenv("HARNESS_TOUR_DATASET", "digits")
     monkeypatch.setenv("HARNESS_TOUR_EPOCHS", "2")
+    monkeypatch.setenv("HARNESS_TOUR_JOBS", "1")  # a worker each: workers started from a kernel, fewer of them
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # as a user's kernel has it
     notebook = nbformat.read(ROOT / "notebooks" / "tour.ipynb", as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")  # committed clean

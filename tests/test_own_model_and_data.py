@@ -155,7 +155,7 @@ def test_my_table_trains_compares_groups_sweeps_and_resumes(project):
         "--seeds",
         "2",
         "--jobs",
-        "2",
+        "0",
         reports=reports,
         experiments=experiments,
     )

@@ -30,17 +30,17 @@ DIGITS = ("--dataset", "digits", "--epochs", "2")
 def made(tmp_path_factory):
     """Two cross-validations (FOLDS, and dataset.folds in the config), a cross-validated TPE sweep, its finalize."""
     reports = tmp_path_factory.mktemp("reports")
-    adam = run_harness("run", "adam", *DIGITS, "--folds", "3", "--jobs", "2", reports=reports)
-    sgd = run_harness("run", "sgd", *DIGITS, "--set", "dataset.folds=3", "--jobs", "2", reports=reports)
+    adam = run_harness("run", "adam", *DIGITS, "--folds", "3", "--jobs", "0", reports=reports)
+    sgd = run_harness("run", "sgd", *DIGITS, "--set", "dataset.folds=3", "--jobs", "0", reports=reports)
     grid = "optimizer.learning_rate=0.001:0.05:log"
     sweep = run_harness(
-        "sweep", "adam", *DIGITS, "--folds", "2", "--grid", grid, "--search", "tpe", "--trials", "2", "--jobs", "2",
+        "sweep", "adam", *DIGITS, "--folds", "2", "--grid", grid, "--search", "tpe", "--trials", "2", "--jobs", "0",
         reports=reports,
     )  # fmt: skip
     for result in (adam, sgd, sweep):
         assert result.returncode == 0, result.stdout + result.stderr
     (sweep_dir,) = reports.glob("adam/sweep-*")
-    final = run_harness("finalize", sweep_dir.name, "--seeds", "2", "--jobs", "2", reports=reports)
+    final = run_harness("finalize", sweep_dir.name, "--seeds", "2", "--jobs", "0", reports=reports)
     assert final.returncode == 0, final.stdout + final.stderr
     return {"reports": reports, "sweep": sweep_dir, "stdout": {"final": final.stdout}}
 
@@ -181,7 +181,9 @@ def test_a_test_set_scored_again_by_another_finalize_is_said_to_be_used_before(m
     reports = made["reports"]
     uses = (reports / "test-uses.json").read_text()
     assert made["sweep"].name in uses and '"dataset": "digits"' in uses
-    again = run_harness("finalize", "adam", "--seeds", "1", reports=reports)  # the experiment's newest sweep
+    again = run_harness(
+        "finalize", "adam", "--seeds", "1", "--jobs", "0", reports=reports
+    )  # the experiment's newest sweep
     assert again.returncode == 0, again.stderr
     assert "the test set of digits was scored before" in again.stderr
     newest = sorted(reports.glob("adam/final-*"))[-1]

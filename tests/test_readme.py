@@ -35,10 +35,11 @@ def commands(block: str) -> list[str]:
 
 
 def make(command: str, reports, **smaller: str) -> subprocess.CompletedProcess:
-    """A README command, as typed, with the test's reports folder, and made smaller by `smaller` (make variables
-    that override the command's own: EPOCHS, TRIALS, ...)."""
+    """A README command, as typed, with the test's reports folder, its runs made in the command's own process (JOBS=0:
+    worker processes are tests/test_groups.py's and tests/test_workers.py's), and made smaller by `smaller` (make
+    variables that override the command's own: EPOCHS, TRIALS, ...)."""
     words = command.split(maxsplit=2)
-    arguments = [f"{key}={value}" for key, value in ({"REPORTS": str(reports)} | smaller).items()]
+    arguments = [f"{key}={value}" for key, value in ({"REPORTS": str(reports), "JOBS": "0"} | smaller).items()]
     full = [*words[:2], *(re.findall(r'\S+="[^"]*"|\S+', words[2]) if len(words) > 2 else []), *arguments]
     full = [part.replace('"', "") if "=" in part else part for part in full]  # make's VAR="a b" as one word
     return subprocess.run(full, cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -88,7 +88,7 @@ def test_tpe_chooses_its_points_and_a_pruner_stops_the_runs_that_fall_behind(rep
         "--epochs",
         "4",
         "--jobs",
-        "2",
+        "0",
         "--search",
         "tpe",
         "--trials",
@@ -236,7 +236,7 @@ def test_stopping_rules_are_read_against_the_study_and_recorded_once():
 def test_a_sweep_stops_taking_points_when_a_rule_is_met_and_its_page_says_why(reports):
     grid = "optimizer.learning_rate=0.02,0.01,0.005,0.002,0.001"
     result = run_harness(
-        "sweep", "adam", *DIGITS, "--epochs", "1", "--grid", grid, "--stop", "trials:2", reports=reports
+        "sweep", "adam", *DIGITS, "--epochs", "1", "--grid", grid, "--stop", "trials:2", "--jobs", "0", reports=reports
     )
     assert result.returncode == 0, result.stderr
     assert "the sweep takes no new point: 2 trials were run (trials:2)" in result.stdout

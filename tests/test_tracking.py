@@ -34,7 +34,14 @@ def test_notes_and_tags_are_kept_shown_in_the_index_and_read_back(tmp_path):
     empty = run_harness("tag", "adam", reports=tmp_path)
     assert empty.returncode == 2 and "give TAGS=" in empty.stderr
     group = harness.run(
-        "adam", seeds=2, epochs=1, dataset="digits", tags="sweep-a", reports_dir=tmp_path, experiments_dir=EXPERIMENTS
+        "adam",
+        seeds=2,
+        jobs=0,
+        epochs=1,
+        dataset="digits",
+        tags="sweep-a",
+        reports_dir=tmp_path,
+        experiments_dir=EXPERIMENTS,
     )
     assert all(member.tags == ["sweep-a"] for member in group.runs)
 
@@ -90,6 +97,7 @@ def test_optunas_dashboard_serves_a_sweeps_study(tmp_path):
         "optimizer.learning_rate=0.01,0.001",
         epochs=1,
         dataset="digits",
+        jobs=0,
         reports_dir=tmp_path,
         experiments_dir=EXPERIMENTS,
     )

@@ -106,8 +106,6 @@ def _mnist_file() -> Path:
 
 
 def _mnist(settings, download: bool = True) -> Examples:
-    import keras
-
     cached = _mnist_file()
     if cached.is_file():
         content = verified(cached, cached.read_bytes(), MNIST_NPZ)
@@ -116,6 +114,8 @@ def _mnist(settings, download: bool = True) -> Examples:
     elif not download:
         raise _not_here("mnist", "mnist.npz")
     else:
+        import keras
+
         parts = _from_keras_loader(keras.datasets.mnist.load_data, "mnist.npz", "mnist")
     return _examples(parts, DIGIT_CLASSES, 255.0)
 

@@ -17,24 +17,23 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.errors import UserError
+from harness.groups.in_process import check_jobs, pool
 from harness.groups.ledger import Ledger
 from harness.groups.live import GroupProgress
 from harness.groups.parallel import thread_share
 from harness.groups.plan import GroupPlan, check_plan, plan_from_record
 from harness.groups.storage import checked_storage, default_storage, open_storage
 from harness.groups.study import create_study, load_study
-from harness.groups.workers import WorkerPool
 from harness.masking import masked
 from harness.records import GroupDir, new_run_dir, point_latest, process_command
-from harness.surface import on_command_line, option, setting
+from harness.surface import on_command_line, option
 
 
 def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: int, storage: str | None = None) -> Path:
     """Run every member, `jobs` at a time, as the trials of the group's study (in the group's folder, or in the
     database at `storage`); write the summary and pages. Returns the group's folder (harness.api.Group reads
     its outcome and exit status from it)."""
-    if jobs < 1:
-        raise UserError(f"{setting('jobs', jobs)}: run at least one job at a time")
+    check_jobs(jobs)
     storage = checked_storage(storage)
     configs = check_plan(plan, experiments_dir)
     if storage is not None and "://" in storage:
@@ -51,8 +50,7 @@ def run_group(plan: GroupPlan, experiments_dir: Path, reports_dir: Path, jobs: i
 def join_group(sweep: str, storage: str, experiments_dir: Path, reports_dir: Path, jobs: int) -> Path:
     """make sweep-worker: take the runs of a group whose study is in the database at `storage` until none is
     left, writing them into this machine's reports folder under the group's own id."""
-    if jobs < 1:
-        raise UserError(f"{setting('jobs', jobs)}: run at least one job at a time")
+    check_jobs(jobs)
     storage = checked_storage(storage)
     if storage is None or "://" not in storage:
         raise UserError(
@@ -97,15 +95,17 @@ def _run_ledger(ledger: Ledger, jobs: int, reports_dir: Path) -> Path:
     group.write_record(record)
     point_latest(group.path)
     if on_command_line():
+        where = "one after another in this process" if jobs == 0 else f"in {parallel} worker processes"
         print(
-            f"{ledger.plan.experiment}: {ledger.total} runs in {parallel} worker processes with {threads} threads "
-            f"each, in {group.path} (each run's output: {group.path / group.LOGS}/<run>.log)",
+            f"{ledger.plan.experiment}: {ledger.total} runs {where} with {threads} threads each, in {group.path} "
+            f"(each run's output: {group.path / group.LOGS}/<run>.log)",
             flush=True,
         )
     interrupted, progress = False, GroupProgress(ledger, reports_dir, _language(ledger))
     try:
         with database_errors(ledger.storage, group.path):
-            WorkerPool(parallel).run(ledger.requests(), ledger.record, ledger.total, on_progress=progress.update)
+            runs = pool(0 if jobs == 0 else parallel)
+            runs.run(ledger.requests(), ledger.record, ledger.total, on_progress=progress.update)
     except KeyboardInterrupt:
         interrupted = True
     finally:

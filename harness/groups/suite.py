@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from harness.config.experiments import resolve
-from harness.groups.workers import RunRequest, RunResult, WorkerPool
+from harness.groups.in_process import check_jobs, pool
+from harness.groups.workers import RunRequest, RunResult
 from harness.records import RunDir, reason_text, scores_text
 from harness.training.fingerprint import finished_run_like
 
@@ -28,6 +29,7 @@ def run_all(
     dataset: str | None = None,
     epochs: int | None = None,
 ) -> int:
+    check_jobs(jobs)
     configs = [resolve(name, experiments_dir, list(overrides), dataset, epochs) for name in names]
     command = (Path(sys.executable).name, "-m", "harness", *sys.argv[1:])
     requests = []
@@ -40,7 +42,7 @@ def run_all(
         log = reports_dir / "logs" / f"{config.name}.log" if jobs > 1 else None
         folders = {"log": log, "experiments_dir": experiments_dir}
         requests.append(RunRequest(config.name, config.to_dict(), reports_dir, command=command, **folders))
-    results = WorkerPool(max(1, jobs)).run(requests, _progress(len(requests))) if requests else []
+    results = pool(jobs).run(requests, _progress(len(requests))) if requests else []
     from harness.reporting.index import write_index
 
     if reports_dir.is_dir():

@@ -103,7 +103,7 @@ def serve(connection: Connection, cores: set[int]) -> None:
                 reports.write_waiting()  # no run follows at once: the last report now
             if (request := _next_request(connection)) is None:
                 break
-            result = _run(request, runner, started, reusables)
+            result = run_request(request, runner, started, reusables)
             reports.finished(result.run_dir)
             connection.send(("finished", result))
     finally:
@@ -155,8 +155,9 @@ def _next_request(connection: Connection) -> RunRequest | None:
         return None
 
 
-def _run(request: RunRequest, runner, on_start: Callable[[Path], None], reusables: Reusables) -> RunResult:
-    """One run, isolated from the runs before it; an exception fails the run, not the worker."""
+def run_request(request: RunRequest, runner, on_start: Callable[[Path], None], reusables: Reusables) -> RunResult:
+    """One run, isolated from the runs before it; an exception fails the run, not the worker (or the process that
+    runs it: harness.groups.in_process)."""
     from harness.config.schema import ExperimentConfig
     from harness.groups.study import epoch_judge
     from harness.training.isolation import isolated_run
@@ -194,7 +195,8 @@ def _run(request: RunRequest, runner, on_start: Callable[[Path], None], reusable
 
 @contextmanager
 def output_to(log: Path | None) -> Iterator[None]:
-    """Send this process's standard output and error (file descriptors 1 and 2) to `log` for a while."""
+    """Send this process's standard output and error to `log` for a while: file descriptors 1 and 2 (what native
+    code writes), and sys.stdout and sys.stderr where they are not those (a notebook's, a test's capture)."""
     if log is None:
         yield
         return
@@ -206,7 +208,8 @@ def output_to(log: Path | None) -> Iterator[None]:
         os.dup2(file.fileno(), 1)
         os.dup2(file.fileno(), 2)
         try:
-            yield
+            with contextlib.redirect_stdout(file), contextlib.redirect_stderr(file):
+                yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -265,7 +268,7 @@ class WorkerPool:
             results.append(result)
             on_finish(result, len(results))
 
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        previous = signal.signal(signal.SIGTERM, interrupt)
         try:
             count = len(self.slots) if expected is None else max(1, min(len(self.slots), expected))
             self.workers = [self._start(cores) for cores in self.slots[:count]]
@@ -360,7 +363,7 @@ class WorkerPool:
         self.workers = []
 
 
-def _interrupt(number, frame):
+def interrupt(number, frame):
     raise KeyboardInterrupt
 
 

@@ -18,9 +18,8 @@ import contextlib
 import ctypes
 import functools
 import gc
+import sys
 from collections.abc import Iterator
-
-import keras
 
 from harness.collector import freeze_survivors
 
@@ -29,14 +28,21 @@ CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
 
 @contextlib.contextmanager
 def isolated_run() -> Iterator[None]:
-    _set_survivors_aside_once()
-    keras.backend.clear_session()  # layer names, uids and graphs as in a fresh process
-    registered = _gradient_registrations()
+    """The block as a run alone in its process. A process that has not loaded Keras yet is as fresh as it can be: the
+    block loads it if it needs it (a command that stops at bad input never does)."""
+    keras = sys.modules.get("keras")
+    registered = set()
+    if keras is not None:
+        _set_survivors_aside_once()
+        keras.backend.clear_session()  # layer names, uids and graphs as in a fresh process
+        registered = _gradient_registrations(keras)
     try:
         yield
     finally:
-        keras.backend.clear_session()
-        _forget_gradient_registrations(registered)
+        keras = sys.modules.get("keras")
+        if keras is not None:
+            keras.backend.clear_session()
+            _forget_gradient_registrations(keras, registered)
         gc.collect()  # the run's model and data go before the next run's arrive
         _release_free_memory()
 
@@ -46,7 +52,7 @@ def _set_survivors_aside_once() -> None:
     freeze_survivors()
 
 
-def _registry() -> dict:
+def _registry(keras) -> dict:
     if keras.backend.backend() != "tensorflow":
         return {}
     from tensorflow.python.framework import ops
@@ -54,13 +60,13 @@ def _registry() -> dict:
     return ops._gradient_registry._registry
 
 
-def _gradient_registrations() -> set[str]:
-    return {name for name in _registry() if name.startswith(CUSTOM_GRADIENT_PREFIX)}
+def _gradient_registrations(keras) -> set[str]:
+    return {name for name in _registry(keras) if name.startswith(CUSTOM_GRADIENT_PREFIX)}
 
 
-def _forget_gradient_registrations(before: set[str]) -> None:
-    registry = _registry()
-    for name in _gradient_registrations() - before:
+def _forget_gradient_registrations(keras, before: set[str]) -> None:
+    registry = _registry(keras)
+    for name in _gradient_registrations(keras) - before:
         del registry[name]
 
 

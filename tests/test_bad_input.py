@@ -1,0 +1,33 @@
+"""Bad input as the README's first screen promises it: one line that names the problem and the fix, exit status 2, no
+traceback, and no run directory (`make test-fast`; tests/test_bad_input_properties.py tries any broken file)."""
+
+import os
+
+import pytest
+
+from tests.conftest import run_dirs, run_harness
+
+BAD_INPUT = [
+    (["run", "adamm"], "unknown experiment 'adamm' (did you mean 'adam'?)"),
+    (["run", "adam", "--set", "optimizer.learnig_rate=0.1"], "did you mean 'learning_rate'?"),
+    (["run", "adam", "--set", "model.dropout=1.5"], "model.dropout: must be less than 1"),
+    (["run", "adam", "--epochs", "0"], "training.epochs: must be greater than or equal to 1"),
+    (["run", "broken"], "broken.yaml line 2, column 1: YAML syntax error"),
+    (["run", "adam", "--dataset", "digits", "--set", "dataset.train_size=5000"], "fewer than train_size 5000"),
+    (["run", "adam", "--dataset", "mnist"], "put mnist.npz in"),
+]
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize(("args", "expected"), BAD_INPUT, ids=[" ".join(args) for args, _ in BAD_INPUT])
+def test_bad_input_gives_one_line_exit_2_and_no_run_directory(experiments, reports, tmp_path, args, expected):
+    (experiments / "broken.yaml").write_text("description: [unclosed\n")
+    offline = {"KERAS_HOME": str(tmp_path / "keras"), "HTTPS_PROXY": "http://127.0.0.1:9"}
+    result = run_harness(*args, reports=reports, experiments=experiments, env=offline)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr
+    assert not reports.exists() or run_dirs(reports) == []
+    assert "\n" not in errors[0]
+    assert os.path.isdir(experiments)
