@@ -330,9 +330,15 @@ def _run_one(
 
     with _isolation(isolated):
         outcome = run_experiment(
-            config, reports, reporter=REPORTER, command=command, note=note, tags=tuple(tags), reusables=reusables,
+            config,
+            reports,
+            reporter=REPORTER,
+            command=command,
+            note=note,
+            tags=tuple(tags),
+            reusables=reusables,
             **where,
-        )  # fmt: skip
+        )
     return Run(outcome.run_dir)
 
 

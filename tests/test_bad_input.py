@@ -2,10 +2,12 @@
 traceback, and no run directory (`make test-fast`; tests/test_bad_input_properties.py tries any broken file)."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import run_dirs, run_harness
+from tests.conftest import ROOT, run_dirs, run_harness
 
 BAD_INPUT = [
     (["run", "adamm"], "unknown experiment 'adamm' (did you mean 'adam'?)"),
@@ -31,3 +33,16 @@ def test_bad_input_gives_one_line_exit_2_and_no_run_directory(experiments, repor
     assert not reports.exists() or run_dirs(reports) == []
     assert "\n" not in errors[0]
     assert os.path.isdir(experiments)
+
+
+def test_a_mistake_in_the_data_settings_is_said_before_tensorflow_loads(reports):
+    """The data are checked before Keras is imported: the line comes in about a second, not after TensorFlow's start."""
+    script = (
+        "import sys\nfrom harness.cli import main\n"
+        f"code = main(['run', 'adam', '--dataset', 'digits', '--set', 'dataset.train_size=5000', '--reports-dir', "
+        f"{str(reports)!r}])\n"
+        "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["2", "False", "False"], result.stderr
+    assert "fewer than train_size 5000" in result.stderr

@@ -184,7 +184,7 @@ def test_make_all_runs_the_named_experiments_in_workers_skips_what_is_done_and_f
     assert (reports / "logs" / "adam.log").is_file() and (reports / "index.html").is_file()
     again = make_all()
     assert "adam: up to date" in again.stdout and "sgd: up to date" in again.stdout
-    forced = make_all("FORCE=1")
+    forced = make_all("FORCE=1", "JOBS=0")  # this time in the command's own process
     assert forced.returncode == 0 and "up to date" not in forced.stdout
     assert len(list((reports / "adam").glob("2*"))) == 2
 
