@@ -17,6 +17,7 @@ BAD_INPUT = [
     (["run", "broken"], "broken.yaml line 2, column 1: YAML syntax error"),
     (["run", "adam", "--dataset", "digits", "--set", "dataset.train_size=5000"], "fewer than train_size 5000"),
     (["run", "adam", "--dataset", "mnist"], "put mnist.npz in"),
+    (["run", "adam", "--seeds", "2", "--jobs", "-1"], "give how many runs to make at a time, at least 1 (or 0"),
 ]
 
 
