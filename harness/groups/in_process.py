@@ -55,8 +55,6 @@ class InProcessPool:
                 if request is ASK_AGAIN:
                     time.sleep(PROGRESS_SECONDS)
                     continue
-                if request is None:
-                    break
                 result = run_request(request, runner, reports.started, reusables)
                 reports.finished(result.run_dir)
                 results.append(result)

@@ -196,7 +196,8 @@ def run_request(request: RunRequest, runner, on_start: Callable[[Path], None], r
 @contextmanager
 def output_to(log: Path | None) -> Iterator[None]:
     """Send this process's standard output and error to `log` for a while: file descriptors 1 and 2 (what native
-    code writes), and sys.stdout and sys.stderr where they are not those (a notebook's, a test's capture)."""
+    code writes), and sys.stdout and sys.stderr (in a notebook or under a test's capture, not those descriptors), a line
+    at a time so that the log can be followed while the run trains."""
     if log is None:
         yield
         return
@@ -204,7 +205,7 @@ def output_to(log: Path | None) -> Iterator[None]:
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a", encoding="utf-8") as file:
+    with open(log, "a", encoding="utf-8", buffering=1) as file:
         os.dup2(file.fileno(), 1)
         os.dup2(file.fileno(), 2)
         try:
