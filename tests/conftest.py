@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -52,7 +54,31 @@ def run_harness(
         )
     from harness.cli import main
 
-    return _in_process(main, argv, env or {})
+    return in_process(main, argv, env or {})
+
+
+def run_make(words: list[str]) -> subprocess.CompletedProcess:
+    """`make WORDS` as make would run it, in this process: what make would run (`make -n`), its `python -m harness`
+    lines through harness.cli.main as run_harness runs them, with the variables make exports (its command line's),
+    the rest in a shell, stopping at the first that fails. A process that imports TensorFlow costs about 8 s of CPU."""
+    from harness.cli import main
+
+    recipe = subprocess.run(["make", "-n", "--no-print-directory", *words], cwd=ROOT, capture_output=True, text=True)
+    assert recipe.returncode == 0, recipe.stderr
+    environment = dict(word.split("=", 1) for word in words if "=" in word)
+    outputs = []
+    for line in recipe.stdout.replace("\\\n", " ").splitlines():
+        python_words = shlex.split(line)
+        if python_words[1:3] == ["-m", "harness"]:
+            with contextlib.chdir(ROOT):
+                result = in_process(main, python_words[3:], environment)
+        else:
+            result = subprocess.run(line, shell=True, cwd=ROOT, capture_output=True, text=True)
+        outputs.append(result)
+        if result.returncode != 0:
+            break
+    stdout, stderr = ("".join(getattr(result, part) for result in outputs) for part in ("stdout", "stderr"))
+    return subprocess.CompletedProcess(words, outputs[-1].returncode if outputs else 0, stdout, stderr)
 
 
 def run_benchmark(*args: str, reports: Path, experiments: Path = EXPERIMENTS) -> subprocess.CompletedProcess:
@@ -60,10 +86,10 @@ def run_benchmark(*args: str, reports: Path, experiments: Path = EXPERIMENTS) ->
     from benchmarks.__main__ import main
 
     command, *rest = args
-    return _in_process(main, [command, "--experiments-dir", str(experiments), "--reports-dir", str(reports), *rest], {})
+    return in_process(main, [command, "--experiments-dir", str(experiments), "--reports-dir", str(reports), *rest], {})
 
 
-def _in_process(main, argv: list[str], env: dict) -> subprocess.CompletedProcess:
+def in_process(main, argv: list[str], env: dict) -> subprocess.CompletedProcess:
     """main(argv) (harness.cli's or benchmarks') as its own process would run it: its environment and command line
     set for the call, the run isolated from this process's other runs (harness.training.isolation), stdout and
     stderr captured."""
@@ -90,6 +116,12 @@ def _in_process(main, argv: list[str], env: dict) -> subprocess.CompletedProcess
             traceback.print_exc()
             code = 1
     return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
+
+
+def forget_modules(monkeypatch, package: str) -> None:
+    """Drop another test's modules of a user's package (`mynets`) from this process, so this test imports its own."""
+    for name in [name for name in sys.modules if name.split(".")[0] == package]:
+        monkeypatch.delitem(sys.modules, name)
 
 
 def tensorboard_curves(folder: Path) -> dict[tuple[str, str], list[float]]:

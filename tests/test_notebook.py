@@ -38,6 +38,12 @@ def _edited_line(notebook) -> str:
     return printed.strip().splitlines()[-1]
 
 
+def _printed(notebook, starts: str) -> str:
+    return "".join(
+        _text(output) for output in _cell(notebook, starts).outputs if output.get("name") == "stdout"
+    ).strip()
+
+
 def _cell(notebook, starts: str):
     (cell,) = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.startswith(starts)]
     return cell
@@ -51,7 +57,7 @@ def test_the_tour_runs_every_cell_quietly_and_the_users_own_plots_keep_working(t
     monkeypatch.setenv("REPORTS", str(tmp_path / "reports"))  # the kernel's harness writes here
     monkeypatch.setenv("HARNESS_TOUR_DATASET", "digits")
     monkeypatch.setenv("HARNESS_TOUR_EPOCHS", "2")
-    monkeypatch.setenv("HARNESS_TOUR_JOBS", "1")  # a worker each: workers started from a kernel, fewer of them
+    monkeypatch.setenv("HARNESS_TOUR_JOBS", "0")  # in the kernel; a group's workers from a kernel: the test below
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # as a user's kernel has it
     notebook = nbformat.read(ROOT / "notebooks" / "tour.ipynb", as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")  # committed clean
@@ -130,7 +136,7 @@ def test_a_script_without_a_main_guard_runs_its_group_once(tmp_path):
     script.write_text(
         textwrap.dedent(f"""
         import harness
-        group = harness.run("adam", seeds=2, jobs=2, epochs=1, dataset="digits", reports_dir={str(tmp_path)!r},
+        group = harness.run("adam", seeds=2, jobs=1, epochs=1, dataset="digits", reports_dir={str(tmp_path)!r},
                             experiments_dir={str(EXPERIMENTS)!r})
         print("group", group.status, len(group.runs))
         """)
@@ -151,6 +157,9 @@ EDITED_BUILDER_CELLS = [
     "from pathlib import Path\nsource = Path('mymodels.py')\n"
     "source.write_text(source.read_text().replace('relu', 'tanh'))",
     "tanh = harness.run('adam', **settings)",
+    "in_workers = harness.run('adam', seeds=2, jobs=1, **settings)\n"
+    "same = in_workers.runs[0].history.drop(columns='seconds').equals(tanh.history.drop(columns='seconds'))\n"
+    "print(in_workers.status, same)",
     "import keras\n\ndef nbmine(input_shape, num_classes):\n    inputs = keras.Input(input_shape)\n"
     "    x = keras.layers.Dense(16, activation='relu')(keras.layers.Flatten()(inputs))\n"
     "    return keras.Model(inputs, keras.layers.Dense(num_classes, activation='softmax')(x))",
@@ -176,7 +185,8 @@ def mine(input_shape, num_classes):
 @pytest.mark.usefixtures("harness_kernel")
 def test_a_builder_edited_between_runs_in_one_kernel_trains_the_edited_model(tmp_path):
     """autoreload takes an edit of a builder's file, or a cell defines the builder again: the next run trains the
-    edited model, to the numbers a fresh process gets (deterministic runs, compared with runs made here)."""
+    edited model, to the numbers a fresh process gets (deterministic runs, compared with runs made here), and so does
+    a group's worker process started from the kernel, its start-up notices kept out of the cells."""
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
@@ -203,6 +213,7 @@ def test_a_builder_edited_between_runs_in_one_kernel_trains_the_edited_model(tmp
     relu, tanh, cell_relu, cell_tanh = (pd.read_csv(reports / "adam" / name / "history.csv") for name in names)
     assert not tanh.drop(columns="seconds").equals(relu.drop(columns="seconds"))
     assert not cell_tanh.drop(columns="seconds").equals(cell_relu.drop(columns="seconds"))
+    assert _printed(notebook, "in_workers = ").endswith("\nfinished True")  # seed 0 in a worker: the edited model
     sys.path.insert(0, str(tmp_path))  # the edited file, now with tanh, as a fresh process imports it
     try:
         config = resolve("adam", EXPERIMENTS, [f"{key}={value}" for key, value in overrides.items()], "digits", 3)

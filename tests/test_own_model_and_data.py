@@ -3,7 +3,6 @@ of seeds, sweeps, comparisons, resume; bad data is one line and no run. The mode
 outside the harness; the data are a CSV and a folder of PNG images written here from scikit-learn's bundled sets."""
 
 import pickle
-import sys
 import tarfile
 import textwrap
 
@@ -13,7 +12,7 @@ import pytest
 from PIL import Image
 
 from harness.records import GroupDir, RunDir
-from tests.conftest import run_dirs, run_harness
+from tests.conftest import forget_modules, run_dirs, run_harness
 
 BUILDER = '''
 import keras
@@ -38,8 +37,7 @@ def project(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     (package / "tiny.py").write_text(BUILDER)
     monkeypatch.syspath_prepend(str(tmp_path))  # as PYTHONPATH would; workers inherit it
-    for name in [name for name in sys.modules if name.split(".")[0] == "mynets"]:  # another test's package
-        monkeypatch.delitem(sys.modules, name)
+    forget_modules(monkeypatch, "mynets")
     experiments = tmp_path / "experiments"
     experiments.mkdir()
     _write_wine_csv(tmp_path / "wine.csv")

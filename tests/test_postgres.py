@@ -20,6 +20,9 @@ from harness.groups import storage as storage_module
 from tests.conftest import ROOT, harness_command
 
 PASSWORD = "s3cret-pw"  # trust authentication ignores it; it must still never be written
+# A machine's runs in its command's own process (JOBS=0) where worker processes are not what a test is about: each
+# process that loads TensorFlow costs about 8 s of CPU. Two machines sharing a grid run as make runs them, in workers.
+IN_ITS_PROCESS = ("--jobs", "0")
 
 
 def _postgres_bin() -> Path | None:
@@ -164,7 +167,9 @@ def test_two_machines_share_a_grid_each_point_once_and_no_password_is_written(po
 
 def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tmp_path):
     first, second = tmp_path / "machine-1", tmp_path / "machine-2"
-    starter = long_sweep("optimizer.learning_rate=0.01,0.001", reports=first, storage=postgres.url, heartbeat=1)
+    starter = long_sweep(
+        "optimizer.learning_rate=0.01,0.001", *IN_ITS_PROCESS, reports=first, storage=postgres.url, heartbeat=1
+    )
     group = group_id(first)
     deadline = time.monotonic() + 120
     while not list(first.glob(f"adam/{group}/p00/history.csv")) and time.monotonic() < deadline:
@@ -172,7 +177,9 @@ def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tm
     os.killpg(starter.pid, signal.SIGKILL)  # the machine and its worker are gone mid-run
     starter.communicate()
     time.sleep(4)  # three heartbeats missed
-    joiner = harness("sweep-worker", "--sweep", group, "--jobs", "1", reports=second, storage=postgres.url, heartbeat=1)
+    joiner = harness(
+        "sweep-worker", "--sweep", group, *IN_ITS_PROCESS, reports=second, storage=postgres.url, heartbeat=1
+    )
     _, stderr = joiner.communicate(timeout=600)
     assert joiner.returncode == 0, stderr
     trials = study_trials(postgres.url, group)
@@ -209,12 +216,12 @@ def test_a_lost_database_stops_a_machine_with_one_line_and_its_runs_are_recorded
     (name,) = [study.study_name for study in optuna.get_all_study_summaries(storage) if group in study.study_name]
     time.sleep(3)
     optuna.storages.fail_stale_trials(optuna.load_study(study_name=name, storage=storage))
-    again = harness("sweep-worker", "--sweep", group, reports=first, storage=postgres.url, heartbeat=1)
+    again = harness("sweep-worker", "--sweep", group, *IN_ITS_PROCESS, reports=first, storage=postgres.url, heartbeat=1)
     stdout, stderr = again.communicate(timeout=300)
     assert again.returncode == 0, stderr
     assert stdout.count("ended here while the database was away; recorded now, not run again") == 2
     assert not list(first.glob(f"adam/{group}/*retry*"))  # nothing trained again
-    joiner = harness("sweep-worker", "--sweep", group, reports=second, storage=postgres.url)
+    joiner = harness("sweep-worker", "--sweep", group, *IN_ITS_PROCESS, reports=second, storage=postgres.url)
     _, stderr = joiner.communicate(timeout=300)
     assert joiner.returncode == 0, stderr
     trials = study_trials(postgres.url, group)
@@ -229,14 +236,18 @@ def test_a_machine_that_went_silent_is_waited_for_and_its_runs_taken_over(postgr
     """Its trials are still running in the study: a worker with nothing left to take waits for them, and takes them
     over once their machine has been silent for three beats."""
     first, second = tmp_path / "machine-1", tmp_path / "machine-2"
-    starter = long_sweep("optimizer.learning_rate=0.01", reports=first, storage=postgres.url, heartbeat=3)
+    starter = long_sweep(
+        "optimizer.learning_rate=0.01", *IN_ITS_PROCESS, reports=first, storage=postgres.url, heartbeat=3
+    )
     group = group_id(first)
     deadline = time.monotonic() + 120
     while not list(first.glob(f"adam/{group}/p00/history.csv")) and time.monotonic() < deadline:
         time.sleep(0.1)
     os.killpg(starter.pid, signal.SIGSTOP)  # silent, not dead: no beat, no exit
     try:
-        joiner = harness("sweep-worker", "--sweep", group, reports=second, storage=postgres.url, heartbeat=3)
+        joiner = harness(
+            "sweep-worker", "--sweep", group, *IN_ITS_PROCESS, reports=second, storage=postgres.url, heartbeat=3
+        )
         stdout, stderr = joiner.communicate(timeout=300)
     finally:
         os.killpg(starter.pid, signal.SIGKILL)

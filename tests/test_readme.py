@@ -5,11 +5,9 @@ screen's (set-up, a run and its page, a sweep, groups and a comparison) are `mak
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 import urllib.request
@@ -19,7 +17,8 @@ import pytest
 from PIL import Image
 
 from harness.records import GroupDir
-from tests.conftest import ROOT
+from harness.training.isolation import isolated_run
+from tests.conftest import ROOT, forget_modules, run_make
 
 README = (ROOT / "README.md").read_text()
 NOT_RUN = ("make test", "make test-fast")  # CI runs these itself
@@ -38,11 +37,22 @@ def make(command: str, reports, **smaller: str) -> subprocess.CompletedProcess:
     """A README command, as typed, with the test's reports folder, its runs made in the command's own process (JOBS=0:
     worker processes are tests/test_groups.py's and tests/test_workers.py's), and made smaller by `smaller` (make
     variables that override the command's own: EPOCHS, TRIALS, ...)."""
+    return subprocess.run(
+        make_words(command, reports, **smaller), cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def make_words(command: str, reports, **smaller: str) -> list[str]:
     words = command.split(maxsplit=2)
     arguments = [f"{key}={value}" for key, value in ({"REPORTS": str(reports), "JOBS": "0"} | smaller).items()]
     full = [*words[:2], *(re.findall(r'\S+="[^"]*"|\S+', words[2]) if len(words) > 2 else []), *arguments]
-    full = [part.replace('"', "") if "=" in part else part for part in full]  # make's VAR="a b" as one word
-    return subprocess.run(full, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return [part.replace('"', "") if "=" in part else part for part in full]  # make's VAR="a b" as one word
+
+
+def make_here(command: str, reports, **smaller: str) -> subprocess.CompletedProcess:
+    """make(...) with what make would run, run in this process (conftest's run_make); the README's first command is
+    run as a process of its own (test_set_up_run_and_look)."""
+    return run_make(make_words(command, reports, **smaller)[1:])
 
 
 @pytest.mark.fast
@@ -91,7 +101,7 @@ def test_the_list_a_run_with_its_settings_and_a_sweep(tmp_path):
     alone, _ = _experiments_block()
     assert alone[0] == "make list" and any(line.startswith("make sweep") for line in alone)
     for command in alone:
-        result = make(command, tmp_path / "reports", EPOCHS="3")
+        result = make_here(command, tmp_path / "reports", EPOCHS="3")
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
 
 
@@ -100,7 +110,7 @@ def test_groups_a_comparison_and_make_all(tmp_path):
     reports = tmp_path / "reports"
     _, chain = _experiments_block()
     for command in chain:
-        result = make(command, reports, EPOCHS="3")
+        result = make_here(command, reports, EPOCHS="3")
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
         if command.startswith("make compare"):
             assert "sgd is behind adam" in result.stdout and "Welch's t-test" in result.stdout
@@ -108,7 +118,7 @@ def test_groups_a_comparison_and_make_all(tmp_path):
             assert result.stdout.count("up to date") == 2  # both were run just before, unchanged
 
 
-def test_a_model_and_data_of_ones_own(tmp_path):
+def test_a_model_and_data_of_ones_own(tmp_path, monkeypatch):
     """The README's own-data example, with its folder of photos and its module of models made here."""
     (yaml,) = blocks("yaml")
     command = re.search(r"# \S+: (make .*)", yaml).group(1)
@@ -132,29 +142,24 @@ def test_a_model_and_data_of_ones_own(tmp_path):
             return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
         """)
     )
-    os.environ["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-    try:
-        result = make(command.replace("EXPERIMENTS=mine", f"EXPERIMENTS={mine}"), tmp_path / "reports", EPOCHS="2")
-    finally:
-        os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"].split(os.pathsep, 1)[1]
+    monkeypatch.syspath_prepend(str(tmp_path))  # as PYTHONPATH would
+    forget_modules(monkeypatch, "mynets")  # another test's, imported in this process
+    result = make_here(command.replace("EXPERIMENTS=mine", f"EXPERIMENTS={mine}"), tmp_path / "reports", EPOCHS="2")
     assert result.returncode == 0, result.stderr
     assert "photos: test accuracy" in result.stdout
 
 
-def test_the_python_api(tmp_path):
+def test_the_python_api(tmp_path, monkeypatch, capsys):
+    """The README's Python block, as a notebook's cells would run it (in this process; its groups in workers)."""
     (code,) = blocks("python")
     *lines, last = code.strip().splitlines()
     script = "\n".join([*lines, f"print({last.split('#')[0].strip()})"])  # what a notebook would show
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=os.environ | {"REPORTS": str(tmp_path / "reports")},
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "sgd is behind adam" in result.stdout
+    monkeypatch.setenv("REPORTS", str(tmp_path / "reports"))
+    monkeypatch.chdir(tmp_path)
+    with isolated_run():
+        exec(compile(script, "README.md", "exec"), {"__name__": "readme"})
+    assert "sgd is behind adam" in capsys.readouterr().out
+    assert len({path.resolve() for path in (tmp_path / "reports").rglob("metrics.json")}) == 1 + 2 * 3  # and no more
 
 
 def test_from_a_search_to_a_table(tmp_path):
@@ -165,7 +170,7 @@ def test_from_a_search_to_a_table(tmp_path):
     outputs = {}
     for command in commands(block):
         seeds = {"SEEDS": "2"} if command.startswith("make finalize") else {}
-        result = make(command, reports, EPOCHS="2", FOLDS="2", TRIALS="2", **seeds)
+        result = make_here(command, reports, EPOCHS="2", FOLDS="2", TRIALS="2", **seeds)
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
         outputs[command.split()[1]] = result.stdout
     (sweep,) = reports.glob("adam/sweep-*")

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import keras
@@ -15,7 +16,7 @@ import yaml
 
 from harness.cli import main
 from harness.config.experiments import resolve
-from harness.records import RunDir, reason_text
+from harness.records import RunDir, new_run_dir, reason_text
 from harness.reporting import report as report_module
 from harness.training.runner import run_experiment
 from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
@@ -88,7 +89,7 @@ def test_ctrl_c_stops_at_once_with_partial_history_and_says_how_to_resume(report
     run_dir = _wait_for_epochs(reports, "basic_dnn", 2, process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     status = RunDir(run_dir).status()
     assert status["status"] == "interrupted" and "stopped by SIGINT after epoch" in reason_text(status["reason"])
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -102,12 +103,25 @@ def test_ctrl_c_stops_at_once_with_partial_history_and_says_how_to_resume(report
 
 
 def test_sigterm_also_stops_cleanly(reports):
-    process = _start(["run", "sgd", "--dataset", "digits", "--epochs", "500"], reports)
-    run_dir = _wait_for_epochs(reports, "sgd", 1, process)
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=60)
-    assert process.returncode == 130
+    """SIGTERM, as a batch system sends it, to this process while it trains (a process's exit: the SIGINT test's)."""
+    stopper = threading.Thread(target=_signal_after_an_epoch, args=(reports, signal.SIGTERM))
+    stopper.start()
+    result = run_harness("run", "sgd", "--dataset", "digits", "--epochs", "500", reports=reports)
+    stopper.join()
+    assert result.returncode == 130, result.stderr
+    (run_dir,) = run_dirs(reports)
     assert "stopped by SIGTERM" in reason_text(RunDir(run_dir).status()["reason"])
+
+
+def _signal_after_an_epoch(reports, signal_number):
+    """Send this process a signal once a run under reports has finished an epoch (while its handler is installed)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for history in reports.glob("*/*/history.csv"):
+            if len(history.read_text().splitlines()) > 1:
+                os.kill(os.getpid(), signal_number)
+                return
+        time.sleep(0.02)
 
 
 class _SignalsWhenCollected:
@@ -121,7 +135,7 @@ class _SignalInAFinalizer(keras.callbacks.Callback):
             _SignalsWhenCollected()  # collected at once
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the lost raise, on purpose
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # the lost raise: not printed
 def test_a_signal_whose_first_raise_is_lost_still_stops_training_after_that_epoch():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile("sgd", "sparse_categorical_crossentropy")
@@ -174,15 +188,31 @@ def test_a_crash_in_the_report_step_leaves_results_and_make_report_recovers(repo
     assert json.loads((outcome.run_dir / "metrics.json").read_text()) == metrics
 
 
-def test_two_runs_started_at_once_get_their_own_directories(reports):
-    processes = [_start(["run", "adam", "--dataset", "digits", "--epochs", "1"], reports) for _ in range(2)]
-    for process in processes:
-        process.communicate(timeout=300)
-        assert process.returncode == 0
-    first, second = run_dirs(reports)
-    assert first != second
-    for run_dir in (first, second):
-        assert json.loads((run_dir / "metrics.json").read_text())["status"] == "finished"
+MAKE_RUN_DIRECTORIES = """
+import sys, time
+from pathlib import Path
+from harness.records import new_run_dir
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+print("\\n".join(str(new_run_dir(Path(sys.argv[2]), "adam")) for _ in range(100)))
+"""
+
+
+def test_runs_started_at_once_get_their_own_directories(tmp_path):
+    """Two processes that make run directories in the same instants (one second, one time in their names), as two runs
+    started at once do, never share one."""
+    start = str(time.time() + 2)
+    command = [sys.executable, "-c", MAKE_RUN_DIRECTORIES, start, str(tmp_path)]
+    processes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    made = [line for process in processes for line in process.communicate(timeout=60)[0].split()]
+    assert all(process.returncode == 0 for process in processes)
+    assert len(made) == len(set(made)) == 200
+
+
+def test_a_run_directory_whose_name_is_taken_gets_another(tmp_path, monkeypatch):
+    names = iter(["abcd", "abcd", "ef01"])
+    monkeypatch.setattr("harness.records.folders.secrets.token_hex", lambda _: next(names))
+    first, second = new_run_dir(tmp_path, "adam"), new_run_dir(tmp_path, "adam")
+    assert first.name.endswith("-abcd") and second.name.endswith("-ef01")
 
 
 def test_an_unwritable_reports_folder_is_a_clear_error(tmp_path):

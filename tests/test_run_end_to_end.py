@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 
 import keras
 import matplotlib.image
@@ -13,7 +12,7 @@ import yaml
 
 from harness.cli import main
 from harness.data.sources import DEBIAN_FASHION_MNIST
-from tests.conftest import ROOT, run_dirs, run_harness, tensorboard_curves
+from tests.conftest import ROOT, run_dirs, run_harness, run_make, tensorboard_curves
 
 HISTORY_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
 METRICS_KEYS = {
@@ -36,19 +35,10 @@ METRICS_KEYS = {
 
 @pytest.fixture(scope="module")
 def made_run(tmp_path_factory):
-    """`make experiment NAME=adam_lr DATASET=digits EPOCHS=2` into a temporary reports folder."""
+    """`make experiment NAME=adam_lr DATASET=digits EPOCHS=2` into a temporary reports folder (in this process: the
+    README's test runs it as a process)."""
     reports = tmp_path_factory.mktemp("made") / "reports"
-    command = [
-        "make",
-        "--no-print-directory",
-        "experiment",
-        "NAME=adam_lr",
-        "DATASET=digits",
-        "EPOCHS=2",
-        f"REPORTS={reports}",
-        "PYTHON_BOOTSTRAP=python3",
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = run_make(["experiment", "NAME=adam_lr", "DATASET=digits", "EPOCHS=2", f"REPORTS={reports}"])
     assert result.returncode == 0, result.stdout + result.stderr
     (run_dir,) = run_dirs(reports)
     return result, run_dir
@@ -254,7 +244,9 @@ def test_tensorboard_shows_each_epochs_losses_as_the_history_has_them(made_run):
     assert curves["train", "epoch_learning_rate"] == pytest.approx(history["learning_rate"].tolist(), rel=1e-6)
 
 
-def test_env_json_records_the_harnesss_commit_and_the_experiments_folders_apart_from_the_current_directory(tmp_path):
+def test_env_json_records_the_harnesss_commit_and_the_experiments_folders_apart_from_the_current_directory(
+    tmp_path, monkeypatch
+):
     """Run from a folder that is a git repository of its own, with experiments from another: env.json names the
     harness's checkout's commit (not the current directory's) and, apart, the experiments folder's."""
     if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode != 0:
@@ -268,8 +260,8 @@ def test_env_json_records_the_harnesss_commit_and_the_experiments_folders_apart_
         subprocess.run(["git", "-C", str(folder), "add", "-A"], check=True)
         git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty"]
         subprocess.run([*git, "-m", "x"], check=True)
-    command = [sys.executable, "-m", "harness", "run", "tiny", "--dataset", "digits", "--experiments-dir", str(mine)]
-    result = subprocess.run([*command, "--reports-dir", str(tmp_path / "reports")], cwd=elsewhere, capture_output=True)
+    monkeypatch.chdir(elsewhere)
+    result = run_harness("run", "tiny", "--dataset", "digits", reports=tmp_path / "reports", experiments=mine)
     assert result.returncode == 0, result.stderr
     (run_dir,) = run_dirs(tmp_path / "reports")
     env = json.loads((run_dir / "env.json").read_text())

@@ -1,9 +1,9 @@
 """Training records the learning rate it used, stops early when told, and trains the configured model."""
 
+import importlib.util
 import json
 import os
 import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -64,11 +64,7 @@ def test_regularised_and_dropout_models_train_end_to_end(reports, name, penalty,
     assert penalties > 0.01
 
 
-def _has_jax() -> bool:
-    return subprocess.run([sys.executable, "-c", "import jax"], capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(not _has_jax(), reason="pip install jax")
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="pip install jax")
 def test_the_same_experiment_runs_on_the_jax_backend_without_loading_tensorflow(reports):
     # The command line's main, then whether the process loaded TensorFlow (about 2 s of a JAX command)
     main_then_tell = "import sys; from harness.cli import main; main(sys.argv[1:]); print('tensorflow' in sys.modules)"

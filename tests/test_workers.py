@@ -49,7 +49,7 @@ def test_runs_in_one_worker_equal_the_same_runs_made_alone(tmp_path):
 
 
 def test_a_worker_killed_mid_run_costs_only_that_run_which_runs_again(reports):
-    command = harness_command("run adam --dataset digits --epochs 25 --seeds 3 --jobs 1", reports)
+    command = harness_command("run adam --dataset digits --epochs 15 --seeds 3 --jobs 1", reports)
     group = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = None
     deadline = time.monotonic() + 180
