@@ -1,7 +1,9 @@
 """The README's promises, by running every command it shows as a newcomer would type it (into a reports folder of the
 test's own): set-up, a run and its page, a group, a comparison, a sweep, `make all`, data and a model of one's own,
-the Python API. `make test` and `make test-fast` are CI's own commands (.ci/run), not run from a test. The first
-screen's (set-up, a run and its page, a sweep, groups and a comparison) are `make test-fast`, with bad input."""
+the Python API. The first command runs as the process a newcomer starts; the others run what make says it would run
+(`make -n`) in the test's process (a process that imports TensorFlow costs about 8 s of CPU). `make test` and
+`make test-fast` are CI's own commands (.ci/run), not run from a test. The first screen's (set-up, a run and its page,
+a sweep, groups and a comparison) are `make test-fast`, with bad input."""
 
 from __future__ import annotations
 
