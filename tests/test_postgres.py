@@ -174,7 +174,7 @@ def test_a_machine_killed_mid_run_has_its_trial_taken_up_by_another(postgres, tm
     deadline = time.monotonic() + 120
     while not list(first.glob(f"adam/{group}/p00/history.csv")) and time.monotonic() < deadline:
         time.sleep(0.1)
-    os.killpg(starter.pid, signal.SIGKILL)  # the machine and its worker are gone mid-run
+    os.killpg(starter.pid, signal.SIGKILL)  # the machine is gone mid-run
     starter.communicate()
     time.sleep(4)  # three heartbeats missed
     joiner = harness(
