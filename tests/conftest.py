@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,20 @@ def in_process(main, argv: list[str], env: dict) -> subprocess.CompletedProcess:
             traceback.print_exc()
             code = 1
     return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
+
+
+def wait_for_epochs(reports: Path, runs: str, epochs: int, process=None, timeout: float = 120) -> Path:
+    """Block until a run directory matching `runs` (a glob under reports: "adam/*", "adam/seeds-*/seed-1") has at
+    least `epochs` epochs in its history; return it. `process`: the command making the run, if it is not this process,
+    which must not have ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process is None or process.poll() is None, "the run ended before it could be stopped"
+        for history in reports.glob(f"{runs}/history.csv"):
+            if not history.parent.is_symlink() and len(history.read_text().splitlines()) > epochs:
+                return history.parent
+        time.sleep(0.02)
+    raise TimeoutError(f"no run {runs} reached epoch {epochs}")
 
 
 def forget_modules(monkeypatch, package: str) -> None:

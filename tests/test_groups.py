@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,7 @@ from harness.errors import UserError
 from harness.records import GroupDir, RunDir, reason, reason_text
 from harness.reporting.compare import compare
 from harness.reporting.stats import t_interval
-from tests.conftest import EXPERIMENTS, ROOT, harness_command, history_frame, run_harness, write_run
+from tests.conftest import EXPERIMENTS, ROOT, harness_command, history_frame, run_harness, wait_for_epochs, write_run
 
 DIGITS = ["--dataset", "digits"]
 
@@ -126,19 +125,14 @@ def test_two_at_a_time_in_workers_gives_what_one_after_another_in_this_process_g
 def test_ctrl_c_in_a_group_made_in_this_process_stops_its_run_and_starts_no_more(reports):
     command = harness_command("run adam --dataset digits --epochs 300 --seeds 3 --jobs 0", reports)
     group = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    history, deadline = None, time.monotonic() + 180
-    while history is None and time.monotonic() < deadline:
-        found = list(reports.glob("adam/seeds-*/seed-0/history.csv"))
-        history = found[0] if found and len(found[0].read_text().splitlines()) > 3 else None
-        time.sleep(0.05)
-    assert history is not None, "the first run never trained"
+    first = wait_for_epochs(reports, "adam/seeds-*/seed-0", 3, group, timeout=180)
     group.send_signal(signal.SIGINT)
     stdout, stderr = group.communicate(timeout=120)
     assert group.returncode != 0 and "Traceback" not in stderr
-    status = RunDir(history.parent).status()
+    status = RunDir(first).status()
     assert status["status"] == "interrupted" and "stopped by SIGINT" in reason_text(status["reason"])
-    assert not (history.parent.parent / "seed-1").exists()  # no run started after it
-    assert GroupDir(history.parent.parent).record()["interrupted"] is True
+    assert not (first.parent / "seed-1").exists()  # no run started after it
+    assert GroupDir(first.parent).record()["interrupted"] is True
 
 
 def test_a_run_that_fails_does_not_stop_the_others(reports):

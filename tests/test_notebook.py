@@ -34,14 +34,11 @@ def _text(output) -> str:
 def _edited_line(notebook) -> str:
     """What the tour's cell that runs an edited builder printed."""
     (cell,) = [cell for cell in notebook.cells if cell.cell_type == "code" and "edited = harness.run(" in cell.source]
-    printed = "".join(_text(output) for output in cell.outputs if output.get("name") == "stdout")
-    return printed.strip().splitlines()[-1]
+    return _printed(cell).splitlines()[-1]
 
 
-def _printed(notebook, starts: str) -> str:
-    return "".join(
-        _text(output) for output in _cell(notebook, starts).outputs if output.get("name") == "stdout"
-    ).strip()
+def _printed(cell) -> str:
+    return "".join(_text(output) for output in cell.outputs if output.get("name") == "stdout").strip()
 
 
 def _cell(notebook, starts: str):
@@ -213,7 +210,7 @@ def test_a_builder_edited_between_runs_in_one_kernel_trains_the_edited_model(tmp
     relu, tanh, cell_relu, cell_tanh = (pd.read_csv(reports / "adam" / name / "history.csv") for name in names)
     assert not tanh.drop(columns="seconds").equals(relu.drop(columns="seconds"))
     assert not cell_tanh.drop(columns="seconds").equals(cell_relu.drop(columns="seconds"))
-    assert _printed(notebook, "in_workers = ").endswith("\nfinished True")  # seed 0 in a worker: the edited model
+    assert _printed(_cell(notebook, "in_workers = ")).endswith("\nfinished True")  # seed 0 in a worker: edited
     sys.path.insert(0, str(tmp_path))  # the edited file, now with tanh, as a fresh process imports it
     try:
         config = resolve("adam", EXPERIMENTS, [f"{key}={value}" for key, value in overrides.items()], "digits", 3)

@@ -20,7 +20,7 @@ from harness.records import RunDir, new_run_dir, reason_text
 from harness.reporting import report as report_module
 from harness.training.runner import run_experiment
 from harness.training.signals import Interrupted, SignalWatch, StopOnSignal, signals_interrupt
-from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness
+from tests.conftest import EXPERIMENTS, ROOT, run_dirs, run_harness, wait_for_epochs
 
 DETERMINISTIC_DROPOUT = [
     "run",
@@ -40,18 +40,6 @@ def _start(args, reports):
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _wait_for_epochs(reports, experiment, epochs, process, timeout=120):
-    """Block until the run's history.csv holds `epochs` rows; return the run directory."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the run ended before it could be stopped"
-        for history in reports.glob(f"{experiment}/*/history.csv"):
-            if not history.parent.is_symlink() and len(history.read_text().splitlines()) > epochs:
-                return history.parent
-        time.sleep(0.02)
-    raise TimeoutError("the run did not reach the epoch")
-
-
 def _results(run_dir):
     return pd.read_csv(run_dir / "history.csv").drop(columns="seconds"), (run_dir / "predictions.csv").read_text()
 
@@ -64,7 +52,7 @@ def test_a_run_killed_mid_run_and_resumed_equals_an_uninterrupted_one(tmp_path, 
     killed_reports, clean_reports = tmp_path / "killed", tmp_path / "clean"
     arguments = DETERMINISTIC_DROPOUT + (STREAMED if streamed else [])
     process = _start(arguments, killed_reports)
-    run_dir = _wait_for_epochs(killed_reports, "dropout", 5, process)
+    run_dir = wait_for_epochs(killed_reports, "dropout/*", 5, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert RunDir(run_dir).status()["status"] == "interrupted"  # its process is gone
@@ -86,7 +74,7 @@ def test_a_run_killed_mid_run_and_resumed_equals_an_uninterrupted_one(tmp_path, 
 
 def test_ctrl_c_stops_at_once_with_partial_history_and_says_how_to_resume(reports):
     process = _start(["run", "basic_dnn", "--dataset", "digits", "--epochs", "200"], reports)
-    run_dir = _wait_for_epochs(reports, "basic_dnn", 2, process)
+    run_dir = wait_for_epochs(reports, "basic_dnn/*", 2, process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -104,7 +92,7 @@ def test_ctrl_c_stops_at_once_with_partial_history_and_says_how_to_resume(report
 
 def test_sigterm_also_stops_cleanly(reports):
     """SIGTERM, as a batch system sends it, to this process while it trains (a process's exit: the SIGINT test's)."""
-    stopper = threading.Thread(target=_signal_after_an_epoch, args=(reports, signal.SIGTERM))
+    stopper = threading.Thread(target=_signal_after_an_epoch, args=(reports, "sgd", signal.SIGTERM))
     stopper.start()
     result = run_harness("run", "sgd", "--dataset", "digits", "--epochs", "500", reports=reports)
     stopper.join()
@@ -113,15 +101,10 @@ def test_sigterm_also_stops_cleanly(reports):
     assert "stopped by SIGTERM" in reason_text(RunDir(run_dir).status()["reason"])
 
 
-def _signal_after_an_epoch(reports, signal_number):
-    """Send this process a signal once a run under reports has finished an epoch (while its handler is installed)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        for history in reports.glob("*/*/history.csv"):
-            if len(history.read_text().splitlines()) > 1:
-                os.kill(os.getpid(), signal_number)
-                return
-        time.sleep(0.02)
+def _signal_after_an_epoch(reports, experiment, signal_number):
+    """Send this process a signal once its run of `experiment` has finished an epoch (its handler is installed)."""
+    wait_for_epochs(reports, f"{experiment}/*", 1)
+    os.kill(os.getpid(), signal_number)
 
 
 class _SignalsWhenCollected:

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ from harness.data.datasets import load_dataset
 from harness.groups.workers import RunRequest, WorkerPool
 from harness.native_logs import FILTER
 from harness.records import RunDir, reason_text
-from tests.conftest import EXPERIMENTS, ROOT, harness_command, run_dirs, run_harness
+from tests.conftest import EXPERIMENTS, ROOT, harness_command, run_dirs, run_harness, wait_for_epochs
 from tests.test_study import study_of
 
 DETERMINISTIC = ["--dataset", "digits", "--epochs", "3", "--set", "training.deterministic=true"]
@@ -51,14 +50,7 @@ def test_runs_in_one_worker_equal_the_same_runs_made_alone(tmp_path):
 def test_a_worker_killed_mid_run_costs_only_that_run_which_runs_again(reports):
     command = harness_command("run adam --dataset digits --epochs 15 --seeds 3 --jobs 1", reports)
     group = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    second = None
-    deadline = time.monotonic() + 180
-    while second is None and time.monotonic() < deadline:
-        for history in reports.glob("adam/seeds-*/seed-1/history.csv"):
-            if len(history.read_text().splitlines()) > 3:  # the second run is training
-                second = history.parent
-        time.sleep(0.05)
-    assert second is not None, "the second run never started"
+    second = wait_for_epochs(reports, "adam/seeds-*/seed-1", 3, group, timeout=180)  # the second run is training
     worker = json.loads((second / "status.json").read_text())["pid"]
     os.kill(worker, signal.SIGKILL)
     stdout, stderr = group.communicate(timeout=300)
